@@ -1,0 +1,43 @@
+# make demo  - build into a local venv and trace a small gevent program
+# make test  - build and run the whole test suite
+# PYTHON=/path/to/python3.12 make test   - the same with another interpreter
+PYTHON ?= python3
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+VENV ?= .venv/$(PYVER)
+VPY := $(VENV)/bin/python
+DEPS := $(VENV)/.deps-installed
+BUILT := $(VENV)/.infi-tracing-installed
+SOURCES := setup.py setup.cfg pyproject.toml $(shell find infi_tracing infi -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.pyi' \))
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint bench-quick clean venv
+
+venv: $(DEPS)
+
+$(VPY):
+	@test -n "$(PYVER)" || { echo "PYTHON=$(PYTHON) is not a working interpreter"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+
+$(DEPS): requirements-dev.txt | $(VPY)
+	$(VPY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(BUILT): $(DEPS) $(SOURCES)
+	$(VPY) -m pip install -q --no-build-isolation --no-deps --force-reinstall .
+	touch $@
+
+demo: $(BUILT)
+	$(VPY) examples/gevent_demo.py
+
+test: $(BUILT)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(DEPS)
+	$(VENV)/bin/ruff check infi_tracing infi tests benchmarks examples
+
+bench-quick: $(BUILT)
+	$(VPY) benchmarks/tight_loop.py
+
+clean:
+	rm -rf .venv build *.egg-info infi_tracing/native/_core.c

@@ -1,0 +1,46 @@
+"""infi_tracing: low-overhead, greenlet-aware tracing of Python function calls.
+
+``set_tracing()`` starts recording every call and return (or the part a
+filter selects) of every thread; records stream to stdout, stderr or a file
+through a native drain thread.  See README.md.
+"""
+
+from infi_tracing._api import (
+    BACKENDS,
+    DEFAULT_BUFFER_SIZE,
+    TracingFilterWarning,
+    flush_tracing,
+    set_sinks,
+    set_tracing,
+    tracing_output_to_file,
+    tracing_output_to_stderr,
+    tracing_output_to_stdout,
+    tracing_stats,
+    unset_tracing,
+)
+from infi_tracing._exclusion import (
+    exclude_from_traces_context,
+    exclude_from_traces_recursive,
+    no_tracing_context_recursive,
+    no_tracing_recursive,
+    resume_tracing,
+    suspend_tracing,
+)
+from infi_tracing._levels import (
+    NO_TRACE,
+    NO_TRACE_NESTED,
+    TRACE_FUNC_NAME,
+    TRACE_FUNC_PRIMITIVES,
+    TRACE_FUNC_REPR,
+    TraceLevel,
+)
+
+__all__ = [
+    "set_tracing", "unset_tracing", "suspend_tracing", "resume_tracing",
+    "exclude_from_traces_context", "exclude_from_traces_recursive",
+    "no_tracing_context_recursive", "no_tracing_recursive",
+    "NO_TRACE", "NO_TRACE_NESTED", "TRACE_FUNC_NAME", "TRACE_FUNC_PRIMITIVES", "TRACE_FUNC_REPR",
+    "TraceLevel", "tracing_output_to_stdout", "tracing_output_to_stderr",
+    "tracing_output_to_file", "set_sinks", "tracing_stats", "flush_tracing",
+    "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE",
+]

@@ -1,0 +1,139 @@
+"""The public face: start and stop tracing, choose outputs, read counters."""
+
+import atexit
+import sys
+
+from infi_tracing import _levels
+from infi_tracing.native import _core
+from infi_tracing.sinks.stream import FileSink, StderrSink, StdoutSink
+
+__all__ = ["set_tracing", "unset_tracing", "tracing_output_to_stdout",
+           "tracing_output_to_stderr", "tracing_output_to_file", "set_sinks",
+           "tracing_stats", "flush_tracing", "TracingFilterWarning", "BACKENDS",
+           "DEFAULT_BUFFER_SIZE"]
+
+TracingFilterWarning = _core.TracingFilterWarning
+BACKENDS = ("auto", "monitoring", "profile")
+OVERFLOW_MODES = ("drop", "block")
+DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024
+MIN_BUFFER_SIZE = 64 * 1024
+MAX_BUFFER_SIZE = 1 << 30
+
+_sinks = []
+
+
+def _check_level(level):
+    if isinstance(level, bool) or not isinstance(level, int) or \
+            not _levels.NO_TRACE <= level <= _levels.TRACE_FUNC_REPR:
+        raise ValueError("level must be a trace level (NO_TRACE .. TRACE_FUNC_REPR), got %r"
+                         % (level,))
+    return int(level)
+
+
+def _check_backend(backend):
+    if backend not in BACKENDS:
+        raise ValueError("backend must be one of %s, got %r" % (", ".join(map(repr, BACKENDS)),
+                                                               backend))
+    available = _core.available_backends()
+    if backend == "auto":
+        return available[0]
+    if backend not in available:
+        raise ValueError("backend=%r is not available on Python %d.%d (available: %s)"
+                         % ((backend,) + sys.version_info[:2] + (", ".join(available),)))
+    return backend
+
+
+def _check_buffer_size(buffer_size):
+    if isinstance(buffer_size, bool) or not isinstance(buffer_size, int):
+        raise ValueError("buffer_size must be an int (bytes per thread), got %r" % (buffer_size,))
+    if not MIN_BUFFER_SIZE <= buffer_size <= MAX_BUFFER_SIZE:
+        raise ValueError("buffer_size must be between %d and %d bytes, got %d"
+                         % (MIN_BUFFER_SIZE, MAX_BUFFER_SIZE, buffer_size))
+    return 1 << (buffer_size - 1).bit_length()  # rings are a power of two
+
+
+def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
+                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=False):
+    """Start tracing every thread, existing and future.
+
+    ``filter(frame)`` is called once per code object, with the frame of its
+    first call, and returns a trace level, True (``level``) or False
+    (NO_TRACE); its answer is cached.  ``overflow="drop"`` never blocks the
+    program (drops are counted and reported in the stream); ``"block"`` is
+    lossless.  ``buffer_size`` is each thread's ring in bytes (rounded up to
+    a power of two).  ``generators=True`` records generator and coroutine
+    re-entries and suspensions as resume/yield instead of call/return.
+    Calling it again while tracing restarts with the new settings.
+    """
+    if filter is not None and not callable(filter):
+        raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
+    level = _check_level(level)
+    chosen = _check_backend(backend)
+    if overflow not in OVERFLOW_MODES:
+        raise ValueError("overflow must be 'drop' or 'block', got %r" % (overflow,))
+    ring = _check_buffer_size(buffer_size)
+    if _core.backend_in_use() is not None:
+        _core.stop()
+    if not _sinks:
+        set_sinks([StderrSink()])
+    _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
+
+
+def unset_tracing():
+    """Stop tracing every thread; every record made so far reaches the sinks."""
+    if _core.backend_in_use() is not None:
+        _core.stop()
+
+
+def flush_tracing():
+    """Deliver every record made so far to every sink, then return."""
+    _core.flush()
+
+
+def set_sinks(sinks):
+    """Send records to these sink objects from now on (replacing earlier ones).
+
+    Records made before the change still go to the earlier sinks.
+    """
+    sinks = list(sinks)
+    for sink in sinks:
+        for method in ("write", "flush", "close"):
+            if not callable(getattr(sink, method, None)):
+                raise ValueError("sink %r has no %s() method" % (sink, method))
+    handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s)) for s in sinks]
+    _core.flush()
+    _core.set_sinks(handles)
+    old, _sinks[:] = list(_sinks), sinks
+    for sink in old:
+        if not any(sink is s for s in sinks):
+            try:
+                sink.close()
+            except Exception:  # noqa: BLE001 - a sink's close must not break reconfiguration
+                pass
+
+
+def tracing_output_to_stdout(format="text"):
+    """Write records to standard output (``format``: "text" or "jsonl")."""
+    set_sinks([StdoutSink(format)])
+
+
+def tracing_output_to_stderr(format="text"):
+    """Write records to standard error (``format``: "text" or "jsonl")."""
+    set_sinks([StderrSink(format)])
+
+
+def tracing_output_to_file(path, format="text"):
+    """Append records to the file at ``path``, opened now (OSError if it cannot be)."""
+    set_sinks([FileSink(path, format)])
+
+
+def tracing_stats():
+    """Counters: records and drops per thread and sink, code objects, filter calls."""
+    stats = _core.stats()
+    stats["records"] = sum(t["records"] for t in stats["threads"]) + \
+        stats["exited_threads"]["records"]
+    stats["lost"] = sum(t["lost"] for t in stats["threads"]) + stats["exited_threads"]["lost"]
+    return stats
+
+
+atexit.register(_core.shutdown)

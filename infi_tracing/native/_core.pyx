@@ -1,0 +1,145 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# The native core of infi_tracing: one extension module assembled from the
+# included .pyx files below, with the hot path in the it_*.h headers.
+#
+#   state.pyx      per-thread / per-greenlet state objects
+#   greenlets.pyx  greenlet.settrace switch callback
+#   registry.pyx   filter decisions, decision cache, code registry
+#   sinks.pyx      sink handles, Python-sink batches from the drain
+#   backends.pyx   sys.monitoring / PyEval_SetProfile installation
+#   (this file)    start/stop/flush/stats and exclusion, used by _api.py
+
+from libc.stdint cimport uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
+from cpython.object cimport PyObject
+from infi_tracing.native.common cimport *
+from infi_tracing.native.state cimport *
+from infi_tracing.native.registry cimport *
+from infi_tracing.native.drain cimport *
+from infi_tracing.native.backends cimport *
+
+include "state.pyx"
+include "greenlets.pyx"
+include "registry.pyx"
+include "sinks.pyx"
+include "backends.pyx"
+
+import os as _os_core
+
+NO_TRACE = IT_NO_TRACE
+NO_TRACE_NESTED = IT_NO_TRACE_NESTED
+TRACE_FUNC_NAME = IT_TRACE_FUNC_NAME
+TRACE_FUNC_PRIMITIVES = IT_TRACE_FUNC_PRIMITIVES
+TRACE_FUNC_REPR = IT_TRACE_FUNC_REPR
+
+
+def start(object filter, int level, str backend, bint block, uint64_t buffer_bytes,
+          bint generators):
+    """Start recording (arguments validated by the caller).  GIL held."""
+    global _filter, _default_level, _ring_bytes
+    cdef int rc
+    _filter = filter
+    _default_level = level
+    _ring_bytes = buffer_bytes
+    it_g.block = block
+    it_g.generators = generators
+    it_g.gen = (it_g.gen + 1) & 0xFFFFFF or 1  # forget every cached decision
+    it_g.session += 1                         # depths restart
+    it_g.epoch += 1                           # threads re-check ring size and greenlet hooks
+    with nogil:
+        rc = it_drain_start()
+    if rc != 0:
+        raise OSError(rc, "infi_tracing: cannot start the drain thread")
+    _install(backend)
+    it_g.active = 1
+
+
+def stop():
+    """Stop recording and deliver everything recorded so far.  GIL held."""
+    it_g.active = 0
+    _uninstall()
+    flush()
+
+
+def flush():
+    """Deliver every record written so far to every sink."""
+    with nogil:
+        it_drain_flush()
+    flush_python_sinks()
+
+
+def shutdown():
+    """At exit: stop recording, deliver everything, stop the drain thread."""
+    if it_g.active:
+        stop()
+    with nogil:
+        it_drain_stop()
+    flush_python_sinks()
+
+
+def backend_in_use():
+    return _backend or None
+
+
+def suspend():
+    """Nestable per greenlet: nothing is recorded until resume()."""
+    cdef ThreadState ts = _thread_state_obj(True)
+    ts.current.st.user_excl += 1
+
+
+def resume():
+    cdef ThreadState ts = _thread_state_obj(True)
+    if ts.current.st.user_excl > 0:
+        ts.current.st.user_excl -= 1
+
+
+def pin_nested_exclusion(object code):
+    """Calls of `code`, and everything they call, are never recorded."""
+    _pin_level(code, IT_NO_TRACE_NESTED)
+    if _backend == "monitoring":
+        _sys.monitoring.restart_events()
+
+
+def current_greenlet_id():
+    """The id this thread's running greenlet has in records."""
+    cdef ThreadState ts = _thread_state_obj(True)
+    return ts.current.st.id
+
+
+def stats():
+    """Counters for tracing_stats()."""
+    threads = [t.stats() for t in list(_threads) if (<ThreadState> t).st.ring != NULL]
+    return {
+        "active": bool(it_g.active),
+        "backend": _backend or None,
+        "overflow": "block" if it_g.block else "drop",
+        "threads": threads,
+        "exited_threads": {
+            "threads": it_counter(&it_d.exited_threads),
+            "records": it_counter(&it_d.exited_records),
+            "lost": it_counter(&it_d.exited_lost),
+        },
+        "sinks": [h.stats() for h in _sink_handles],
+        "code_objects": it_registry_size(),
+        "filter_calls": _filter_calls,
+        "filter_errors": _filter_errors,
+        "greenlet_switch_errors": _greenlet_switch_errors,
+        "drain_running": bool(it_d.running),
+    }
+
+
+def _after_fork_in_child():
+    cdef ThreadState ts = _thread_state_obj(False)
+    it_drain_after_fork_child(ts.st.ring if ts is not None else NULL)
+    if it_g.active:
+        it_drain_start()
+
+
+# ---- module initialisation ----------------------------------------------
+it_g.extra_index = IT_REQUEST_EXTRA_INDEX(NULL)
+if it_g.extra_index < 0:
+    raise ImportError("infi_tracing: no code-object extra slot left")
+it_thread_slow = _thread_slow
+it_decide = _decide
+it_d.py_batch = _py_batch
+_init_opcodes()
+_os_core.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,11 @@
+# Declarations of it_backends.h: installing the hook backends.
+from cpython.object cimport PyObject
+from infi_tracing.native.common cimport PyFrameObject
+
+cdef extern from "it_backends.h":
+    int it_yield_opcode, it_yield_from_opcode, it_return_value_opcode, it_return_const_opcode
+    object it_mon_callback(const char *name)
+    void it_profile_install_all(int on)
+    void it_profile_install_current()
+    int it_profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+    int PyTrace_CALL

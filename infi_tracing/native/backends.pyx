@@ -1,0 +1,83 @@
+# Installing and removing the hook backends (included into _core.pyx).
+#
+# "monitoring": sys.monitoring (3.12+) with C callbacks, global for every
+#   thread, existing and future.
+# "profile": PyEval_SetProfile with a C callback on every existing thread;
+#   threads started later through `threading` install it on their first
+#   event via threading.setprofile.
+
+import threading as _threading
+import dis as _dis
+
+cdef int _tool_id = -1
+cdef str _backend = ""
+
+_MONITORING_EVENTS = ("PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN", "PY_YIELD", "PY_UNWIND")
+
+
+def available_backends():
+    """Backends this interpreter supports, fastest first."""
+    if hasattr(_sys, "monitoring"):
+        return ("monitoring", "profile")
+    return ("profile",)
+
+
+def _profile_bootstrap(frame, event, arg):
+    """threading.setprofile hook: swap in the C callback for this thread."""
+    it_profile_install_current()
+    if event == "call":
+        it_profile_callback(NULL, <PyFrameObject *> <void *> frame, PyTrace_CALL, NULL)
+
+
+cdef int _install(str backend) except -1:
+    global _tool_id, _backend
+    if backend == "monitoring":
+        mon = _sys.monitoring
+        it_g.disable = <PyObject *> mon.DISABLE
+        for tool in (mon.PROFILER_ID, 3, 4, 1, 0):
+            if mon.get_tool(tool) is None:
+                break
+        else:
+            raise RuntimeError("infi_tracing: every sys.monitoring tool id is in use")
+        mon.use_tool_id(tool, "infi_tracing")
+        _tool_id = tool
+        mask = 0
+        for name in _MONITORING_EVENTS:
+            event = getattr(mon.events, name)
+            mon.register_callback(tool, event, it_mon_callback(name.lower().encode()))
+            mask |= event
+        mon.set_events(tool, mask)
+        mon.restart_events()  # earlier DISABLE answers belong to an older filter
+    else:
+        it_profile_install_all(1)
+        _threading.setprofile(_profile_bootstrap)
+    _backend = backend
+    return 0
+
+
+cdef int _uninstall() except -1:
+    global _tool_id, _backend
+    if _backend == "monitoring":
+        mon = _sys.monitoring
+        mon.set_events(_tool_id, 0)
+        for name in _MONITORING_EVENTS:
+            mon.register_callback(_tool_id, getattr(mon.events, name), None)
+        mon.free_tool_id(_tool_id)
+        _tool_id = -1
+    elif _backend == "profile":
+        _threading.setprofile(None)
+        it_profile_install_all(0)
+    _backend = ""
+    return 0
+
+
+cdef int _init_opcodes() except -1:
+    global _resume_opcode, it_yield_opcode, it_yield_from_opcode
+    global it_return_value_opcode, it_return_const_opcode
+    it_yield_opcode = _dis.opmap["YIELD_VALUE"]
+    it_return_value_opcode = _dis.opmap["RETURN_VALUE"]
+    it_return_const_opcode = _dis.opmap.get("RETURN_CONST", -1)
+    it_yield_from_opcode = _dis.opmap.get("YIELD_FROM", -1)
+    if _sys.version_info >= (3, 11):
+        _resume_opcode = _dis.opmap["RESUME"]
+    return 0

@@ -1,0 +1,32 @@
+# Declarations of it_common.h (levels, events, clock) for the Cython side.
+from libc.stdint cimport uint16_t, uint32_t, uint64_t, int32_t, int64_t
+
+cdef extern from "Python.h":
+    ctypedef struct PyCodeObject:
+        pass
+    ctypedef struct PyFrameObject:
+        pass
+
+cdef extern from "it_common.h" nogil:
+    enum:
+        IT_NO_TRACE
+        IT_NO_TRACE_NESTED
+        IT_TRACE_FUNC_NAME
+        IT_TRACE_FUNC_PRIMITIVES
+        IT_TRACE_FUNC_REPR
+    enum:
+        IT_EV_PAD
+        IT_EV_CALL
+        IT_EV_RETURN
+        IT_EV_UNWIND
+        IT_EV_RESUME
+        IT_EV_YIELD
+        IT_EV_LOST
+    uint64_t it_now_ns()
+    long it_gettid()
+    ctypedef struct it_saved_exc:
+        pass
+    void it_exc_save(it_saved_exc *s)
+    void it_exc_restore(it_saved_exc *s)
+    Py_ssize_t IT_REQUEST_EXTRA_INDEX(void *freefunc)
+    int IT_CODE_SET_EXTRA(object code, Py_ssize_t index, void *extra)

@@ -1,0 +1,49 @@
+# Declarations of it_format.h and it_drain.h: native sinks and the drain pthread.
+from libc.stdint cimport uint16_t, uint32_t, uint64_t, int32_t, int64_t
+from cpython.object cimport PyObject
+from infi_tracing.native.state cimport it_ring
+
+cdef extern from "it_drain.h" nogil:
+    ctypedef struct it_record:
+        uint32_t size
+        uint16_t event
+        uint16_t nvalues
+        uint32_t code_id
+        uint32_t greenlet_id
+        uint64_t count
+        uint64_t ts
+        int32_t depth
+    const char *it_record_value(const it_record *r, int i)
+    const char *const it_event_names[]
+    enum:
+        IT_SINK_FD
+        IT_SINK_PY
+        IT_FORMAT_TEXT
+        IT_FORMAT_JSONL
+        IT_SINK_BUF
+    ctypedef struct it_sink:
+        int kind
+        int fd
+        int format
+        int owns_fd
+        PyObject *pyobj
+        char *buf
+        size_t len
+        uint64_t records, bytes, errors, lost
+    ctypedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
+                                    long pid, int64_t wall_offset)
+    ctypedef struct it_drain_t:
+        int running
+        it_sink **sinks
+        int nsinks
+        it_py_batch_fn py_batch
+        uint64_t exited_records, exited_lost, exited_threads
+        long pid
+    it_drain_t it_d
+    void it_drain_adopt(it_ring *r)
+    int it_drain_start()
+    void it_drain_flush()
+    void it_drain_stop()
+    void it_drain_after_fork_child(it_ring *mine)
+    void it_drain_lock_sinks()
+    void it_drain_unlock_sinks()

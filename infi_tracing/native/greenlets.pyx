@@ -1,0 +1,76 @@
+# Greenlet awareness (included into _core.pyx): a greenlet.settrace callback
+# that swaps the thread's current per-greenlet state on every switch.
+#
+# greenlet's tracer is per thread, so each traced thread installs its own
+# the first time it runs traced code after the greenlet module was loaded.
+# The callback is a C-implemented function (no Python frame, so no trace
+# events of its own); it never raises, and it chains to the tracer that was
+# installed before it.
+
+cdef str _GSTATE_ATTR = "_infi_tracing_gstate"
+cdef object _greenlet_module = None
+cdef uint64_t _greenlet_switch_errors = 0
+
+
+cdef GState _gstate_of(object g):
+    """The state of greenlet `g`, created on first sight."""
+    cdef GState gs
+    gs = getattr(g, _GSTATE_ATTR, None)
+    if gs is None:
+        gs = GState()
+        setattr(g, _GSTATE_ATTR, gs)
+    return gs
+
+
+def _greenlet_tracer(str event, tuple args):
+    """greenlet.settrace callback: make the target's state current."""
+    global _greenlet_switch_errors
+    cdef ThreadState ts = _thread_state_obj(False)
+    if ts is None:
+        return None
+    if event == "switch" or event == "throw":
+        try:
+            origin, target = args
+            if ts.unbound is not None:
+                _bind_unbound(ts, origin)
+            ts.set_current(_gstate_of(target))
+        except BaseException:
+            # A greenlet we cannot tag (no __dict__): its calls are recorded
+            # under the previous state; counted in tracing_stats().
+            _greenlet_switch_errors += 1
+    if ts.prev_tracer is not None:
+        return ts.prev_tracer(event, args)
+    return None
+
+
+cdef int _bind_unbound(ThreadState ts, object origin) except -1:
+    """The first switch seen in this thread leaves `origin`: it owned the
+    state the thread recorded with until now."""
+    if getattr(origin, _GSTATE_ATTR, None) is None:
+        setattr(origin, _GSTATE_ATTR, ts.unbound)
+    ts.unbound = None
+    return 0
+
+
+cdef int _greenlet_hook_thread(ThreadState ts) except -1:
+    """Install the switch callback in this thread once greenlet is loaded."""
+    global _greenlet_module
+    if ts.greenlet_hooked:
+        return 0
+    if _greenlet_module is None:
+        _greenlet_module = _sys.modules.get("greenlet")
+        if _greenlet_module is None:
+            return 0
+    ts.prev_tracer = _greenlet_module.settrace(_greenlet_tracer)
+    if ts.prev_tracer is _greenlet_tracer:
+        ts.prev_tracer = None
+    ts.greenlet_hooked = True
+    return 0
+
+
+cdef int _greenlet_check_loaded() except -1:
+    """Called on code registration: when greenlet has just been imported,
+    make every thread re-check (and hook) at its next event."""
+    if _greenlet_module is None and "greenlet" in _sys.modules:
+        it_g.epoch += 1
+    return 0

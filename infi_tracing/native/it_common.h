@@ -1,0 +1,95 @@
+/* Shared definitions for the infi_tracing native core: levels, events, the
+ * monotonic clock and version shims.  Everything here is header-only so the
+ * whole core compiles as one translation unit (the Cython module) and the
+ * compiler can inline the hot path. */
+#ifndef IT_COMMON_H
+#define IT_COMMON_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define IT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define IT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Trace levels: the public constants in infi_tracing mirror these values. */
+enum {
+    IT_NO_TRACE = 0,
+    IT_NO_TRACE_NESTED = 1,
+    IT_TRACE_FUNC_NAME = 2,
+    IT_TRACE_FUNC_PRIMITIVES = 3,
+    IT_TRACE_FUNC_REPR = 4,
+};
+
+/* Record kinds in the ring. */
+enum {
+    IT_EV_PAD = 0,     /* filler up to the end of the ring; never formatted */
+    IT_EV_CALL = 1,
+    IT_EV_RETURN = 2,
+    IT_EV_UNWIND = 3,  /* the frame exits with an exception */
+    IT_EV_RESUME = 4,  /* a generator/coroutine frame is re-entered */
+    IT_EV_YIELD = 5,   /* a generator/coroutine frame is left by yield/await */
+    IT_EV_LOST = 6,    /* `count` records of this thread were dropped here */
+};
+
+/* Monotonic nanoseconds.  clock_gettime(CLOCK_MONOTONIC) goes through the
+ * vDSO on Linux (no system call), about 20 ns. */
+static inline uint64_t it_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static inline uint64_t it_realtime_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static inline long it_gettid(void) { return (long)syscall(SYS_gettid); }
+
+/* Code-object extra slot: renamed to PyUnstable_* in 3.12. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define IT_CODE_GET_EXTRA PyUnstable_Code_GetExtra
+#define IT_CODE_SET_EXTRA PyUnstable_Code_SetExtra
+#define IT_REQUEST_EXTRA_INDEX PyUnstable_Eval_RequestCodeExtraIndex
+#else
+#define IT_CODE_GET_EXTRA _PyCode_GetExtra
+#define IT_CODE_SET_EXTRA _PyCode_SetExtra
+#define IT_REQUEST_EXTRA_INDEX _PyEval_RequestCodeExtraIndex
+#endif
+
+/* Saving the in-flight exception around slow-path Python calls (the filter,
+ * repr()): a traced function that is unwinding must see its own exception
+ * unchanged afterwards. */
+typedef struct {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc;
+#else
+    PyObject *type, *value, *tb;
+#endif
+} it_saved_exc;
+
+static inline void it_exc_save(it_saved_exc *s) {
+#if PY_VERSION_HEX >= 0x030C0000
+    s->exc = PyErr_GetRaisedException();
+#else
+    PyErr_Fetch(&s->type, &s->value, &s->tb);
+#endif
+}
+
+static inline void it_exc_restore(it_saved_exc *s) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(s->exc);
+#else
+    PyErr_Restore(s->type, s->value, s->tb);
+#endif
+}
+
+#endif

@@ -1,0 +1,346 @@
+/* The drain: one native pthread (created here, so gevent's monkey-patching
+ * cannot turn it into a greenlet) that empties every thread's ring, formats
+ * records for the native sinks without the GIL, and hands batches to Python
+ * sinks with the GIL taken once per batch.
+ *
+ * Locks: `mu` guards the flush/stop handshake and the idle sleep; `sinks_mu`
+ * guards the sink list and is held by the drain while it writes.  Anyone
+ * taking either lock from Python must release the GIL first, because the
+ * drain may wait for the GIL (Python sinks) while holding `sinks_mu`.
+ * Rings reach the drain through a lock-free stack (`adopt`), so a traced
+ * thread registering its ring never waits for the drain. */
+#ifndef IT_DRAIN_H
+#define IT_DRAIN_H
+
+#include "it_format.h"
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+
+enum { IT_SINK_FD = 0, IT_SINK_PY = 1 };
+
+#define IT_SINK_BUF (256 * 1024)
+#define IT_LINE_MAX (32 * 1024)
+#define IT_BATCH_MAX 1024
+#define IT_IDLE_NS 10000000L  /* drain sleeps 10 ms when every ring is empty */
+
+typedef struct it_sink {
+    int kind;
+    int fd;
+    int format;
+    int owns_fd;
+    PyObject *pyobj;         /* IT_SINK_PY: the sink object (owned by the Cython wrapper) */
+    char *buf;               /* IT_SINK_FD: formatted bytes not yet written */
+    size_t len;
+    _Atomic uint64_t records, bytes, errors, lost;
+} it_sink;
+
+/* Python-side batch delivery, implemented in Cython; takes the GIL. */
+typedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
+                               long pid, int64_t wall_offset);
+
+typedef struct {
+    pthread_t thread;
+    int running;
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    uint64_t flush_req, flush_done;
+    pthread_mutex_t sinks_mu;
+    it_sink **sinks;
+    int nsinks;
+    _Atomic(it_ring *) adopt;   /* rings registered since the last pass */
+    it_ring *rings;             /* drain-private list */
+    it_py_batch_fn py_batch;
+    int64_t wall_offset;        /* realtime - monotonic, ns */
+    long pid;
+    /* totals of rings already freed, for tracing_stats() */
+    _Atomic uint64_t exited_records, exited_lost, exited_threads;
+} it_drain_t;
+
+static it_drain_t it_d = {.mu = PTHREAD_MUTEX_INITIALIZER,
+          .wake = PTHREAD_COND_INITIALIZER,
+          .done = PTHREAD_COND_INITIALIZER,
+          .sinks_mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Counters the drain keeps per ring, next to the ring (drain-written). */
+static inline int it_drain_running(void) {
+    return __atomic_load_n(&it_d.running, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&it_d.stop, __ATOMIC_ACQUIRE);
+}
+
+static inline void it_drain_wake(void) {
+    pthread_mutex_lock(&it_d.mu);
+    pthread_cond_signal(&it_d.wake);
+    pthread_mutex_unlock(&it_d.mu);
+}
+
+/* Without the GIL (see the lock order above). */
+static inline void it_drain_lock_sinks(void) { pthread_mutex_lock(&it_d.sinks_mu); }
+static inline void it_drain_unlock_sinks(void) { pthread_mutex_unlock(&it_d.sinks_mu); }
+
+/* Any thread, with or without the GIL: hand a new ring to the drain. */
+static inline void it_drain_adopt(it_ring *r) {
+    it_ring *old = atomic_load_explicit(&it_d.adopt, memory_order_relaxed);
+    do {
+        r->next = old;
+    } while (!atomic_compare_exchange_weak_explicit(&it_d.adopt, &old, r, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* ---- native sinks ---------------------------------------------------- */
+
+static void it_sink_write_out(it_sink *s) {
+    size_t off = 0;
+    int tries = 0;
+    while (off < s->len) {
+        ssize_t n = write(s->fd, s->buf + off, s->len - off);
+        if (n > 0) {
+            off += (size_t)n;
+            atomic_fetch_add_explicit(&s->bytes, (uint64_t)n, memory_order_relaxed);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+        if (n < 0 && errno == EAGAIN && ++tries < 100) {
+            struct timespec t = {0, 1000000};
+            nanosleep(&t, NULL);
+            continue;
+        }
+        break;  /* what is left of this buffer is lost for this sink */
+    }
+    s->len = 0;
+}
+
+static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n) {
+    char line[IT_LINE_MAX];
+    for (size_t i = 0; i < n; i++) {
+        it_out o = {line, 0, sizeof line};
+        if (s->format == IT_FORMAT_JSONL)
+            it_format_jsonl(&o, recs[i], it_d.pid, r->tid, it_d.wall_offset);
+        else
+            it_format_text(&o, recs[i], it_d.pid, r->tid, it_d.wall_offset);
+        if (o.len == o.cap)
+            line[o.len - 1] = '\n';  /* a cut line still ends the record */
+        if (s->len + o.len > IT_SINK_BUF)
+            it_sink_write_out(s);
+        memcpy(s->buf + s->len, line, o.len);
+        s->len += o.len;
+    }
+    atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
+}
+
+static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
+    if (!n)
+        return;
+    for (int i = 0; i < it_d.nsinks; i++) {
+        it_sink *s = it_d.sinks[i];
+        if (s->kind == IT_SINK_FD)
+            it_sink_fd_batch(s, r, recs, n);
+        else if (it_d.py_batch)
+            it_d.py_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+    }
+}
+
+static void it_flush_sinks(void) {
+    for (int i = 0; i < it_d.nsinks; i++)
+        if (it_d.sinks[i]->kind == IT_SINK_FD && it_d.sinks[i]->len)
+            it_sink_write_out(it_d.sinks[i]);
+}
+
+/* ---- draining ------------------------------------------------------- */
+
+/* Drain one ring up to the head seen now.  Returns records delivered. */
+static size_t it_drain_ring(it_ring *r) {
+    const it_record *batch[IT_BATCH_MAX];
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    size_t total = 0;
+    while (tail < head) {
+        size_t n = 0;
+        uint64_t pos = tail;
+        while (pos < head && n < IT_BATCH_MAX) {
+            const it_record *rec = (const it_record *)(r->buf + (pos & r->mask));
+            pos += rec->size;
+            if (rec->event == IT_EV_PAD)
+                continue;
+            if (rec->event == IT_EV_LOST) {
+                if (!rec->count)
+                    continue;
+                atomic_fetch_add_explicit(&r->lost_in_stream, rec->count, memory_order_relaxed);
+            }
+            batch[n++] = rec;
+        }
+        it_deliver(r, batch, n);
+        total += n;
+        tail = pos;
+        /* release: we are done reading these bytes before the producer reuses them */
+        atomic_store_explicit(&r->tail, tail, memory_order_release);
+    }
+    atomic_fetch_add_explicit(&r->drained, total, memory_order_relaxed);
+    return total;
+}
+
+/* Drops the producer has not reported yet (it may be idle or gone): claim
+ * them and put a LOST record in the stream. */
+static void it_drain_report_pending_lost(it_ring *r) {
+    uint64_t n = atomic_exchange_explicit(&r->lost_pending, 0, memory_order_relaxed);
+    if (!n)
+        return;
+    it_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.size = sizeof rec;
+    rec.event = IT_EV_LOST;
+    rec.ts = it_now_ns();
+    rec.count = n;
+    const it_record *p = &rec;
+    atomic_fetch_add_explicit(&r->lost_in_stream, n, memory_order_relaxed);
+    it_deliver(r, &p, 1);
+}
+
+/* One pass over every ring; frees rings of exited threads once empty.
+ * `final`: also report drops still pending in live rings (flush). */
+static size_t it_drain_pass(int final) {
+    it_ring *adopted = atomic_exchange_explicit(&it_d.adopt, NULL, memory_order_acquire);
+    while (adopted) {
+        it_ring *next = adopted->next;
+        adopted->next = it_d.rings;
+        it_d.rings = adopted;
+        adopted = next;
+    }
+    size_t total = 0;
+    pthread_mutex_lock(&it_d.sinks_mu);
+    it_ring **link = &it_d.rings;
+    while (*link) {
+        it_ring *r = *link;
+        int dead = atomic_load_explicit(&r->dead, memory_order_acquire);
+        total += it_drain_ring(r);
+        if (dead || final)
+            it_drain_report_pending_lost(r);
+        if (dead) {
+            *link = r->next;
+            atomic_fetch_add(&it_d.exited_records, atomic_load(&r->drained));
+            atomic_fetch_add(&it_d.exited_lost, atomic_load(&r->lost_total));
+            atomic_fetch_add(&it_d.exited_threads, 1);
+            it_ring_free(r);
+        } else {
+            link = &r->next;
+        }
+    }
+    if (final || total)
+        it_flush_sinks();
+    pthread_mutex_unlock(&it_d.sinks_mu);
+    return total;
+}
+
+static void *it_drain_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&it_d.mu);
+    while (!it_d.stop) {
+        uint64_t req = it_d.flush_req;
+        pthread_mutex_unlock(&it_d.mu);
+        size_t n = it_drain_pass(req != it_d.flush_done);
+        pthread_mutex_lock(&it_d.mu);
+        if (req != it_d.flush_done) {
+            it_d.flush_done = req;
+            pthread_cond_broadcast(&it_d.done);
+        }
+        if (!n && !it_d.stop && it_d.flush_req == req) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += IT_IDLE_NS;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&it_d.wake, &it_d.mu, &until);
+        }
+    }
+    pthread_mutex_unlock(&it_d.mu);
+    it_drain_pass(1);  /* last records, then stop */
+    pthread_mutex_lock(&it_d.mu);
+    it_d.flush_done = it_d.flush_req;
+    pthread_cond_broadcast(&it_d.done);
+    pthread_mutex_unlock(&it_d.mu);
+    return NULL;
+}
+
+/* Without the GIL.  Returns 0 or an errno value. */
+static int it_drain_start(void) {
+    if (it_d.running)
+        return 0;
+    it_d.stop = 0;
+    it_d.pid = (long)getpid();
+    it_d.wall_offset = (int64_t)(it_realtime_ns() - it_now_ns());
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    int rc = pthread_create(&it_d.thread, &attr, it_drain_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc == 0)
+        __atomic_store_n(&it_d.running, 1, __ATOMIC_RELEASE);
+    return rc;
+}
+
+/* Without the GIL: everything written before this call is delivered and
+ * the native sinks' buffers are written out when it returns. */
+static void it_drain_flush(void) {
+    pthread_mutex_lock(&it_d.mu);
+    if (!it_d.running) {
+        pthread_mutex_unlock(&it_d.mu);
+        it_drain_pass(1);
+        return;
+    }
+    uint64_t req = ++it_d.flush_req;
+    pthread_cond_signal(&it_d.wake);
+    while (it_d.flush_done < req && it_d.running)
+        pthread_cond_wait(&it_d.done, &it_d.mu);
+    pthread_mutex_unlock(&it_d.mu);
+}
+
+/* Without the GIL. */
+static void it_drain_stop(void) {
+    pthread_mutex_lock(&it_d.mu);
+    if (!it_d.running) {
+        pthread_mutex_unlock(&it_d.mu);
+        return;
+    }
+    it_d.stop = 1;
+    pthread_cond_signal(&it_d.wake);
+    pthread_mutex_unlock(&it_d.mu);
+    pthread_join(it_d.thread, NULL);
+    __atomic_store_n(&it_d.running, 0, __ATOMIC_RELEASE);
+}
+
+/* In a forked child (one thread, the forking one): the drain thread does
+ * not exist here and its locks may have been held at fork time. */
+static void it_drain_after_fork_child(it_ring *mine) {
+    pthread_mutex_init(&it_d.mu, NULL);
+    pthread_mutex_init(&it_d.sinks_mu, NULL);
+    pthread_cond_init(&it_d.wake, NULL);
+    pthread_cond_init(&it_d.done, NULL);
+    it_d.running = 0;
+    it_d.stop = 0;
+    it_d.flush_req = it_d.flush_done = 0;
+    it_d.pid = (long)getpid();
+    /* The parent writes what it had buffered; the child starts empty. */
+    for (int i = 0; i < it_d.nsinks; i++)
+        it_d.sinks[i]->len = 0;
+    it_ring *adopted = atomic_exchange(&it_d.adopt, NULL);
+    while (adopted) {
+        it_ring *next = adopted->next;
+        adopted->next = it_d.rings;
+        it_d.rings = adopted;
+        adopted = next;
+    }
+    for (it_ring *r = it_d.rings; r; r = r->next) {
+        uint64_t head = atomic_load(&r->head);
+        atomic_store(&r->tail, head);
+        r->cached_tail = head;
+        atomic_store(&r->lost_pending, 0);
+        if (r != mine)
+            atomic_store(&r->dead, 1);  /* those threads do not exist here */
+    }
+}
+
+#endif

@@ -1,0 +1,267 @@
+/* The hot path: what runs in the traced thread on every Python call and
+ * return, shared by all backends (sys.monitoring callbacks, the profile
+ * callback).  No lock, no allocation, no Python call except on the slow
+ * paths (first event of a thread, first sight of a code object, rendering
+ * values at the higher trace levels). */
+#ifndef IT_HOOK_H
+#define IT_HOOK_H
+
+#include "it_state.h"
+#include "it_registry.h"
+#include "it_render.h"
+#include "it_drain.h"
+
+#define IT_DISABLE 1
+
+/* Full ring: either wait for the drain (overflow="block", GIL released so
+ * other threads go on) or count the drop.  Out of line: it is rare. */
+static __attribute__((noinline)) char *it_overflow(it_ring *r, uint32_t size) {
+    if (it_g.block) {
+        for (;;) {
+            if (!it_drain_running())
+                break;
+            PyThreadState *save = PyEval_SaveThread();
+            it_drain_wake();
+            struct timespec t = {0, 50000};
+            nanosleep(&t, NULL);
+            PyEval_RestoreThread(save);
+            char *p = it_ring_reserve(r, size);
+            if (p)
+                return p;
+        }
+    }
+    atomic_fetch_add_explicit(&r->lost_pending, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->lost_total,
+                          atomic_load_explicit(&r->lost_total, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    return NULL;
+}
+
+/* Report earlier drops in the stream, at the point where they happened.
+ * Whoever swaps lost_pending to zero owns those drops (see it_drain.h). */
+static __attribute__((noinline)) int it_emit_lost(it_ring *r) {
+    it_record *rec = (it_record *)it_ring_reserve(r, sizeof(it_record));
+    if (!rec)
+        return 0;
+    memset(rec, 0, sizeof *rec);
+    rec->size = sizeof *rec;
+    rec->event = IT_EV_LOST;
+    rec->ts = it_now_ns();
+    rec->count = atomic_exchange_explicit(&r->lost_pending, 0, memory_order_relaxed);
+    it_ring_commit(r, sizeof *rec);
+    return 1;
+}
+
+static inline void it_emit(it_tstate *ts, int ev, uint32_t code_id, it_gstate *g, int32_t depth,
+                           const char *payload, uint32_t plen, uint16_t nvalues) {
+    it_ring *r = ts->ring;
+    if (IT_UNLIKELY(atomic_load_explicit(&r->lost_pending, memory_order_relaxed)) &&
+        !it_emit_lost(r)) {
+        it_overflow(r, 0);  /* still full: this record is dropped too */
+        return;
+    }
+    uint32_t size = IT_ROUND_UP((uint32_t)sizeof(it_record) + plen);
+    it_record *rec = (it_record *)it_ring_reserve(r, size);
+    if (IT_UNLIKELY(!rec)) {
+        rec = (it_record *)it_overflow(r, size);
+        if (!rec)
+            return;
+    }
+    rec->size = size;
+    rec->event = (uint16_t)ev;
+    rec->nvalues = nvalues;
+    rec->code_id = code_id;
+    rec->greenlet_id = g->id;
+    rec->ts = it_now_ns();
+    rec->depth = depth;
+    rec->reserved = 0;
+    if (plen)
+        memcpy((char *)(rec + 1), payload, plen);
+    it_ring_commit(r, size);
+}
+
+static inline void it_gstate_check_session(it_gstate *g) {
+    if (IT_UNLIKELY(g->session != it_g.session)) {
+        /* A new set_tracing(): frames opened under the previous session will
+         * return unseen, so depth restarts from here. */
+        g->depth = 0;
+        g->nested_excl = 0;
+        g->session = it_g.session;
+    }
+}
+
+/* Read one argument of a frame that is just starting. */
+static inline PyObject *it_frame_var(PyFrameObject *frame, PyObject *locals, PyObject *name) {
+#if PY_VERSION_HEX >= 0x030C0000
+    (void)locals;
+    PyObject *v = PyFrame_GetVar(frame, name);
+    if (!v)
+        PyErr_Clear();
+    return v;
+#else
+    (void)frame;
+    PyObject *v = locals ? PyDict_GetItemWithError(locals, name) : NULL;
+    if (!v)
+        PyErr_Clear();
+    Py_XINCREF(v);
+    return v;
+#endif
+}
+
+/* Render the arguments of a starting frame into ts->scratch (GIL held). */
+static __attribute__((noinline)) uint32_t it_render_args(it_tstate *ts, PyFrameObject *frame,
+                                                         uint32_t code_id, int level,
+                                                         uint16_t *nvalues) {
+    it_code_entry *e = it_registry_get(code_id);
+    it_buf b = {ts->scratch, 0, sizeof ts->scratch};
+    PyObject *locals = NULL;
+    if (!frame || !e->py_argnames)
+        return 0;
+    it_saved_exc saved;
+    it_exc_save(&saved);
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+    locals = PyFrame_GetLocals(frame);
+    if (!locals)
+        PyErr_Clear();
+#elif PY_VERSION_HEX < 0x030B0000
+    if (PyFrame_FastToLocalsWithError(frame) == 0) {
+        locals = frame->f_locals;
+        Py_XINCREF(locals);
+    } else {
+        PyErr_Clear();
+    }
+#endif
+    Py_ssize_t n = PyTuple_GET_SIZE(e->py_argnames);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = it_frame_var(frame, locals, PyTuple_GET_ITEM(e->py_argnames, i));
+        if (v) {
+            it_render_value(&b, v, level);
+            Py_DECREF(v);
+        } else {
+            it_buf_puts(&b, "<unbound>");
+            it_buf_terminate(&b);
+        }
+    }
+    Py_XDECREF(locals);
+    it_exc_restore(&saved);
+    *nvalues = (uint16_t)n;
+    return (uint32_t)b.len;
+}
+
+static __attribute__((noinline)) uint32_t it_render_one(it_tstate *ts, PyObject *v, int level) {
+    it_buf b = {ts->scratch, 0, sizeof ts->scratch};
+    it_saved_exc saved;
+    it_exc_save(&saved);
+    it_render_value(&b, v, level);
+    it_exc_restore(&saved);
+    return (uint32_t)b.len;
+}
+
+static inline uint32_t it_put_name(it_tstate *ts, const char *name) {
+    size_t n = strlen(name);
+    if (n >= sizeof ts->scratch)
+        n = sizeof ts->scratch - 1;
+    memcpy(ts->scratch, name, n);
+    ts->scratch[n] = '\0';
+    return (uint32_t)n + 1;
+}
+
+static inline it_tstate *it_current_tstate(void) {
+    it_tstate *ts = it_tls;
+    if (IT_UNLIKELY(!ts || ts->epoch != it_g.epoch))
+        ts = it_thread_slow();
+    return ts;
+}
+
+static inline uint64_t it_lookup(PyCodeObject *co) {
+    void *extra = NULL;
+    IT_CODE_GET_EXTRA((PyObject *)co, it_g.extra_index, &extra);
+    return (uint64_t)(uintptr_t)extra;
+}
+
+/* A frame starts (CALL) or is re-entered (RESUME).  Returns IT_DISABLE when
+ * the code object is not traced at all, so sys.monitoring can switch the
+ * event off for it. */
+static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, int resume) {
+    if (IT_UNLIKELY(!it_g.active))
+        return 0;
+    it_tstate *ts = it_current_tstate();
+    if (IT_UNLIKELY(!ts))
+        return 0;
+    uint64_t d = it_lookup(co);
+    if (IT_UNLIKELY((d >> 40) != it_g.gen)) {
+        d = it_decide(co, frame);
+        if (!d)
+            return 0;
+    }
+    int level = (int)((d >> 1) & 0x7f);
+    it_gstate *g = ts->current;
+    it_gstate_check_session(g);
+    if (level < IT_TRACE_FUNC_NAME) {
+        if (level == IT_NO_TRACE)
+            return IT_DISABLE;
+        g->nested_excl++;
+        return 0;
+    }
+    if (g->nested_excl | g->user_excl)
+        return 0;
+    uint32_t code_id = (uint32_t)(d >> 8);
+    int32_t depth = g->depth++;
+    uint32_t plen = 0;
+    uint16_t nv = 0;
+    if (IT_UNLIKELY(level >= IT_TRACE_FUNC_PRIMITIVES) && !resume) {
+#if PY_VERSION_HEX >= 0x030C0000
+        if (!frame)
+            frame = PyEval_GetFrame();
+#endif
+        plen = it_render_args(ts, frame, code_id, level, &nv);
+        g = ts->current;  /* a __repr__ may have switched greenlets and back */
+    }
+    it_emit(ts, resume && it_g.generators ? IT_EV_RESUME : IT_EV_CALL, code_id, g, depth,
+            ts->scratch, plen, nv);
+    return 0;
+}
+
+/* A frame is left: by return (`value` the return value), by yield (ev
+ * YIELD, `value` the yielded value) or by an exception (ev UNWIND,
+ * `exc_name` the exception type's name).  A return whose
+ * call was not seen (it started before tracing) is not recorded. */
+static inline int it_exit(PyCodeObject *co, int ev, PyObject *value, const char *exc_name) {
+    if (IT_UNLIKELY(!it_g.active))
+        return 0;
+    uint64_t d = it_lookup(co);
+    if (IT_UNLIKELY((d >> 40) != it_g.gen))
+        return 0;  /* its start was never seen in this session */
+    it_tstate *ts = it_current_tstate();
+    if (IT_UNLIKELY(!ts))
+        return 0;
+    int level = (int)((d >> 1) & 0x7f);
+    it_gstate *g = ts->current;
+    it_gstate_check_session(g);
+    if (level < IT_TRACE_FUNC_NAME) {
+        if (level == IT_NO_TRACE)
+            return IT_DISABLE;
+        if (g->nested_excl > 0)
+            g->nested_excl--;
+        return 0;
+    }
+    if ((g->nested_excl | g->user_excl) || g->depth <= 0)
+        return 0;
+    int32_t depth = --g->depth;
+    uint32_t plen = 0;
+    uint16_t nv = 0;
+    if (ev == IT_EV_UNWIND) {
+        plen = it_put_name(ts, exc_name ? exc_name : "?");
+        nv = 1;
+    } else if (IT_UNLIKELY(level >= IT_TRACE_FUNC_PRIMITIVES) && value) {
+        plen = it_render_one(ts, value, level);
+        nv = 1;
+        g = ts->current;
+    }
+    if (ev == IT_EV_YIELD && !it_g.generators)
+        ev = IT_EV_RETURN;
+    it_emit(ts, ev, (uint32_t)(d >> 8), g, depth, ts->scratch, plen, nv);
+    return 0;
+}
+
+#endif

@@ -1,0 +1,61 @@
+/* Code registry: what the drain thread needs to format a record (module,
+ * qualified name, file, first line, argument names), copied into native
+ * memory once per distinct code identity.
+ *
+ * Ownership and lifetime: entries are written under the GIL by the hook's
+ * slow path and never move or change afterwards (chunks of fixed size behind
+ * a fixed table), so the drain can read them without a lock for as long as
+ * the module is loaded; a record naming entry N is published after entry N
+ * was written, and the ring's release/acquire pair orders the two.  Entries
+ * are never freed: the registry deduplicates identical identities (see
+ * _registry.pyx), so regenerating the same code does not grow it. */
+#ifndef IT_REGISTRY_H
+#define IT_REGISTRY_H
+
+#include "it_common.h"
+#include <stdlib.h>
+
+typedef struct it_code_entry {
+    char *module;
+    char *qualname;
+    char *filename;
+    int firstlineno;
+    int nargs;           /* names in argnames */
+    char **argnames;     /* "a", "*args", "**kwargs" (for the drain) */
+    uint32_t start_lasti;  /* generator code: offset of the first instruction (profile backend) */
+    PyObject *py_argnames;  /* tuple of str, for reading the frame (GIL); owned, never freed */
+} it_code_entry;
+
+#define IT_REG_CHUNK_BITS 10
+#define IT_REG_CHUNK (1u << IT_REG_CHUNK_BITS)
+#define IT_REG_MAX_CHUNKS 65536u  /* 64 M entries */
+
+static it_code_entry *it_reg_chunks[IT_REG_MAX_CHUNKS];
+static _Atomic uint32_t it_reg_count = 1;  /* id 0 means "not registered" */
+
+static inline it_code_entry *it_registry_get(uint32_t id) {
+    return &it_reg_chunks[id >> IT_REG_CHUNK_BITS][id & (IT_REG_CHUNK - 1)];
+}
+
+/* Under the GIL.  Returns 0 when the registry is full or memory runs out;
+ * the caller then does not trace the code object. */
+static inline uint32_t it_registry_add(it_code_entry *e) {
+    uint32_t id = atomic_load_explicit(&it_reg_count, memory_order_relaxed);
+    uint32_t chunk = id >> IT_REG_CHUNK_BITS;
+    if (chunk >= IT_REG_MAX_CHUNKS)
+        return 0;
+    if (!it_reg_chunks[chunk]) {
+        it_reg_chunks[chunk] = calloc(IT_REG_CHUNK, sizeof(it_code_entry));
+        if (!it_reg_chunks[chunk])
+            return 0;
+    }
+    *it_registry_get(id) = *e;
+    atomic_store_explicit(&it_reg_count, id + 1, memory_order_release);
+    return id;
+}
+
+static inline uint32_t it_registry_size(void) {
+    return atomic_load_explicit(&it_reg_count, memory_order_acquire) - 1;
+}
+
+#endif

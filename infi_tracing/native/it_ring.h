@@ -1,0 +1,134 @@
+/* Single-producer single-consumer byte ring, one per traced OS thread.
+ *
+ * Producer: the traced thread, always holding the GIL.  Consumer: the drain
+ * pthread, never holding the GIL.  Positions are 64-bit byte counters that
+ * only grow; `pos & mask` is the offset into `buf`.
+ *
+ * Memory ordering:
+ *  - the producer fills a record, then publishes it with a release store of
+ *    `head`; the drain's acquire load of `head` makes the record bytes (and
+ *    the code-registry entry the record names, written earlier under the
+ *    GIL) visible to it;
+ *  - the drain finishes reading records, then frees the space with a release
+ *    store of `tail`; the producer's acquire load of `tail` guarantees the
+ *    drain no longer reads bytes it is about to overwrite.
+ * The producer keeps a private copy of `tail` so that the common case reads
+ * no cache line the drain writes. */
+#ifndef IT_RING_H
+#define IT_RING_H
+
+#include "it_common.h"
+#include <stdlib.h>
+
+typedef struct it_record {
+    uint32_t size;        /* bytes including header and payload, multiple of 8 */
+    uint16_t event;       /* IT_EV_* */
+    uint16_t nvalues;     /* NUL-terminated strings in the payload */
+    union {
+        struct {
+            uint32_t code_id;     /* index into the code registry */
+            uint32_t greenlet_id;
+        };
+        uint64_t count;           /* IT_EV_LOST: records dropped */
+    };
+    uint64_t ts;          /* it_now_ns() */
+    int32_t depth;
+    uint32_t reserved;
+} it_record;              /* 32 bytes; payload follows */
+
+#define IT_RECORD_ALIGN 8u
+#define IT_ROUND_UP(n) (((n) + IT_RECORD_ALIGN - 1) & ~(uint32_t)(IT_RECORD_ALIGN - 1))
+
+typedef struct it_ring {
+    _Atomic uint64_t head;            /* written by the producer only */
+    char _pad0[56];
+    _Atomic uint64_t tail;            /* written by the drain only */
+    char _pad1[56];
+    /* producer-private */
+    uint64_t cached_tail;
+    uint64_t reserved_head;           /* head after a pad, between reserve/commit */
+    /* counters read by tracing_stats() and the drain (relaxed) */
+    /* drops not yet reported by a LOST record: the producer adds, and
+     * whoever swaps it to zero (producer writing a LOST record, or the drain
+     * for an idle or exited thread) reports exactly those: each drop is
+     * reported once. */
+    _Atomic uint64_t lost_pending;
+    _Atomic uint64_t drained;         /* records delivered by the drain */
+    _Atomic uint64_t lost_total;      /* records dropped on overflow */
+    _Atomic uint64_t lost_in_stream;  /* drops covered by LOST records drained */
+    _Atomic int dead;                 /* the thread has exited; drain frees */
+    uint64_t cap, mask;
+    long tid;                         /* OS thread id (gettid) */
+    struct it_ring *next;             /* drain's private list / adoption stack */
+    char *buf;
+} it_ring;
+
+static inline it_ring *it_ring_new(uint64_t cap, long tid) {
+    it_ring *r = NULL;
+    if (posix_memalign((void **)&r, 64, sizeof(it_ring)) != 0)
+        return NULL;
+    memset(r, 0, sizeof(*r));
+    r->buf = malloc(cap);
+    if (!r->buf) {
+        free(r);
+        return NULL;
+    }
+    r->cap = cap;
+    r->mask = cap - 1;
+    r->tid = tid;
+    return r;
+}
+
+static inline void it_ring_free(it_ring *r) {
+    if (r) {
+        free(r->buf);
+        free(r);
+    }
+}
+
+/* Reserve `size` contiguous bytes (size a multiple of 8, at most cap/2).
+ * Returns NULL when the ring is full.  When the record would straddle the
+ * end of the buffer, a PAD record fills the rest and the record starts at
+ * offset 0; the pad becomes visible together with the record at commit. */
+static inline char *it_ring_reserve(it_ring *r, uint32_t size) {
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t off = head & r->mask;
+    uint64_t contig = r->cap - off;
+    uint64_t need = contig < size ? contig + size : size;
+    if (IT_UNLIKELY(head + need - r->cached_tail > r->cap)) {
+        r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (head + need - r->cached_tail > r->cap)
+            return NULL;
+    }
+    if (IT_UNLIKELY(contig < size)) {
+        it_record *pad = (it_record *)(r->buf + off);
+        pad->size = (uint32_t)contig;  /* contig >= 8: everything is 8-aligned */
+        pad->event = IT_EV_PAD;
+        head += contig;
+        off = 0;
+    }
+    r->reserved_head = head;
+    return r->buf + off;
+}
+
+static inline void it_ring_commit(it_ring *r, uint32_t size) {
+    atomic_store_explicit(&r->head, r->reserved_head + size, memory_order_release);
+}
+
+/* Counters for statistics: relaxed, any thread. */
+static inline uint64_t it_counter(_Atomic uint64_t *p) {
+    return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+/* The producer thread has exited: the drain empties, reports and frees. */
+static inline void it_ring_mark_dead(it_ring *r) {
+    atomic_store_explicit(&r->dead, 1, memory_order_release);
+}
+
+/* Bytes waiting to be drained (either side may call it). */
+static inline uint64_t it_ring_used(it_ring *r) {
+    return atomic_load_explicit(&r->head, memory_order_acquire) -
+           atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
+#endif

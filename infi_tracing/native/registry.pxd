@@ -1,0 +1,21 @@
+# Declarations of it_registry.h: the native code registry the drain formats from.
+from libc.stdint cimport uint32_t, uint64_t
+from cpython.object cimport PyObject
+from infi_tracing.native.common cimport PyCodeObject, PyFrameObject
+
+cdef extern from "it_registry.h" nogil:
+    ctypedef struct it_code_entry:
+        char *module
+        char *qualname
+        char *filename
+        int firstlineno
+        int nargs
+        char **argnames
+        uint32_t start_lasti
+        PyObject *py_argnames
+    it_code_entry *it_registry_get(uint32_t id)
+    uint32_t it_registry_add(it_code_entry *e)
+    uint32_t it_registry_size()
+
+cdef extern from "it_state.h":
+    uint64_t (*it_decide)(PyCodeObject *co, PyFrameObject *frame) noexcept

@@ -1,0 +1,181 @@
+# Filter decisions and the code registry (included into _core.pyx).
+#
+# Slow path of the hook, once per code object and session, GIL held: call
+# the user's filter, validate its answer, copy what the drain needs to
+# format records into the native registry, and cache the verdict in the
+# code object's extra slot (freed with the code object, so a new code object
+# at a reused address never inherits a verdict).
+
+import os as _os
+import warnings as _warnings
+from libc.stdlib cimport malloc, calloc
+from libc.string cimport strdup
+from cpython.ref cimport Py_INCREF
+
+cdef object _filter = None
+cdef int _default_level = IT_TRACE_FUNC_NAME
+cdef dict _forced = {}          # id(code) -> (code, level): pinned code objects
+cdef dict _identities = {}      # identity tuple -> registry id (deduplication)
+cdef str _own_dir = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) + _os.sep
+cdef uint64_t _filter_calls = 0
+cdef uint64_t _filter_errors = 0
+cdef uint64_t _registry_full = 0
+cdef int _resume_opcode = -1
+
+
+class TracingFilterWarning(RuntimeWarning):
+    """The trace filter raised or returned something that is not a level."""
+
+
+cdef char *_cstr(object s) except NULL:
+    """A malloc'd UTF-8 copy; lone surrogates become \\udXXX escapes."""
+    cdef bytes b = str(s).encode("utf-8", "backslashreplace")
+    cdef char *p = strdup(b)
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+cdef tuple _arg_names(object code):
+    """(names to read from the frame, names to print)."""
+    cdef int flags = code.co_flags
+    cdef int n = code.co_argcount + code.co_kwonlyargcount
+    names = list(code.co_varnames[:n])
+    shown = list(names)
+    if flags & 0x04:  # CO_VARARGS
+        names.append(code.co_varnames[n])
+        shown.append("*" + code.co_varnames[n])
+        n += 1
+    if flags & 0x08:  # CO_VARKEYWORDS
+        names.append(code.co_varnames[n])
+        shown.append("**" + code.co_varnames[n])
+    return tuple(names), tuple(shown)
+
+
+cdef uint32_t _first_resume_offset(object code):
+    """Offset at which a generator frame stands before its first start
+    (profile backend); 0 on 3.10, where an unstarted frame has lasti -1."""
+    if _resume_opcode < 0 or not (code.co_flags & 0x2A0 or code.co_flags & 0x100):
+        return 0
+    raw = code.co_code
+    for i in range(0, len(raw), 2):
+        if raw[i] == _resume_opcode:
+            return i
+    return 0
+
+
+cdef uint32_t _register(object code, object frame) except? 0:
+    """Registry id for the code's identity (module, qualname, file, line, args)."""
+    global _registry_full
+    cdef it_code_entry e
+    cdef int i
+    module = "?"
+    if frame is not None:
+        module = frame.f_globals.get("__name__", "?")
+        if not isinstance(module, str):
+            module = "?"
+    qualname = getattr(code, "co_qualname", code.co_name)
+    names, shown = _arg_names(code)
+    start = _first_resume_offset(code)
+    key = (module, qualname, code.co_filename, code.co_firstlineno, shown, start)
+    cached = _identities.get(key)
+    if cached is not None:
+        return cached
+    _greenlet_check_loaded()
+    e.module = _cstr(module)
+    e.qualname = _cstr(qualname)
+    e.filename = _cstr(code.co_filename)
+    e.firstlineno = code.co_firstlineno
+    e.nargs = len(shown)
+    e.argnames = <char **> calloc(max(e.nargs, 1), sizeof(char *))
+    if e.argnames == NULL:
+        raise MemoryError()
+    for i in range(e.nargs):
+        e.argnames[i] = _cstr(shown[i])
+    e.start_lasti = start
+    Py_INCREF(names)  # owned by the registry entry for the life of the process
+    e.py_argnames = <PyObject *> names
+    cdef uint32_t code_id = it_registry_add(&e)
+    if code_id == 0:
+        _registry_full += 1
+        return 0
+    _identities[key] = code_id
+    return code_id
+
+
+cdef str _describe(object code):
+    return "%s (%s:%d)" % (getattr(code, "co_qualname", code.co_name), code.co_filename,
+                           code.co_firstlineno)
+
+
+cdef int _level_from_filter(object code, object frame) except -1:
+    """Ask the user's filter; a bad filter gets one warning per code object."""
+    global _filter_calls, _filter_errors
+    _filter_calls += 1
+    try:
+        answer = _filter(frame)
+    except Exception as exc:
+        _filter_errors += 1
+        _warn("infi_tracing: the trace filter raised %r for %s; not tracing it"
+              % (exc, _describe(code)))
+        return IT_NO_TRACE
+    if answer is True:
+        return _default_level
+    if answer is False:
+        return IT_NO_TRACE
+    if isinstance(answer, int) and IT_NO_TRACE <= answer <= IT_TRACE_FUNC_REPR:
+        return int(answer)
+    _filter_errors += 1
+    _warn("infi_tracing: the trace filter returned %.80r for %s, expected a trace level "
+          "(NO_TRACE .. TRACE_FUNC_REPR) or a bool; not tracing it" % (answer, _describe(code)))
+    return IT_NO_TRACE
+
+
+cdef void _warn(str message):
+    try:
+        _warnings.warn(message, TracingFilterWarning, stacklevel=2)
+    except BaseException:
+        pass  # warnings turned into errors must not reach the traced program
+
+
+cdef uint64_t _decide_py(object code, object frame) except? 0:
+    cdef int level
+    cdef uint32_t code_id = 0
+    pinned = _forced.get(id(code))
+    if pinned is not None and pinned[0] is code:
+        level = pinned[1]
+    elif code.co_filename.startswith(_own_dir):
+        level = IT_NO_TRACE  # the tracer's own Python code
+    elif _filter is None:
+        level = _default_level
+    else:
+        level = _level_from_filter(code, frame)
+    if level >= IT_TRACE_FUNC_NAME:
+        code_id = _register(code, frame)
+        if code_id == 0:
+            level = IT_NO_TRACE
+    cdef uint64_t d = it_decision_pack(level, code_id)
+    if IT_CODE_SET_EXTRA(code, it_g.extra_index, <void *> <uintptr_t> d) < 0:
+        raise RuntimeError("cannot cache the decision")
+    return d
+
+
+cdef uint64_t _decide(PyCodeObject *co, PyFrameObject *frame) noexcept:
+    """it_decide: never leaves an exception; 0 means 'do not record'."""
+    cdef it_saved_exc saved
+    cdef uint64_t d = 0
+    it_exc_save(&saved)
+    try:
+        f = <object> frame if frame != NULL else _sys._getframe(0)
+        d = _decide_py(<object> co, f)
+    except BaseException:
+        d = 0
+    it_exc_restore(&saved)
+    return d
+
+
+cdef int _pin_level(object code, int level) except -1:
+    """exclude_from_traces_recursive: this code object always gets `level`."""
+    _forced[id(code)] = (code, level)
+    IT_CODE_SET_EXTRA(code, it_g.extra_index, NULL)
+    return 0

@@ -1,0 +1,174 @@
+# Sink handles and the Python side of the drain (included into _core.pyx).
+#
+# A native sink (fd + format) is written by the drain thread without the
+# GIL.  A Python sink object gets batches of decoded records: the drain
+# takes the GIL once per batch.  A sink's errors are counted and its failed
+# batch is retried with the next one; nothing is raised into the program.
+
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from posix.unistd cimport close as _close
+
+cdef int _PENDING_MAX = 100000   # records a failing Python sink may hold for retry
+
+
+cdef class SinkHandle:
+    """Native side of one configured sink."""
+    cdef it_sink *s
+    cdef readonly object target     # the Python sink object, or None
+    cdef readonly str name
+    cdef list pending               # Python sinks: records whose write failed
+
+    def __cinit__(self):
+        self.s = <it_sink *> malloc(sizeof(it_sink))
+        if self.s == NULL:
+            raise MemoryError()
+        memset(self.s, 0, sizeof(it_sink))
+        self.pending = []
+
+    def __dealloc__(self):
+        if self.s != NULL:
+            if self.s.kind == IT_SINK_FD and self.s.owns_fd and self.s.fd >= 0:
+                _close(self.s.fd)
+            free(self.s.buf)
+            free(self.s)
+
+    @staticmethod
+    def fd(int fd, str fmt, bint owns_fd, str name):
+        """A sink the drain formats and writes natively (fd stays open)."""
+        cdef SinkHandle h = SinkHandle()
+        h.s.kind = IT_SINK_FD
+        h.s.fd = fd
+        h.s.owns_fd = owns_fd
+        h.s.format = IT_FORMAT_JSONL if fmt == "jsonl" else IT_FORMAT_TEXT
+        h.s.buf = <char *> malloc(IT_SINK_BUF)
+        if h.s.buf == NULL:
+            raise MemoryError()
+        h.target = None
+        h.name = name
+        return h
+
+    @staticmethod
+    def python(object target, str name):
+        """A sink object with write(batch)/flush()/close(), fed decoded records."""
+        cdef SinkHandle h = SinkHandle()
+        h.s.kind = IT_SINK_PY
+        h.s.fd = -1
+        h.s.pyobj = <PyObject *> h
+        h.target = target
+        h.name = name
+        return h
+
+    def stats(self):
+        return {
+            "sink": self.name,
+            "records": it_counter(&self.s.records),
+            "bytes": it_counter(&self.s.bytes),
+            "errors": it_counter(&self.s.errors),
+            "lost": it_counter(&self.s.lost),
+        }
+
+    cdef void deliver(self, list batch) noexcept:
+        """GIL held, drain thread.  Retries earlier failed records first."""
+        if self.pending:
+            batch = self.pending + batch
+            self.pending = []
+        try:
+            self.target.write(batch)
+            self.s.records += len(batch)
+        except BaseException:
+            self.s.errors += 1
+            overflow = len(batch) - _PENDING_MAX
+            if overflow > 0:
+                self.s.lost += overflow
+                batch = batch[overflow:]
+            self.pending = batch
+
+    cdef void flush(self) noexcept:
+        if self.target is None:
+            return
+        try:
+            if self.pending:
+                self.deliver([])
+            self.target.flush()
+        except BaseException:
+            self.s.errors += 1
+
+
+cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_offset):
+    """A record as the dict Python sinks receive (keys as in JSON lines)."""
+    cdef const it_code_entry *e
+    cdef int i
+    rec = {"mono_ns": r.ts, "time_ns": <int64_t> r.ts + wall_offset, "pid": pid, "tid": tid,
+           "event": it_event_names[r.event].decode()}
+    if r.event == IT_EV_LOST:
+        rec["count"] = r.count
+        return rec
+    e = it_registry_get(r.code_id)
+    rec["greenlet"] = r.greenlet_id
+    rec["depth"] = r.depth
+    rec["module"] = e.module.decode("utf-8", "replace")
+    rec["qualname"] = e.qualname.decode("utf-8", "replace")
+    rec["file"] = e.filename.decode("utf-8", "replace")
+    rec["line"] = e.firstlineno
+    if r.event == IT_EV_CALL:
+        if r.nvalues:
+            rec["args"] = {e.argnames[i].decode("utf-8", "replace"):
+                           it_record_value(r, i).decode("utf-8", "replace")
+                           for i in range(min(r.nvalues, e.nargs))}
+    elif r.event == IT_EV_UNWIND:
+        rec["exception"] = it_record_value(r, 0).decode("utf-8", "replace")
+    elif r.nvalues:
+        rec["retval"] = it_record_value(r, 0).decode("utf-8", "replace")
+    return rec
+
+
+cdef void _py_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
+                    long pid, int64_t wall_offset) noexcept nogil:
+    """it_d.py_batch: runs in the drain thread, takes the GIL for one batch."""
+    cdef size_t i
+    with gil:
+        _exclude_this_thread()
+        try:
+            batch = [_decode_record(recs[i], pid, r.tid, wall_offset) for i in range(n)]
+            (<SinkHandle> s.pyobj).deliver(batch)
+        except BaseException:
+            s.errors += 1
+
+
+cdef int _exclude_this_thread() except -1:
+    """The drain thread runs Python sinks: never trace what it runs."""
+    cdef ThreadState ts = _thread_state_obj(True)
+    ts.current.st.user_excl = 1 << 30
+    return 0
+
+
+cdef list _sink_handles = []
+
+
+def set_sinks(list handles):
+    """Replace the sink list; the drain never sees a half-changed list."""
+    global _sink_handles
+    cdef int n = len(handles), i
+    cdef it_sink **arr = <it_sink **> malloc(max(n, 1) * sizeof(it_sink *))
+    cdef it_sink **old
+    if arr == NULL:
+        raise MemoryError()
+    for i in range(n):
+        arr[i] = (<SinkHandle> handles[i]).s
+    with nogil:
+        it_drain_lock_sinks()
+        old = it_d.sinks
+        it_d.sinks = arr
+        it_d.nsinks = n
+        it_drain_unlock_sinks()
+    free(old)
+    previous = _sink_handles
+    _sink_handles = list(handles)
+    return previous
+
+
+def flush_python_sinks():
+    """Flush Python sinks (after the drain flushed): GIL held here."""
+    for h in _sink_handles:
+        (<SinkHandle> h).flush()

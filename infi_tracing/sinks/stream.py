@@ -1,0 +1,73 @@
+"""Native text sinks: stdout, stderr and files, as text lines or JSON lines."""
+
+import os
+
+from infi_tracing._format import format_jsonl, format_text
+from infi_tracing.native._core import SinkHandle
+
+__all__ = ["FdSink", "StdoutSink", "StderrSink", "FileSink", "FORMATS"]
+
+FORMATS = ("text", "jsonl")
+
+
+def _check_format(format):
+    if format not in FORMATS:
+        raise ValueError("format must be one of %s, got %r" % (", ".join(map(repr, FORMATS)), format))
+    return format
+
+
+class FdSink:
+    """Records written to a file descriptor by the drain thread, natively."""
+
+    def __init__(self, fd, format="text", owns_fd=False, name=None):
+        self.format = _check_format(format)
+        self.fd = fd
+        self.name = name or "fd:%d" % fd
+        self.handle = SinkHandle.fd(fd, self.format, owns_fd, self.name)
+        self._owns_fd = owns_fd
+
+    def write(self, batch):
+        """Write decoded records from Python (the drain uses the handle)."""
+        render = format_jsonl if self.format == "jsonl" else format_text
+        data = "".join(render(rec) for rec in batch).encode("utf-8", "backslashreplace")
+        while data:
+            data = data[os.write(self.fd, data):]
+
+    def flush(self):
+        """Nothing is buffered on the Python side."""
+
+    def close(self):
+        """The descriptor is closed when the handle is released (owned ones only)."""
+
+    def __repr__(self):
+        return "<%s %s format=%s>" % (type(self).__name__, self.name, self.format)
+
+
+class StdoutSink(FdSink):
+    """Records to file descriptor 1 (follows dup2 redirections of it)."""
+
+    def __init__(self, format="text"):
+        super().__init__(1, format, owns_fd=False, name="stdout")
+
+
+class StderrSink(FdSink):
+    """Records to file descriptor 2."""
+
+    def __init__(self, format="text"):
+        super().__init__(2, format, owns_fd=False, name="stderr")
+
+
+class FileSink(FdSink):
+    """Records appended to a file, opened when the sink is configured."""
+
+    def __init__(self, path, format="text"):
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError("path must be a str or os.PathLike, got %r" % (path,))
+        _check_format(format)
+        self.path = os.fspath(path)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise OSError(exc.errno, "infi_tracing: cannot open the trace file (path=%r): %s"
+                          % (self.path, exc.strerror), self.path) from None
+        super().__init__(fd, format, owns_fd=True, name="file:%s" % os.fsdecode(self.path))

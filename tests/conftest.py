@@ -1,0 +1,95 @@
+"""Shared helpers: run a snippet traced in a fresh interpreter, parse its trace."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections import defaultdict
+
+import pytest
+
+from infi_tracing.native import _core
+
+BACKENDS = _core.available_backends()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Each hook backend this interpreter has."""
+    return request.param
+
+
+class Traced:
+    """What a traced subprocess left: its trace records, output and exit code."""
+
+    def __init__(self, proc, trace_path):
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.text = trace_path.read_text(encoding="utf-8") if trace_path.exists() else ""
+        self.records = [json.loads(line) for line in self.text.splitlines()]
+
+    def events(self, *kinds):
+        """Records of the given event kinds (all but 'lost' by default)."""
+        kinds = kinds or ("call", "return", "exception", "resume", "yield")
+        return [r for r in self.records if r["event"] in kinds]
+
+    def names(self, event="call"):
+        """Qualified names of the records of one event kind, in order."""
+        return [r["qualname"] for r in self.records if r["event"] == event]
+
+
+def run_python(tmp_path, source, timeout=120, env=None):
+    """Run `source` in a fresh interpreter with cwd=tmp_path (not the repo)."""
+    script = tmp_path / "traced_program.py"
+    script.write_text(source)
+    full_env = dict(os.environ, PYTHONWARNINGS="default", **(env or {}))
+    return subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=timeout, env=full_env)
+
+
+def run_traced(tmp_path, body, *, backend="auto", setup="", tracing_args="", timeout=120):
+    """Trace `body` (module-level code) to a JSON-lines file and parse it.
+
+    `setup` runs before set_tracing; `tracing_args` is extra set_tracing()
+    arguments as source text.  Raises if the program failed.
+    """
+    trace = tmp_path / "trace.jsonl"
+    source = "\n".join([
+        "import infi_tracing",
+        "from infi_tracing import *",
+        textwrap.dedent(setup),
+        "infi_tracing.tracing_output_to_file(%r, format='jsonl')" % str(trace),
+        "infi_tracing.set_tracing(backend=%r, %s)" % (backend, tracing_args),
+        textwrap.dedent(body),
+        "infi_tracing.unset_tracing()",
+    ])
+    proc = run_python(tmp_path, source, timeout=timeout)
+    result = Traced(proc, trace)
+    assert proc.returncode == 0, "traced program failed:\n%s\n%s" % (proc.stdout, proc.stderr)
+    return result
+
+
+def check_nesting(records):
+    """Every return pairs with its own call, per (pid, thread, greenlet); returns
+    the number of completed pairs per stream."""
+    stacks = defaultdict(list)
+    pairs = defaultdict(int)
+    for rec in records:
+        if rec["event"] == "lost":
+            continue
+        key = (rec["pid"], rec["tid"], rec["greenlet"])
+        stack = stacks[key]
+        if rec["event"] in ("call", "resume"):
+            assert rec["depth"] == len(stack), "call at wrong depth: %r (stack %r)" % (rec, stack)
+            stack.append(rec["qualname"])
+        else:
+            assert stack, "return without call: %r" % (rec,)
+            top = stack.pop()
+            assert top == rec["qualname"], "return of %s closes %s" % (rec["qualname"], top)
+            assert rec["depth"] == len(stack), "return at wrong depth: %r" % (rec,)
+            pairs[key] += 1
+    for key, stack in stacks.items():
+        assert not stack, "calls never returned in %r: %r" % (key, stack)
+    return pairs
