@@ -128,7 +128,11 @@ def tracing_output_to_file(path, format="text"):
 
 
 def tracing_stats():
-    """Counters: records and drops per thread and sink, code objects, filter calls."""
+    """Counters: records and drops per thread and sink, code objects, filter calls.
+
+    Delivers what is pending first, so the counters agree with the sinks.
+    """
+    _core.flush()
     stats = _core.stats()
     stats["records"] = sum(t["records"] for t in stats["threads"]) + \
         stats["exited_threads"]["records"]

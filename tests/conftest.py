@@ -49,17 +49,21 @@ def run_python(tmp_path, source, timeout=120, env=None):
                           text=True, timeout=timeout, env=full_env)
 
 
-def run_traced(tmp_path, body, *, backend="auto", setup="", tracing_args="", timeout=120):
+def run_traced(tmp_path, body, *, backend="auto", setup="", tracing_args="", timeout=120,
+               sinks_configured=False):
     """Trace `body` (module-level code) to a JSON-lines file and parse it.
 
     `setup` runs before set_tracing; `tracing_args` is extra set_tracing()
-    arguments as source text.  Raises if the program failed.
+    arguments as source text; with `sinks_configured` the setup configures
+    the sinks itself (one of them a JSON-lines FileSink on "trace.jsonl").
+    Raises if the program failed.
     """
     trace = tmp_path / "trace.jsonl"
     source = "\n".join([
-        "import infi_tracing",
+        "import infi_tracing, infi_tracing.sinks",
         "from infi_tracing import *",
         textwrap.dedent(setup),
+        "" if sinks_configured else
         "infi_tracing.tracing_output_to_file(%r, format='jsonl')" % str(trace),
         "infi_tracing.set_tracing(backend=%r, %s)" % (backend, tracing_args),
         textwrap.dedent(body),
@@ -72,8 +76,9 @@ def run_traced(tmp_path, body, *, backend="auto", setup="", tracing_args="", tim
 
 
 def check_nesting(records):
-    """Every return pairs with its own call, per (pid, thread, greenlet); returns
-    the number of completed pairs per stream."""
+    """Every return pairs with its own call, per (pid, thread, greenlet), and a
+    callee is deeper than its caller; returns completed pairs per stream.
+    (`records` may be a filtered subset, so depths may skip levels.)"""
     stacks = defaultdict(list)
     pairs = defaultdict(int)
     for rec in records:
@@ -82,13 +87,14 @@ def check_nesting(records):
         key = (rec["pid"], rec["tid"], rec["greenlet"])
         stack = stacks[key]
         if rec["event"] in ("call", "resume"):
-            assert rec["depth"] == len(stack), "call at wrong depth: %r (stack %r)" % (rec, stack)
-            stack.append(rec["qualname"])
+            assert not stack or rec["depth"] > stack[-1][1], \
+                "call not deeper than its caller: %r (stack %r)" % (rec, stack)
+            stack.append((rec["qualname"], rec["depth"]))
         else:
             assert stack, "return without call: %r" % (rec,)
-            top = stack.pop()
-            assert top == rec["qualname"], "return of %s closes %s" % (rec["qualname"], top)
-            assert rec["depth"] == len(stack), "return at wrong depth: %r" % (rec,)
+            name, depth = stack.pop()
+            assert name == rec["qualname"], "return of %s closes %s" % (rec["qualname"], name)
+            assert rec["depth"] == depth, "return at another depth than its call: %r" % (rec,)
             pairs[key] += 1
     for key, stack in stacks.items():
         assert not stack, "calls never returned in %r: %r" % (key, stack)

@@ -1,0 +1,195 @@
+"""Per-greenlet state: depth, ids and exclusion follow greenlet switches."""
+
+from collections import defaultdict
+
+from conftest import check_nesting, run_traced
+
+TWO_GREENLETS = """
+import greenlet
+
+def a_leaf(n):
+    main.switch()          # hand over in the middle of the chain
+    return n
+
+def a_chain():
+    return a_leaf(1) + a_leaf(2)
+
+def b_leaf(n):
+    main.switch()
+    return n * 10
+
+def b_mid(n):
+    return b_leaf(n)
+
+def b_chain():
+    return b_mid(1) + b_mid(2)
+
+main = greenlet.getcurrent()
+ga = greenlet.greenlet(a_chain)
+gb = greenlet.greenlet(b_chain)
+for _ in range(3):
+    ga.switch()
+    gb.switch()
+"""
+
+
+def test_interleaved_greenlets_nest_separately(tmp_path, backend):
+    """Two greenlets switching mid-chain: each return pairs with its own call."""
+    traced = run_traced(tmp_path, TWO_GREENLETS, backend=backend)
+    records = [r for r in traced.events() if r["module"] == "__main__"]
+    pairs = check_nesting(records)
+    by_greenlet = defaultdict(list)
+    for r in records:
+        by_greenlet[r["greenlet"]].append((r["event"], r["qualname"], r["depth"]))
+    chains = {seq[0][1]: seq for seq in by_greenlet.values()}
+    assert chains["a_chain"][:3] == [("call", "a_chain", 0), ("call", "a_leaf", 1),
+                                     ("return", "a_leaf", 1)]
+    assert chains["b_chain"][:3] == [("call", "b_chain", 0), ("call", "b_mid", 1),
+                                     ("call", "b_leaf", 2)]
+    assert len(chains["a_chain"]) == 6 and len(chains["b_chain"]) == 10
+    assert sum(pairs.values()) == 8
+
+
+def test_greenlet_ids_are_small_increasing_integers(tmp_path, backend):
+    """Greenlet ids are small integers assigned on first sight, never id()."""
+    traced = run_traced(tmp_path, TWO_GREENLETS, backend=backend)
+    ids = sorted({r["greenlet"] for r in traced.events()})
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
+    assert max(ids) < 100
+
+
+def test_thousand_gevent_greenlets_each_nest(tmp_path, backend):
+    """1,000 gevent greenlets sleeping mid-chain: every greenlet's sequence nests."""
+    traced = run_traced(tmp_path, """
+        import gevent
+
+        def leaf(i):
+            gevent.sleep(0)
+            return i
+
+        def middle(i):
+            return leaf(i) + leaf(i + 1)
+
+        def job(i):
+            return middle(i)
+
+        jobs = [gevent.spawn(job, i) for i in range(1000)]
+        gevent.joinall(jobs)
+        assert [j.value for j in jobs] == [2 * i + 1 for i in range(1000)]
+    """, backend=backend, setup="""
+        def only_main(frame):
+            return frame.f_globals.get("__name__") == "__main__"
+    """, tracing_args="filter=only_main, overflow='block'")
+    records = [r for r in traced.events() if r["qualname"] in ("job", "middle", "leaf")]
+    pairs = check_nesting(records)
+    assert len(pairs) == 1000
+    assert set(pairs.values()) == {4}
+
+
+def test_gevent_kill_and_greenlet_exit_leave_no_dangling_state(tmp_path, backend):
+    """A gevent greenlet killed mid-chain unwinds; the others still nest."""
+    traced = run_traced(tmp_path, """
+        import gevent
+
+        def blocked():
+            gevent.sleep(10)
+
+        def victim():
+            return blocked()
+
+        def survivor():
+            gevent.sleep(0.01)
+            return 1
+
+        v = gevent.spawn(victim)
+        s = gevent.spawn(survivor)
+        gevent.sleep(0)
+        v.kill()          # throws GreenletExit into victim
+        s.join()
+        never = gevent.spawn(victim)
+        never.kill()      # killed before it ever ran
+        assert s.value == 1
+    """, backend=backend, setup="""
+        def only_main(frame):
+            return frame.f_globals.get("__name__") == "__main__"
+    """, tracing_args="filter=only_main")
+    records = [r for r in traced.events() if r["qualname"] in ("victim", "blocked", "survivor")]
+    check_nesting(records)
+    exits = [r for r in records if r["event"] == "exception"]
+    assert [r["qualname"] for r in exits] == ["blocked", "victim"]
+    assert traced.names("call").count("victim") == 1
+
+
+def test_greenlet_throw_unwinds_the_target_chain(tmp_path, backend):
+    """greenlet.throw() into a suspended chain records its unwinding in that greenlet."""
+    traced = run_traced(tmp_path, """
+        import greenlet
+
+        def inner():
+            main.switch()
+
+        def outer():
+            try:
+                inner()
+            except ValueError:
+                return "handled"
+
+        main = greenlet.getcurrent()
+        g = greenlet.greenlet(outer)
+        g.switch()
+        assert g.throw(ValueError) == "handled"
+    """, backend=backend)
+    records = [r for r in traced.events() if r["qualname"] in ("inner", "outer")]
+    check_nesting(records)
+    assert [(r["event"], r["qualname"]) for r in records] == [
+        ("call", "outer"), ("call", "inner"), ("exception", "inner"), ("return", "outer")]
+
+
+def test_previous_greenlet_tracer_is_chained(tmp_path, backend):
+    """A greenlet tracer installed before tracing still sees every switch."""
+    traced = run_traced(tmp_path, """
+        def work():
+            main.switch()
+        main = greenlet.getcurrent()
+        g = greenlet.greenlet(work)
+        g.switch()
+        g.switch()
+        print("seen", len(seen))
+    """, backend=backend, setup="""
+        import greenlet
+        seen = []
+        greenlet.settrace(lambda event, args: seen.append(event))
+    """)
+    assert "seen 4" in traced.stdout  # main->g, g->main, main->g, g ends->main
+    assert traced.names() == ["work"]
+
+
+def test_exclusion_is_per_greenlet(tmp_path, backend):
+    """exclude_from_traces_context in one greenlet does not hide another's calls."""
+    traced = run_traced(tmp_path, """
+        import greenlet
+
+        def hidden():
+            return 1
+
+        def visible():
+            return 2
+
+        def quiet():
+            with exclude_from_traces_context():
+                hidden()
+                main.switch()
+                hidden()
+
+        def loud():
+            visible()
+            main.switch()
+            visible()
+
+        main = greenlet.getcurrent()
+        q, l = greenlet.greenlet(quiet), greenlet.greenlet(loud)
+        q.switch(); l.switch(); q.switch(); l.switch()
+    """, backend=backend)
+    names = traced.names()
+    assert "hidden" not in names
+    assert names.count("visible") == 2 and names.count("loud") == 1
