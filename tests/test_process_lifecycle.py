@@ -1,0 +1,95 @@
+"""Exit flushing, fork, and the statistics."""
+
+import json
+
+from conftest import run_python
+
+EXIT_PROGRAM = """
+import sys, infi_tracing
+infi_tracing.tracing_output_to_file("trace.jsonl", format="jsonl")
+infi_tracing.set_tracing(backend={backend!r})
+def last_words():
+    return 1
+for _ in range(1000):
+    last_words()
+{ending}
+"""
+
+
+def _last_words_calls(tmp_path):
+    lines = (tmp_path / "trace.jsonl").read_text().splitlines()
+    return sum(1 for x in lines if json.loads(x).get("qualname") == "last_words"
+               and json.loads(x)["event"] == "call")
+
+
+def test_records_reach_the_sink_at_normal_exit(tmp_path, backend):
+    """Without unset_tracing(), an interpreter exit still delivers every record."""
+    proc = run_python(tmp_path, EXIT_PROGRAM.format(backend=backend, ending=""))
+    assert proc.returncode == 0, proc.stderr
+    assert _last_words_calls(tmp_path) == 1000
+
+
+def test_records_reach_the_sink_on_sys_exit(tmp_path, backend):
+    """sys.exit(3) keeps its exit code and every record."""
+    proc = run_python(tmp_path, EXIT_PROGRAM.format(backend=backend, ending="sys.exit(3)"))
+    assert proc.returncode == 3
+    assert _last_words_calls(tmp_path) == 1000
+
+
+def test_records_reach_the_sink_on_unhandled_exception(tmp_path, backend):
+    """An unhandled exception exits as usual, with its traceback and every record."""
+    proc = run_python(tmp_path, EXIT_PROGRAM.format(backend=backend,
+                                                     ending="raise RuntimeError('bye')"))
+    assert proc.returncode == 1 and "RuntimeError: bye" in proc.stderr
+    assert _last_words_calls(tmp_path) == 1000
+
+
+def test_forked_child_keeps_tracing_with_its_own_pid(tmp_path, backend):
+    """After os.fork() the child records with its own pid; nothing is written twice."""
+    proc = run_python(tmp_path, """
+import os, infi_tracing
+infi_tracing.tracing_output_to_file("trace.jsonl", format="jsonl")
+infi_tracing.set_tracing(backend=%r, overflow="block")
+def in_parent():
+    return 1
+def in_child():
+    return 2
+in_parent()
+pid = os.fork()
+if pid == 0:
+    in_child()
+    infi_tracing.unset_tracing()
+    os._exit(0)
+os.waitpid(pid, 0)
+infi_tracing.unset_tracing()
+print(os.getpid(), pid)
+""" % backend)
+    assert proc.returncode == 0, proc.stderr
+    parent, child = map(int, proc.stdout.split())
+    records = [json.loads(x) for x in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    calls = [(r["qualname"], r["pid"]) for r in records if r["event"] == "call"
+             and r["qualname"].startswith("in_")]
+    assert sorted(calls) == [("in_child", child), ("in_parent", parent)]
+
+
+def test_stats_count_records_sinks_and_filter_calls(tmp_path, backend):
+    """tracing_stats() counts records per thread and sink, code objects and filter calls."""
+    proc = run_python(tmp_path, """
+import json, infi_tracing
+infi_tracing.tracing_output_to_file("trace.log")
+infi_tracing.set_tracing(lambda frame: frame.f_code.co_name == "f", backend=%r)
+def f():
+    pass
+for _ in range(10):
+    f()
+stats = infi_tracing.tracing_stats()
+print(json.dumps(stats))
+""" % backend)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)
+    assert stats["active"] is True and stats["backend"] == backend
+    assert stats["records"] == 20 and stats["lost"] == 0
+    assert stats["sinks"][0]["records"] == 20 and stats["sinks"][0]["errors"] == 0
+    assert stats["sinks"][0]["sink"].startswith("file:")
+    assert stats["code_objects"] >= 1 and stats["filter_calls"] >= 1
+    assert stats["threads"][0]["records"] == 20
