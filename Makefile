@@ -30,7 +30,7 @@ $(BUILT): $(DEPS) $(SOURCES)
 demo: $(BUILT)
 	$(VPY) examples/gevent_demo.py
 
-test: $(BUILT)
+test: $(BUILT) lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(DEPS)

@@ -15,7 +15,8 @@ source tree never shadows the installed package).  The child warms up with a sho
 then times the loop alone with ``time.perf_counter``; ``unset_tracing()`` (the final flush)
 is timed separately as ``flush_s``.  Rounds run all configurations in shuffled order; the
 report gives per configuration the median, min-max, the median ratio to the baseline median
-and, for traced configurations, records delivered / lost in the last run, as Markdown.
+(also with the flush counted) and, for traced configurations, records delivered / lost in
+the last run, as Markdown.
 
 Usage::
 
@@ -87,12 +88,19 @@ print(json.dumps(result))
 
 
 def configurations():
-    """baseline plus the three traced configurations for each available backend."""
-    from infi_tracing.native import _core  # noqa: PLC0415 - imported lazily, see main()
+    """baseline plus the three traced configurations for each available backend.
 
+    The backends are asked of a child too, so the source tree never shadows the package.
+    """
+    with tempfile.TemporaryDirectory(prefix="tight_loop_") as workdir:
+        out = subprocess.run(
+            [sys.executable, "-c", "import json; from infi_tracing.native import _core; "
+             "print(json.dumps(list(_core.available_backends())))"],
+            cwd=workdir, capture_output=True, text=True, check=True, timeout=60,
+        ).stdout
     configs = ["baseline"]
-    for backend in _core.available_backends():
-        configs += ["%s-name" % backend, "%s-name-drop" % backend, "%s-filtered" % backend]
+    for backend in json.loads(out.splitlines()[-1]):
+        configs += [f"{backend}-name", f"{backend}-name-drop", f"{backend}-filtered"]
     return configs
 
 
@@ -104,58 +112,59 @@ def run_child(config, calls, warmup):
             cwd=workdir, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S,
         )
     if proc.returncode != 0:
-        raise RuntimeError("child %s exited with %d:\n%s%s"
-                           % (config, proc.returncode, proc.stdout, proc.stderr))
+        raise RuntimeError(f"child {config} exited with {proc.returncode}:\n"
+                           f"{proc.stdout}{proc.stderr}")
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if not lines:
-        raise RuntimeError("child %s printed no result:\n%s%s" % (config, proc.stdout, proc.stderr))
+        raise RuntimeError(f"child {config} printed no result:\n{proc.stdout}{proc.stderr}")
     return json.loads(lines[-1])
 
 
 def fmt_s(seconds):
-    return "%.4f" % seconds
+    return f"{seconds:.4f}"
 
 
 def report(results, configs, args):
     """Print the Markdown table for ``results`` (config -> list of child results)."""
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    print("## tight_loop: Python %s (%s), %s, %s CPUs, %s"
-          % (platform.python_version(), platform.python_implementation(),
-             platform.machine(), os.cpu_count(), now))
+    print(f"## tight_loop: Python {platform.python_version()} "
+          f"({platform.python_implementation()}), {platform.machine()}, "
+          f"{os.cpu_count()} CPUs, {now}")
     print()
-    print("%d calls of `f(a, b)` per run, warm-up %d calls, %d rounds (configurations "
-          "interleaved in shuffled order), each run in a fresh subprocess. Ratio = median / "
-          "baseline median. Records / lost are from the last run; expected records when "
-          "nothing is lost: %d." % (args.calls, WARMUP_CALLS, args.rounds,
-                                    2 * (args.calls + WARMUP_CALLS) + 4))
+    expected = 2 * (args.calls + WARMUP_CALLS) + 4  # f calls/returns + two loop() calls
+    print(f"{args.calls} calls of `f(a, b)` per run, warm-up {WARMUP_CALLS} calls, "
+          f"{args.rounds} rounds (configurations interleaved in shuffled order), each run in "
+          "a fresh subprocess. Ratio = median / baseline median; ratio incl. flush = median of "
+          "(loop + unset_tracing()) / baseline median. Records / lost are from the "
+          f"last run; expected records when nothing is lost: {expected:,}.")
     print()
     print("| configuration | median s | min-max s | ratio | flush s (median) "
-          "| records delivered | lost |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| ratio incl. flush | records delivered | lost |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     base = statistics.median(r["elapsed_s"] for r in results["baseline"])
     for config in configs:
         runs = results[config]
         times = [r["elapsed_s"] for r in runs]
         med = statistics.median(times)
-        row = [config, fmt_s(med), "%s-%s" % (fmt_s(min(times)), fmt_s(max(times))),
-               "%.2fx" % (med / base)]
+        row = [config, fmt_s(med), f"{fmt_s(min(times))}-{fmt_s(max(times))}",
+               f"{med / base:.2f}x"]
         if "flush_s" in runs[-1]:
-            row += [fmt_s(statistics.median(r["flush_s"] for r in runs)),
-                    "{:,}".format(runs[-1]["records"]), "{:,}".format(runs[-1]["lost"])]
+            total = statistics.median(r["elapsed_s"] + r["flush_s"] for r in runs)
+            row += [fmt_s(statistics.median(r["flush_s"] for r in runs)), f"{total / base:.2f}x",
+                    f"{runs[-1]['records']:,}", f"{runs[-1]['lost']:,}"]
         else:
-            row += ["-", "-", "-"]
+            row += ["-", "-", "-", "-"]
         print("| " + " | ".join(row) + " |")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--calls", type=int, default=None,
-                        help="calls of f per timed loop (default %d)" % DEFAULT_CALLS)
+                        help=f"calls of f per timed loop (default {DEFAULT_CALLS})")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="rounds of all configurations (default %d)" % DEFAULT_ROUNDS)
+                        help=f"rounds of all configurations (default {DEFAULT_ROUNDS})")
     parser.add_argument("--quick", action="store_true",
-                        help="calls=%d, rounds=%d (explicit options still win)"
-                        % (QUICK_CALLS, QUICK_ROUNDS))
+                        help=f"calls={QUICK_CALLS}, rounds={QUICK_ROUNDS} (explicit options still win)")
     parser.add_argument("--seed", type=int, default=None, help="seed for the shuffling")
     args = parser.parse_args(argv)
     if args.calls is None:
@@ -165,9 +174,6 @@ def main(argv=None):
     if args.calls < 1 or args.rounds < 1:
         parser.error("--calls and --rounds must be positive")
 
-    # Importing infi_tracing from the source tree would fail (no compiled module there), and
-    # sys.path[0] is this script's directory, not the tree root, so the import below finds the
-    # installed package.
     configs = configurations()
     rng = random.Random(args.seed)
     results = {config: [] for config in configs}
@@ -179,10 +185,8 @@ def main(argv=None):
             results[config].append(res)
             extra = ""
             if "flush_s" in res:
-                extra = " flush %.3fs records %d lost %d" % (res["flush_s"], res["records"],
-                                                             res["lost"])
-            print("round %d/%d %-24s %.4fs%s" % (round_no, args.rounds, config,
-                                                 res["elapsed_s"], extra),
+                extra = f" flush {res['flush_s']:.3f}s records {res['records']} lost {res['lost']}"
+            print(f"round {round_no}/{args.rounds} {config:<24} {res['elapsed_s']:.4f}s{extra}",
                   file=sys.stderr, flush=True)
     report(results, configs, args)
 

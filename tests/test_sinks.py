@@ -105,7 +105,7 @@ atexit.register(report)
 
 def test_native_and_python_formatters_agree(tmp_path, backend):
     """The drain's C formatting and infi_tracing._format give the same text and JSON."""
-    proc = _run(tmp_path, backend, """
+    _run(tmp_path, backend, """
 import atexit
 from infi_tracing import _format
 class Collect:

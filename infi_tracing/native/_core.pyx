@@ -107,7 +107,7 @@ def current_greenlet_id():
 
 def stats():
     """Counters for tracing_stats()."""
-    threads = [t.stats() for t in list(_threads) if (<ThreadState> t).st.ring != NULL]
+    threads = [t.stats() for t in _live_thread_states() if (<ThreadState> t).st.ring != NULL]
     return {
         "active": bool(it_g.active),
         "backend": _backend or None,

@@ -3,7 +3,7 @@ from cpython.object cimport PyObject
 from infi_tracing.native.common cimport PyFrameObject
 
 cdef extern from "it_backends.h":
-    int it_yield_opcode, it_yield_from_opcode, it_return_value_opcode, it_return_const_opcode
+    int it_yield_opcode, it_yield_from_opcode, it_return_value_opcode, it_return_const_opcode, it_resume_opcode
     object it_mon_callback(const char *name)
     void it_profile_install_all(int on)
     void it_profile_install_current()

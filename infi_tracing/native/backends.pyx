@@ -73,11 +73,12 @@ cdef int _uninstall() except -1:
 
 cdef int _init_opcodes() except -1:
     global _resume_opcode, it_yield_opcode, it_yield_from_opcode
-    global it_return_value_opcode, it_return_const_opcode
+    global it_return_value_opcode, it_return_const_opcode, it_resume_opcode
     it_yield_opcode = _dis.opmap["YIELD_VALUE"]
     it_return_value_opcode = _dis.opmap["RETURN_VALUE"]
     it_return_const_opcode = _dis.opmap.get("RETURN_CONST", -1)
     it_yield_from_opcode = _dis.opmap.get("YIELD_FROM", -1)
     if _sys.version_info >= (3, 11):
         _resume_opcode = _dis.opmap["RESUME"]
+        it_resume_opcode = _resume_opcode
     return 0

@@ -12,11 +12,11 @@
  * The profile API reports a generator's resume as "call" and its yield as
  * "return"; we tell them apart from the frame's position: a frame that has
  * not started yet stands at its first instruction, a yielding frame stands
- * on a YIELD_VALUE instruction.  It also hides the in-flight exception from
+ * on a YIELD_VALUE instruction (3.13: on the RESUME right after it).  It also hides the in-flight exception from
  * the callback (saved away before the call), so exception records from this
  * backend name the type as "?". */
 static int it_yield_opcode = -1, it_yield_from_opcode = -1;
-static int it_return_value_opcode = -1, it_return_const_opcode = -1;
+static int it_return_value_opcode = -1, it_return_const_opcode = -1, it_resume_opcode = -1;
 
 static inline int it_frame_lasti(PyFrameObject *frame) {
 #if PY_VERSION_HEX >= 0x030B0000
@@ -69,7 +69,9 @@ static inline int it_profile_exit_kind(PyCodeObject *co, PyFrameObject *frame, P
     if (!check)
         return IT_EV_RETURN;
     int op = it_frame_opcode(co, frame);
-    if (gen && (op == it_yield_opcode || op == it_yield_from_opcode))
+    /* 3.13 reports a yield with the frame already on the RESUME after it */
+    if (gen && op >= 0 &&
+        (op == it_yield_opcode || op == it_yield_from_opcode || op == it_resume_opcode))
         return IT_EV_YIELD;
 #if PY_VERSION_HEX >= 0x030C0000
     if (arg == Py_None && op != it_return_value_opcode && op != it_return_const_opcode)

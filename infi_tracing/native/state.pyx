@@ -9,7 +9,7 @@
 # the GIL), and then hands its ring to the drain to be emptied and freed.
 
 import sys as _sys
-import weakref as _weakref
+from weakref import ref as _weakref_ref
 from cpython.pystate cimport PyThreadState_GetDict
 from cpython.object cimport PyObject
 from libc.stdlib cimport malloc, free
@@ -18,7 +18,9 @@ from libc.string cimport memset
 cdef uint32_t _next_greenlet_id = 0
 cdef uint64_t _ring_bytes = 8 * 1024 * 1024
 cdef str _TSTATE_KEY = "infi_tracing.thread_state"
-cdef object _threads = _weakref.WeakSet()   # live ThreadState objects, for stats
+# Live ThreadState objects, for stats: id -> weak reference.  Plain dict and
+# weakref.ref are C code, so keeping this list records nothing itself.
+cdef dict _threads = {}
 
 
 cdef class GState:
@@ -43,6 +45,7 @@ cdef class ThreadState:
     cdef GState unbound         # the thread's first state, before any switch
     cdef object prev_tracer     # greenlet tracer we chain to
     cdef bint greenlet_hooked
+    cdef bint untraced          # the drain thread running Python sinks
     cdef long tid
     cdef object __weakref__
 
@@ -59,6 +62,8 @@ cdef class ThreadState:
 
     def __dealloc__(self):
         global it_tls
+        if _threads is not None:  # None during interpreter teardown
+            _threads.pop(id(self), None)
         if self.st != NULL:
             if self.st.ring != NULL:
                 # The drain empties the ring, reports its drops and frees it.
@@ -114,7 +119,7 @@ cdef ThreadState _thread_state_obj(bint create):
         obj = ThreadState()
         if d is not None:
             d[_TSTATE_KEY] = obj
-        _threads.add(obj)
+        _threads[id(obj)] = _weakref_ref(obj)
     global it_tls
     it_tls = obj.st
     return obj
@@ -128,6 +133,8 @@ cdef it_tstate *_thread_slow() noexcept:
     it_exc_save(&saved)
     try:
         obj = _thread_state_obj(True)
+        if obj.untraced:
+            raise LookupError("never traced")
         obj.ensure_ring()
         _greenlet_hook_thread(obj)
         obj.st.epoch = it_g.epoch  # last: until here every event retries the slow path
@@ -136,3 +143,7 @@ cdef it_tstate *_thread_slow() noexcept:
         result = NULL
     it_exc_restore(&saved)
     return result
+
+
+cdef list _live_thread_states():
+    return [t for t in (ref() for ref in list(_threads.values())) if t is not None]
