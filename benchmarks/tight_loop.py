@@ -164,7 +164,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=None,
                         help=f"rounds of all configurations (default {DEFAULT_ROUNDS})")
     parser.add_argument("--quick", action="store_true",
-                        help=f"calls={QUICK_CALLS}, rounds={QUICK_ROUNDS} (explicit options still win)")
+                        help=f"calls={QUICK_CALLS}, rounds={QUICK_ROUNDS} "
+                        "(explicit options still win)")
     parser.add_argument("--seed", type=int, default=None, help="seed for the shuffling")
     args = parser.parse_args(argv)
     if args.calls is None:

@@ -107,7 +107,7 @@ def set_sinks(sinks):
     for sink in old:
         if not any(sink is s for s in sinks):
             try:
-                sink.close()
+                _core.call_untraced(sink.close)
             except Exception:  # noqa: BLE001 - a sink's close must not break reconfiguration
                 pass
 

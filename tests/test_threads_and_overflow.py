@@ -102,7 +102,7 @@ def test_drop_mode_accounts_for_every_record(tmp_path, backend):
             f(i)
         infi_tracing.flush_tracing()
         stats = infi_tracing.tracing_stats()
-        print("lost", stats["lost"])
+        print("lost", stats["lost"], "records", stats["records"])
     """ % n, backend=backend, setup="""
         import time
         class SlowSink:
@@ -116,10 +116,12 @@ def test_drop_mode_accounts_for_every_record(tmp_path, backend):
     """, tracing_args="overflow='drop', buffer_size=65536", sinks_configured=True)
     f_records = [r for r in traced.records if r.get("qualname") == "f"]
     lost = sum(r["count"] for r in traced.events("lost"))
-    stats_lost = int(traced.stdout.split("lost", 1)[1].split()[0])
+    words = traced.stdout.split()
+    stats_lost, stats_records = int(words[1]), int(words[3])
     assert lost > 0, "the ring never overflowed: the test proves nothing"
     assert lost == stats_lost
     assert len(f_records) + lost == 2 * n
+    assert stats_records + stats_lost == 2 * n
 
 
 def test_lost_records_appear_where_they_happened(tmp_path, backend):

@@ -156,7 +156,7 @@ static size_t it_drain_ring(it_ring *r) {
     const it_record *batch[IT_BATCH_MAX];
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    size_t total = 0;
+    size_t total = 0, calls = 0;  /* calls: function records, without "lost" notices */
     while (tail < head) {
         size_t n = 0;
         uint64_t pos = tail;
@@ -169,6 +169,8 @@ static size_t it_drain_ring(it_ring *r) {
                 if (!rec->count)
                     continue;
                 atomic_fetch_add_explicit(&r->lost_in_stream, rec->count, memory_order_relaxed);
+            } else {
+                calls++;
             }
             batch[n++] = rec;
         }
@@ -178,7 +180,7 @@ static size_t it_drain_ring(it_ring *r) {
         /* release: we are done reading these bytes before the producer reuses them */
         atomic_store_explicit(&r->tail, tail, memory_order_release);
     }
-    atomic_fetch_add_explicit(&r->drained, total, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->drained, calls, memory_order_relaxed);
     return total;
 }
 

@@ -53,14 +53,32 @@ static inline void it_out_json_str(it_out *o, const char *s) {
     it_out_put(o, "\"", 1);
 }
 
-/* ISO 8601 UTC with microseconds, e.g. 2026-11-25T22:10:01.123456Z */
+static inline void it_out_uint(it_out *o, unsigned long long v, int min_digits) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || n < min_digits);
+    it_out_put(o, tmp + sizeof tmp - n, (size_t)n);
+}
+
+/* ISO 8601 UTC with microseconds, e.g. 2026-11-25T22:10:01.123456Z.  The
+ * date and time up to the second change rarely: the drain (the only caller)
+ * keeps the last one formatted. */
 static inline void it_out_time(it_out *o, uint64_t wall_ns) {
+    static __thread time_t cached_sec = (time_t)-1;
+    static __thread char cached[24];
     time_t sec = (time_t)(wall_ns / 1000000000ull);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    it_out_printf(o, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  (unsigned)((wall_ns % 1000000000ull) / 1000));
+    if (sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S.", &tm);
+        cached_sec = sec;
+    }
+    it_out_puts(o, cached);
+    it_out_uint(o, (wall_ns % 1000000000ull) / 1000, 6);
+    it_out_put(o, "Z", 1);
 }
 
 static const char *const it_event_names[] = {"pad",    "call",  "return", "exception",
@@ -89,8 +107,22 @@ static inline void it_format_text(it_out *o, const it_record *r, long pid, long 
     const it_code_entry *e = it_registry_get(r->code_id);
     int indent = r->depth < IT_INDENT_MAX ? r->depth : IT_INDENT_MAX;
     static const char *marks[] = {"?", ">", "<", "!", ">>", "<<", "?"};
-    it_out_printf(o, " %ld %ld g%u %*s%s %s.%s", pid, tid, r->greenlet_id, indent * 2, "",
-                  marks[r->event], e->module, e->qualname);
+    static const char spaces[2 * IT_INDENT_MAX + 1] =
+        "                                                            "
+        "                                                            ";
+    it_out_put(o, " ", 1);
+    it_out_uint(o, (unsigned long long)pid, 1);
+    it_out_put(o, " ", 1);
+    it_out_uint(o, (unsigned long long)tid, 1);
+    it_out_put(o, " g", 2);
+    it_out_uint(o, r->greenlet_id, 1);
+    it_out_put(o, " ", 1);
+    it_out_put(o, spaces, (size_t)indent * 2);
+    it_out_puts(o, marks[r->event]);
+    it_out_put(o, " ", 1);
+    it_out_puts(o, e->module);
+    it_out_put(o, ".", 1);
+    it_out_puts(o, e->qualname);
     if (r->event == IT_EV_CALL) {
         if (r->nvalues) {  /* arguments were captured (TRACE_FUNC_PRIMITIVES and up) */
             it_out_put(o, "(", 1);
@@ -103,7 +135,11 @@ static inline void it_format_text(it_out *o, const it_record *r, long pid, long 
     } else if (r->nvalues) {
         it_out_printf(o, " -> %s", it_record_value(r, 0));
     }
-    it_out_printf(o, " %s:%d\n", e->filename, e->firstlineno);
+    it_out_put(o, " ", 1);
+    it_out_puts(o, e->filename);
+    it_out_put(o, ":", 1);
+    it_out_uint(o, (unsigned long long)(e->firstlineno > 0 ? e->firstlineno : 0), 1);
+    it_out_put(o, "\n", 1);
 }
 
 static inline void it_format_jsonl(it_out *o, const it_record *r, long pid, long tid,

@@ -53,7 +53,7 @@ typedef struct it_ring {
      * for an idle or exited thread) reports exactly those: each drop is
      * reported once. */
     _Atomic uint64_t lost_pending;
-    _Atomic uint64_t drained;         /* records delivered by the drain */
+    _Atomic uint64_t drained;         /* function records delivered (not "lost" notices) */
     _Atomic uint64_t lost_total;      /* records dropped on overflow */
     _Atomic uint64_t lost_in_stream;  /* drops covered by LOST records drained */
     _Atomic int dead;                 /* the thread has exited; drain frees */

@@ -170,6 +170,23 @@ def set_sinks(list handles):
 
 
 def flush_python_sinks():
-    """Flush Python sinks (after the drain flushed): GIL held here."""
+    """Flush Python sinks (after the drain flushed): GIL held here.  The
+    sinks' own code is not traced."""
+    call_untraced(_flush_all)
+
+
+def _flush_all():
     for h in _sink_handles:
         (<SinkHandle> h).flush()
+
+
+def call_untraced(fn, *args):
+    """fn(*args) with tracing suspended in the current greenlet: the
+    tracer's calls into sink code must not appear in the trace."""
+    cdef ThreadState ts = _thread_state_obj(True)
+    cdef GState gs = ts.current
+    gs.st.user_excl += 1
+    try:
+        return fn(*args)
+    finally:
+        gs.st.user_excl -= 1
