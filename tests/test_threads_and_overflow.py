@@ -141,3 +141,34 @@ def test_lost_records_appear_where_they_happened(tmp_path, backend):
     """, tracing_args="buffer_size=65536", sinks_configured=True)
     lost = traced.events("lost")
     assert lost and all(r["count"] > 0 and r["tid"] > 0 for r in lost)
+
+
+def test_drain_is_not_a_python_thread_and_gevent_patching_is_harmless(tmp_path, backend):
+    """After monkey.patch_all() tracing works and no extra Python thread exists."""
+    traced = run_traced(tmp_path, """
+        import threading
+        def f():
+            gevent.sleep(0)
+            return 1
+        gevent.joinall([gevent.spawn(f) for _ in range(10)])
+        print("threads", len(threading.enumerate()))
+    """, backend=backend, setup="""
+        from gevent import monkey
+        monkey.patch_all()
+        import gevent
+    """)
+    assert "threads 1" in traced.stdout
+    assert traced.names().count("f") == 10
+
+
+def test_idle_drain_does_not_spin(tmp_path, backend):
+    """With tracing on and nothing happening, the process uses almost no CPU."""
+    traced = run_traced(tmp_path, """
+        import resource, time
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        time.sleep(1.0)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        print("cpu", used)
+    """, backend=backend)
+    assert float(traced.stdout.split()[1]) < 0.2
