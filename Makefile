@@ -37,7 +37,7 @@ lint: $(DEPS)
 	$(VENV)/bin/ruff check infi_tracing infi tests benchmarks examples
 
 bench-quick: $(BUILT)
-	$(VPY) benchmarks/tight_loop.py
+	$(VPY) benchmarks/tight_loop.py --quick
 
 clean:
 	rm -rf .venv build *.egg-info infi_tracing/native/_core.c

@@ -3,6 +3,11 @@ from libc.stdint cimport uint16_t, uint32_t, uint64_t, int32_t, int64_t
 from cpython.object cimport PyObject
 from infi_tracing.native.state cimport it_ring
 
+cdef extern from "it_drain.h":
+    # Called by the drain thread with the GIL held (see it_drain_enter_python).
+    ctypedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
+                                    long pid, int64_t wall_offset) noexcept
+
 cdef extern from "it_drain.h" nogil:
     ctypedef struct it_record:
         uint32_t size
@@ -30,9 +35,7 @@ cdef extern from "it_drain.h" nogil:
         char *buf
         size_t len
         uint64_t records, bytes, errors, lost
-    ctypedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
-                                    long pid, int64_t wall_offset)
-    ctypedef struct it_drain_t:
+    ctypedef struct it_drain_t "it_drain_t":
         int running
         it_sink **sinks
         int nsinks

@@ -35,7 +35,7 @@ typedef struct it_sink {
     _Atomic uint64_t records, bytes, errors, lost;
 } it_sink;
 
-/* Python-side batch delivery, implemented in Cython; takes the GIL. */
+/* Python-side batch delivery, implemented in Cython; called with the GIL. */
 typedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
                                long pid, int64_t wall_offset);
 
@@ -131,6 +131,31 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
     atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
 }
 
+/* The drain thread's Python thread state, created on the first Python
+ * sink batch and kept (GIL released) between batches, so that a batch costs
+ * one GIL acquisition and no thread-state creation. */
+static PyThreadState *it_drain_pystate;
+
+static void it_drain_enter_python(void) {
+    if (!it_drain_pystate) {
+        PyGILState_Ensure();  /* creates this thread's state and takes the GIL */
+        it_drain_pystate = PyThreadState_Get();
+    } else {
+        PyEval_RestoreThread(it_drain_pystate);
+    }
+}
+
+static void it_drain_leave_python(void) { PyEval_SaveThread(); }
+
+/* Drain thread, before it exits: give its Python thread state back. */
+static void it_drain_forget_python(void) {
+    if (it_drain_pystate) {
+        PyEval_RestoreThread(it_drain_pystate);
+        it_drain_pystate = NULL;
+        PyGILState_Release(PyGILState_UNLOCKED);
+    }
+}
+
 static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
     if (!n)
         return;
@@ -138,8 +163,11 @@ static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
         it_sink *s = it_d.sinks[i];
         if (s->kind == IT_SINK_FD)
             it_sink_fd_batch(s, r, recs, n);
-        else if (it_d.py_batch)
+        else if (it_d.py_batch) {
+            it_drain_enter_python();
             it_d.py_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+            it_drain_leave_python();
+        }
     }
 }
 
@@ -261,6 +289,7 @@ static void *it_drain_main(void *arg) {
     }
     pthread_mutex_unlock(&it_d.mu);
     it_drain_pass(1);  /* last records, then stop */
+    it_drain_forget_python();
     pthread_mutex_lock(&it_d.mu);
     it_d.flush_done = it_d.flush_req;
     pthread_cond_broadcast(&it_d.done);
@@ -325,6 +354,7 @@ static void it_drain_after_fork_child(it_ring *mine) {
     it_d.stop = 0;
     it_d.flush_req = it_d.flush_done = 0;
     it_d.pid = (long)getpid();
+    it_drain_pystate = NULL;  /* CPython deleted the drain's thread state in the child */
     /* The parent writes what it had buffered; the child starts empty. */
     for (int i = 0; i < it_d.nsinks; i++)
         it_d.sinks[i]->len = 0;

@@ -124,16 +124,15 @@ cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_
 
 
 cdef void _py_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
-                    long pid, int64_t wall_offset) noexcept nogil:
-    """it_d.py_batch: runs in the drain thread, takes the GIL for one batch."""
+                    long pid, int64_t wall_offset) noexcept:
+    """it_d.py_batch: runs in the drain thread, which holds the GIL for this batch."""
     cdef size_t i
-    with gil:
+    try:
         _exclude_this_thread()
-        try:
-            batch = [_decode_record(recs[i], pid, r.tid, wall_offset) for i in range(n)]
-            (<SinkHandle> s.pyobj).deliver(batch)
-        except BaseException:
-            s.errors += 1
+        batch = [_decode_record(recs[i], pid, r.tid, wall_offset) for i in range(n)]
+        (<SinkHandle> s.pyobj).deliver(batch)
+    except BaseException:
+        s.errors += 1
 
 
 cdef int _exclude_this_thread() except -1:
