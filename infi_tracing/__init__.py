@@ -9,15 +9,18 @@ from infi_tracing._api import (
     BACKENDS,
     DEFAULT_BUFFER_SIZE,
     TracingFilterWarning,
+    configure_sinks,
     flush_tracing,
     set_sinks,
     set_tracing,
     tracing_output_to_file,
     tracing_output_to_stderr,
     tracing_output_to_stdout,
+    tracing_output_to_syslog,
     tracing_stats,
     unset_tracing,
 )
+from infi_tracing._config import SinkSpec
 from infi_tracing._exclusion import (
     exclude_from_traces_context,
     exclude_from_traces_recursive,
@@ -41,6 +44,7 @@ __all__ = [
     "no_tracing_context_recursive", "no_tracing_recursive",
     "NO_TRACE", "NO_TRACE_NESTED", "TRACE_FUNC_NAME", "TRACE_FUNC_PRIMITIVES", "TRACE_FUNC_REPR",
     "TraceLevel", "tracing_output_to_stdout", "tracing_output_to_stderr",
-    "tracing_output_to_file", "set_sinks", "tracing_stats", "flush_tracing",
+    "tracing_output_to_file", "tracing_output_to_syslog", "configure_sinks", "SinkSpec",
+    "set_sinks", "tracing_stats", "flush_tracing",
     "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE",
 ]

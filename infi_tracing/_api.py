@@ -3,12 +3,14 @@
 import atexit
 import sys
 
-from infi_tracing import _levels
+from infi_tracing import _config, _levels
 from infi_tracing.native import _core
 from infi_tracing.sinks.stream import FileSink, StderrSink, StdoutSink
+from infi_tracing.sinks.syslog import SyslogSink
 
 __all__ = ["set_tracing", "unset_tracing", "tracing_output_to_stdout",
-           "tracing_output_to_stderr", "tracing_output_to_file", "set_sinks",
+           "tracing_output_to_stderr", "tracing_output_to_file", "tracing_output_to_syslog",
+           "configure_sinks", "set_sinks",
            "tracing_stats", "flush_tracing", "TracingFilterWarning", "BACKENDS",
            "DEFAULT_BUFFER_SIZE"]
 
@@ -75,7 +77,9 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     if _core.backend_in_use() is not None:
         _core.stop()
     if not _sinks:
-        set_sinks([StderrSink()])
+        from_environment = _config.specs_from_environment()
+        set_sinks(_config.sinks_from_specs(from_environment) if from_environment
+                  else [StderrSink()])
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
 
 
@@ -125,6 +129,37 @@ def tracing_output_to_stderr(format="text"):
 def tracing_output_to_file(path, format="text"):
     """Append records to the file at ``path``, opened now (OSError if it cannot be)."""
     set_sinks([FileSink(path, format)])
+
+
+def tracing_output_to_syslog(facility="user", address=None, host_name=None,
+                             application_name=None, process_id=None, rfc5424=True, **options):
+    """Send records to syslog (the seed's signature; more options as keywords).
+
+    ``address``: None for the local syslog socket (/dev/log), a path for a
+    unix socket, ``(host, port)`` for TCP (``transport="udp"`` for UDP).
+    Other keywords: transport, severity, framing ("octet" or "lf"), msgid,
+    max_datagram, spool_size, flush_timeout, values -- see SyslogSink.
+    """
+    set_sinks([SyslogSink(address, facility=facility, hostname=host_name,
+                          app_name=application_name, procid=process_id, rfc5424=rfc5424,
+                          **options)])
+
+
+def configure_sinks(specs=None):
+    """Configure several sinks at once from URLs or dicts, e.g.
+    ``["stderr", "file:///var/log/app.trace?format=jsonl",
+    "syslog+tcp://127.0.0.1:6514?facility=local0"]``.
+
+    Without ``specs`` the list comes from the INFI_TRACING_SINKS environment
+    variable (a JSON list, or URLs separated by spaces or ';').  Every bad
+    spec raises ValueError naming the offending part; nothing changes then.
+    """
+    if specs is None:
+        specs = _config.specs_from_environment()
+        if specs is None:
+            raise ValueError("configure_sinks() needs sink specs, or %s in the environment"
+                             % _config.ENVIRONMENT_VARIABLE)
+    set_sinks(_config.sinks_from_specs(specs))
 
 
 def tracing_stats():

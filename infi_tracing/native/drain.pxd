@@ -23,14 +23,43 @@ cdef extern from "it_drain.h" nogil:
     enum:
         IT_SINK_FD
         IT_SINK_PY
+        IT_SINK_SYSLOG
+        IT_SINK_BINARY
+        IT_SYSLOG_TCP
+        IT_SYSLOG_UDP
+        IT_SYSLOG_UNIX_DGRAM
+        IT_SYSLOG_UNIX_STREAM
         IT_FORMAT_TEXT
         IT_FORMAT_JSONL
         IT_SINK_BUF
+    ctypedef struct it_syslog:
+        int transport
+        int fd
+        int rfc5424, octet_framing, facility, severity
+        char hostname[256]
+        char appname[49]
+        char msgid[33]
+        long procid
+        size_t max_datagram
+        uint64_t connects, reconnects, bytes_sent, delivered, lost, errors
+    it_syslog *it_syslog_new(size_t spool_cap)
+    void it_syslog_free(it_syslog *s)
+    int it_syslog_set_address(it_syslog *s, int family, const char *host, int port,
+                              const char *path)
+    ctypedef struct it_binary:
+        pass
+    it_binary *it_binary_new()
+    void it_binary_free(it_binary *b)
+
     ctypedef struct it_sink:
         int kind
         int fd
         int format
         int owns_fd
+        int values
+        int flush_timeout_ms
+        it_syslog *syslog
+        it_binary *binary
         PyObject *pyobj
         char *buf
         size_t len

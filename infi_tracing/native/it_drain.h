@@ -13,11 +13,13 @@
 #define IT_DRAIN_H
 
 #include "it_format.h"
+#include "it_syslog.h"
+#include "it_binary.h"
 #include <errno.h>
 #include <pthread.h>
 #include <unistd.h>
 
-enum { IT_SINK_FD = 0, IT_SINK_PY = 1 };
+enum { IT_SINK_FD = 0, IT_SINK_PY = 1, IT_SINK_SYSLOG = 2, IT_SINK_BINARY = 3 };
 
 #define IT_SINK_BUF (256 * 1024)
 #define IT_LINE_MAX (32 * 1024)
@@ -26,11 +28,15 @@ enum { IT_SINK_FD = 0, IT_SINK_PY = 1 };
 
 typedef struct it_sink {
     int kind;
-    int fd;
-    int format;
+    int fd;                  /* IT_SINK_FD, IT_SINK_BINARY */
+    int format;              /* IT_SINK_FD: IT_FORMAT_* */
     int owns_fd;
+    int values;              /* 0: hide arguments and return values (detail level) */
+    int flush_timeout_ms;    /* IT_SINK_SYSLOG: how long a final flush may wait */
     PyObject *pyobj;         /* IT_SINK_PY: the sink object (owned by the Cython wrapper) */
-    char *buf;               /* IT_SINK_FD: formatted bytes not yet written */
+    it_syslog *syslog;       /* IT_SINK_SYSLOG */
+    it_binary *binary;       /* IT_SINK_BINARY */
+    char *buf;               /* IT_SINK_FD, IT_SINK_BINARY: bytes not yet written */
     size_t len;
     _Atomic uint64_t records, bytes, errors, lost;
 } it_sink;
@@ -118,15 +124,51 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
     for (size_t i = 0; i < n; i++) {
         it_out o = {line, 0, sizeof line};
         if (s->format == IT_FORMAT_JSONL)
-            it_format_jsonl(&o, recs[i], it_d.pid, r->tid, it_d.wall_offset);
+            it_format_jsonl(&o, recs[i], it_d.pid, r->tid, it_d.wall_offset, s->values);
         else
-            it_format_text(&o, recs[i], it_d.pid, r->tid, it_d.wall_offset);
+            it_format_text(&o, recs[i], it_d.pid, r->tid, it_d.wall_offset, s->values);
         if (o.len == o.cap)
             line[o.len - 1] = '\n';  /* a cut line still ends the record */
         if (s->len + o.len > IT_SINK_BUF)
             it_sink_write_out(s);
         memcpy(s->buf + s->len, line, o.len);
         s->len += o.len;
+    }
+    atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
+}
+
+/* Binary file: code definitions first seen, then the records as they are.
+ * Chunks never straddle a write() (see it_binary.h). */
+static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const it_record *rec = recs[i];
+        if (rec->event == IT_EV_LOST || !it_binary_first_sight(s->binary, rec->code_id))
+            continue;
+        if (s->len + IT_LINE_MAX > IT_SINK_BUF)
+            it_sink_write_out(s);
+        it_out o = {s->buf + s->len, 0, IT_SINK_BUF - s->len};
+        it_binary_code_chunk(&o, rec->code_id, it_d.pid);
+        s->len += o.len;
+    }
+    size_t i = 0;
+    while (i < n) {
+        const size_t head = sizeof(it_bin_chunk) + 3 * sizeof(int64_t);
+        if (s->len + head + recs[i]->size > IT_SINK_BUF)
+            it_sink_write_out(s);
+        it_bin_chunk *h = (it_bin_chunk *)(s->buf + s->len);
+        int64_t *fixed = (int64_t *)(h + 1);
+        h->type = IT_BIN_RECORDS;
+        fixed[0] = it_d.pid;
+        fixed[1] = r->tid;
+        fixed[2] = it_d.wall_offset;
+        size_t len = s->len + head;
+        while (i < n && len + recs[i]->size <= IT_SINK_BUF) {
+            memcpy(s->buf + len, recs[i], recs[i]->size);
+            len += recs[i]->size;
+            i++;
+        }
+        h->length = (uint32_t)(len - s->len - sizeof(it_bin_chunk));
+        s->len = len;
     }
     atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
 }
@@ -163,6 +205,10 @@ static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
         it_sink *s = it_d.sinks[i];
         if (s->kind == IT_SINK_FD)
             it_sink_fd_batch(s, r, recs, n);
+        else if (s->kind == IT_SINK_BINARY)
+            it_sink_binary_batch(s, r, recs, n);
+        else if (s->kind == IT_SINK_SYSLOG)
+            it_syslog_batch(s->syslog, r, recs, n, it_d.pid, it_d.wall_offset, s->values);
         else if (it_d.py_batch) {
             it_drain_enter_python();
             it_d.py_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
@@ -171,10 +217,18 @@ static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
     }
 }
 
-static void it_flush_sinks(void) {
-    for (int i = 0; i < it_d.nsinks; i++)
-        if (it_d.sinks[i]->kind == IT_SINK_FD && it_d.sinks[i]->len)
-            it_sink_write_out(it_d.sinks[i]);
+/* Write out buffers; `final` (a flush or the end): syslog sinks may wait
+ * for their server up to their flush timeout. */
+static void it_flush_sinks(int final) {
+    for (int i = 0; i < it_d.nsinks; i++) {
+        it_sink *s = it_d.sinks[i];
+        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY) && s->len)
+            it_sink_write_out(s);
+        else if (s->kind == IT_SINK_SYSLOG && final)
+            it_syslog_flush(s->syslog, s->flush_timeout_ms);
+        else if (s->kind == IT_SINK_SYSLOG)
+            it_syslog_pump(s->syslog);
+    }
 }
 
 /* ---- draining ------------------------------------------------------- */
@@ -258,8 +312,7 @@ static size_t it_drain_pass(int final) {
             link = &r->next;
         }
     }
-    if (final || total)
-        it_flush_sinks();
+    it_flush_sinks(final);  /* also lets syslog sinks reconnect and resend while idle */
     pthread_mutex_unlock(&it_d.sinks_mu);
     return total;
 }
@@ -356,8 +409,14 @@ static void it_drain_after_fork_child(it_ring *mine) {
     it_d.pid = (long)getpid();
     it_drain_pystate = NULL;  /* CPython deleted the drain's thread state in the child */
     /* The parent writes what it had buffered; the child starts empty. */
-    for (int i = 0; i < it_d.nsinks; i++)
-        it_d.sinks[i]->len = 0;
+    for (int i = 0; i < it_d.nsinks; i++) {
+        it_sink *s = it_d.sinks[i];
+        s->len = 0;
+        if (s->syslog)
+            it_syslog_after_fork(s->syslog);
+        if (s->binary)
+            it_binary_after_fork(s->binary);
+    }
     it_ring *adopted = atomic_exchange(&it_d.adopt, NULL);
     while (adopted) {
         it_ring *next = adopted->next;

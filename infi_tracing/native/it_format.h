@@ -94,14 +94,17 @@ static inline const char *it_record_value(const it_record *r, int i) {
 
 #define IT_INDENT_MAX 60
 
-/* One text line:
- *   TIME PID TID gGREENLET <indent>MARK module.qualname[(args)][ -> value] file:line
- * MARK: '>' call, '<' return, '!' exception, '>>' resume, '<<' yield. */
-static inline void it_format_text(it_out *o, const it_record *r, long pid, long tid,
-                                  int64_t wall_offset) {
-    it_out_time(o, r->ts + (uint64_t)wall_offset);
+/* The part of a text line after "TIME PID ":
+ *   TID gGREENLET <indent>MARK module.qualname[(args)][ -> value] file:line
+ * MARK: '>' call, '<' return, '!' exception, '>>' resume, '<<' yield.
+ * `values` 0 hides arguments and return values (a sink's detail level);
+ * the exception type is always shown.  No newline. */
+static inline void it_format_body(it_out *o, const it_record *r, long tid, int values) {
+    it_out_uint(o, (unsigned long long)tid, 1);
     if (r->event == IT_EV_LOST) {
-        it_out_printf(o, " %ld %ld lost %llu records\n", pid, tid, (unsigned long long)r->count);
+        it_out_put(o, " lost ", 6);
+        it_out_uint(o, (unsigned long long)r->count, 1);
+        it_out_put(o, " records", 8);
         return;
     }
     const it_code_entry *e = it_registry_get(r->code_id);
@@ -110,10 +113,6 @@ static inline void it_format_text(it_out *o, const it_record *r, long pid, long 
     static const char spaces[2 * IT_INDENT_MAX + 1] =
         "                                                            "
         "                                                            ";
-    it_out_put(o, " ", 1);
-    it_out_uint(o, (unsigned long long)pid, 1);
-    it_out_put(o, " ", 1);
-    it_out_uint(o, (unsigned long long)tid, 1);
     it_out_put(o, " g", 2);
     it_out_uint(o, r->greenlet_id, 1);
     it_out_put(o, " ", 1);
@@ -124,7 +123,7 @@ static inline void it_format_text(it_out *o, const it_record *r, long pid, long 
     it_out_put(o, ".", 1);
     it_out_puts(o, e->qualname);
     if (r->event == IT_EV_CALL) {
-        if (r->nvalues) {  /* arguments were captured (TRACE_FUNC_PRIMITIVES and up) */
+        if (r->nvalues && values) {  /* arguments were captured (TRACE_FUNC_PRIMITIVES and up) */
             it_out_put(o, "(", 1);
             for (int i = 0; i < r->nvalues && i < e->nargs; i++)
                 it_out_printf(o, "%s%s=%s", i ? ", " : "", e->argnames[i], it_record_value(r, i));
@@ -132,18 +131,28 @@ static inline void it_format_text(it_out *o, const it_record *r, long pid, long 
         }
     } else if (r->event == IT_EV_UNWIND) {
         it_out_printf(o, " raised %s", it_record_value(r, 0));
-    } else if (r->nvalues) {
+    } else if (r->nvalues && values) {
         it_out_printf(o, " -> %s", it_record_value(r, 0));
     }
     it_out_put(o, " ", 1);
     it_out_puts(o, e->filename);
     it_out_put(o, ":", 1);
     it_out_uint(o, (unsigned long long)(e->firstlineno > 0 ? e->firstlineno : 0), 1);
+}
+
+/* One text line: TIME PID BODY (see it_format_body) and a newline. */
+static inline void it_format_text(it_out *o, const it_record *r, long pid, long tid,
+                                  int64_t wall_offset, int values) {
+    it_out_time(o, r->ts + (uint64_t)wall_offset);
+    it_out_put(o, " ", 1);
+    it_out_uint(o, (unsigned long long)pid, 1);
+    it_out_put(o, " ", 1);
+    it_format_body(o, r, tid, values);
     it_out_put(o, "\n", 1);
 }
 
 static inline void it_format_jsonl(it_out *o, const it_record *r, long pid, long tid,
-                                   int64_t wall_offset) {
+                                   int64_t wall_offset, int values) {
     it_out_put(o, "{\"time\":\"", 9);
     it_out_time(o, r->ts + (uint64_t)wall_offset);
     it_out_printf(o, "\",\"mono_ns\":%llu,\"pid\":%ld,\"tid\":%ld,\"event\":\"%s\"",
@@ -160,7 +169,7 @@ static inline void it_format_jsonl(it_out *o, const it_record *r, long pid, long
     it_out_puts(o, ",\"file\":");
     it_out_json_str(o, e->filename);
     it_out_printf(o, ",\"line\":%d", e->firstlineno);
-    if (r->event == IT_EV_CALL && r->nvalues) {
+    if (r->event == IT_EV_CALL && r->nvalues && values) {
         it_out_puts(o, ",\"args\":{");
         for (int i = 0; i < r->nvalues && i < e->nargs; i++) {
             if (i)
@@ -173,7 +182,7 @@ static inline void it_format_jsonl(it_out *o, const it_record *r, long pid, long
     } else if (r->event == IT_EV_UNWIND) {
         it_out_puts(o, ",\"exception\":");
         it_out_json_str(o, it_record_value(r, 0));
-    } else if (r->nvalues) {
+    } else if (r->nvalues && values) {
         it_out_puts(o, ",\"retval\":");
         it_out_json_str(o, it_record_value(r, 0));
     }

@@ -6,7 +6,8 @@
 # batch is retried with the next one; nothing is raised into the program.
 
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
+from libc.string cimport memset, memcpy
+import os
 from posix.unistd cimport close as _close
 
 cdef int _PENDING_MAX = 100000   # records a failing Python sink may hold for retry
@@ -28,22 +29,68 @@ cdef class SinkHandle:
 
     def __dealloc__(self):
         if self.s != NULL:
-            if self.s.kind == IT_SINK_FD and self.s.owns_fd and self.s.fd >= 0:
+            if self.s.owns_fd and self.s.fd >= 0:
                 _close(self.s.fd)
+            it_syslog_free(self.s.syslog)
+            it_binary_free(self.s.binary)
             free(self.s.buf)
             free(self.s)
 
     @staticmethod
-    def fd(int fd, str fmt, bint owns_fd, str name):
+    def fd(int fd, str fmt, bint owns_fd, str name, bint values=True):
         """A sink the drain formats and writes natively (fd stays open)."""
         cdef SinkHandle h = SinkHandle()
         h.s.kind = IT_SINK_FD
         h.s.fd = fd
         h.s.owns_fd = owns_fd
+        h.s.values = values
         h.s.format = IT_FORMAT_JSONL if fmt == "jsonl" else IT_FORMAT_TEXT
         h.s.buf = <char *> malloc(IT_SINK_BUF)
         if h.s.buf == NULL:
             raise MemoryError()
+        h.target = None
+        h.name = name
+        return h
+
+    @staticmethod
+    def binary(int fd, str name):
+        """A binary trace file (see it_binary.h) on an fd this handle owns."""
+        cdef SinkHandle h = SinkHandle.fd(fd, "text", True, name)
+        h.s.kind = IT_SINK_BINARY
+        h.s.binary = it_binary_new()
+        if h.s.binary == NULL:
+            raise MemoryError()
+        return h
+
+    @staticmethod
+    def syslog(str transport, int family, str host, int port, str path, *, bint rfc5424,
+               bint octet_framing, int facility, int severity, str hostname, str app_name,
+               long procid, str msgid, size_t max_datagram, size_t spool_size,
+               int flush_timeout_ms, bint values, str name):
+        """A syslog sink (arguments validated by infi_tracing.sinks.syslog)."""
+        cdef SinkHandle h = SinkHandle()
+        cdef it_syslog *sl = it_syslog_new(spool_size)
+        if sl == NULL:
+            raise MemoryError()
+        h.s.kind = IT_SINK_SYSLOG
+        h.s.fd = -1
+        h.s.syslog = sl
+        h.s.values = values
+        h.s.flush_timeout_ms = flush_timeout_ms
+        sl.transport = {"tcp": IT_SYSLOG_TCP, "udp": IT_SYSLOG_UDP,
+                        "unix-dgram": IT_SYSLOG_UNIX_DGRAM,
+                        "unix-stream": IT_SYSLOG_UNIX_STREAM}[transport]
+        if it_syslog_set_address(sl, family, host.encode(), port, os.fsencode(path)) < 0:
+            raise ValueError("address cannot be used: %r" % ((host, port, path),))
+        sl.rfc5424 = rfc5424
+        sl.octet_framing = octet_framing
+        sl.facility = facility
+        sl.severity = severity
+        sl.procid = procid
+        sl.max_datagram = max_datagram
+        _copy_field(sl.hostname, hostname, 255)
+        _copy_field(sl.appname, app_name, 48)
+        _copy_field(sl.msgid, msgid, 32)
         h.target = None
         h.name = name
         return h
@@ -60,6 +107,17 @@ cdef class SinkHandle:
         return h
 
     def stats(self):
+        cdef it_syslog *sl = self.s.syslog
+        if sl != NULL:
+            return {
+                "sink": self.name,
+                "records": it_counter(&sl.delivered),
+                "bytes": it_counter(&sl.bytes_sent),
+                "errors": it_counter(&sl.errors),
+                "lost": it_counter(&sl.lost),
+                "connects": it_counter(&sl.connects),
+                "reconnects": it_counter(&sl.reconnects),
+            }
         return {
             "sink": self.name,
             "records": it_counter(&self.s.records),
@@ -93,6 +151,14 @@ cdef class SinkHandle:
             self.target.flush()
         except BaseException:
             self.s.errors += 1
+
+
+cdef int _copy_field(char *dest, str value, size_t limit) except -1:
+    """Copy a printable-ASCII header field (validated by the caller)."""
+    cdef bytes b = value.encode("ascii")[:limit]
+    memcpy(dest, <char *> b, len(b))
+    dest[len(b)] = 0
+    return 0
 
 
 cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_offset):

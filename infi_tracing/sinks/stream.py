@@ -19,16 +19,19 @@ def _check_format(format):
 class FdSink:
     """Records written to a file descriptor by the drain thread, natively."""
 
-    def __init__(self, fd, format="text", owns_fd=False, name=None):
+    def __init__(self, fd, format="text", owns_fd=False, name=None, values=True):
         self.format = _check_format(format)
         self.fd = fd
+        self.values = bool(values)
         self.name = name or "fd:%d" % fd
-        self.handle = SinkHandle.fd(fd, self.format, owns_fd, self.name)
-        self._owns_fd = owns_fd
+        self.handle = SinkHandle.fd(fd, self.format, owns_fd, self.name, self.values)
 
     def write(self, batch):
         """Write decoded records from Python (the drain uses the handle)."""
         render = format_jsonl if self.format == "jsonl" else format_text
+        if not self.values:
+            batch = [{k: v for k, v in rec.items() if k not in ("args", "retval")}
+                     for rec in batch]
         data = "".join(render(rec) for rec in batch).encode("utf-8", "backslashreplace")
         while data:
             data = data[os.write(self.fd, data):]
@@ -46,21 +49,21 @@ class FdSink:
 class StdoutSink(FdSink):
     """Records to file descriptor 1 (follows dup2 redirections of it)."""
 
-    def __init__(self, format="text"):
-        super().__init__(1, format, owns_fd=False, name="stdout")
+    def __init__(self, format="text", values=True):
+        super().__init__(1, format, owns_fd=False, name="stdout", values=values)
 
 
 class StderrSink(FdSink):
     """Records to file descriptor 2."""
 
-    def __init__(self, format="text"):
-        super().__init__(2, format, owns_fd=False, name="stderr")
+    def __init__(self, format="text", values=True):
+        super().__init__(2, format, owns_fd=False, name="stderr", values=values)
 
 
 class FileSink(FdSink):
     """Records appended to a file, opened when the sink is configured."""
 
-    def __init__(self, path, format="text"):
+    def __init__(self, path, format="text", values=True):
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError("path must be a str or os.PathLike, got %r" % (path,))
         _check_format(format)
@@ -70,4 +73,5 @@ class FileSink(FdSink):
         except OSError as exc:
             raise OSError(exc.errno, "infi_tracing: cannot open the trace file (path=%r): %s"
                           % (self.path, exc.strerror), self.path) from None
-        super().__init__(fd, format, owns_fd=True, name="file:%s" % os.fsdecode(self.path))
+        super().__init__(fd, format, owns_fd=True, name="file:%s" % os.fsdecode(self.path),
+                         values=values)

@@ -1,0 +1,102 @@
+"""Reading binary trace files (written by native/it_binary.h).
+
+``read_records(path)`` yields decoded record dicts with the same keys the
+drain gives Python sinks, so every text, JSON-lines or Perfetto writer works
+on them unchanged.
+"""
+
+import struct
+
+__all__ = ["MAGIC", "TraceFileError", "read_records", "check_trace_file"]
+
+MAGIC = b"INFITRC1"
+_CHUNK = struct.Struct("<II")
+_CODE = struct.Struct("<qIiII")
+_RECORDS = struct.Struct("<qqq")
+_RECORD = struct.Struct("<IHHIIQiI")
+_EVENTS = {1: "call", 2: "return", 3: "exception", 4: "resume", 5: "yield", 6: "lost"}
+_CODE_CHUNK, _RECORDS_CHUNK = 1, 2
+
+
+class TraceFileError(ValueError):
+    """The file is not a binary trace, or it is cut short or damaged."""
+
+
+def check_trace_file(path):
+    """Raise TraceFileError unless `path` starts like a binary trace file."""
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC))
+    if head != MAGIC:
+        raise TraceFileError("%s is not an infi_tracing binary trace (it starts with %r, "
+                             "expected %r)" % (path, head[:8], MAGIC))
+
+
+def _strings(blob):
+    return [s.decode("utf-8", "replace") for s in blob.rstrip(b"\0").split(b"\0")]
+
+
+def read_records(path, progress=None):
+    """Yield the records of a binary trace file, in file order.
+
+    Raises TraceFileError on a foreign file, or when the file is cut short
+    (after yielding every complete chunk before the cut).  `progress(done,
+    total)` is called with byte counts as chunks are read.
+    """
+    check_trace_file(path)
+    codes = {}
+    with open(path, "rb") as f:
+        data = f.read()
+    total, offset = len(data), len(MAGIC)
+    while offset < total:
+        if offset + _CHUNK.size > total:
+            raise TraceFileError("%s is cut short: a chunk header at byte %d is incomplete"
+                                 % (path, offset))
+        kind, length = _CHUNK.unpack_from(data, offset)
+        start, end = offset + _CHUNK.size, offset + _CHUNK.size + length
+        if end > total:
+            raise TraceFileError("%s is cut short: the chunk at byte %d needs %d bytes, %d remain"
+                                 % (path, offset, length, total - start))
+        if kind == _CODE_CHUNK:
+            pid, code_id, line, nargs, _ = _CODE.unpack_from(data, start)
+            names = _strings(data[start + _CODE.size:end])
+            if len(names) < 3 + nargs:
+                raise TraceFileError("%s: damaged code entry at byte %d" % (path, offset))
+            codes[pid, code_id] = (names[0], names[1], names[2], line, names[3:3 + nargs])
+        elif kind == _RECORDS_CHUNK:
+            pid, tid, wall_offset = _RECORDS.unpack_from(data, start)
+            yield from _decode_records(path, data, start + _RECORDS.size, end, pid, tid,
+                                       wall_offset, codes)
+        else:
+            raise TraceFileError("%s: unknown chunk type %d at byte %d" % (path, kind, offset))
+        offset = end
+        if progress is not None:
+            progress(offset, total)
+
+
+def _decode_records(path, data, pos, end, pid, tid, wall_offset, codes):
+    while pos < end:
+        size, event, nvalues, code_id, greenlet, ts, depth, _ = _RECORD.unpack_from(data, pos)
+        if size < _RECORD.size or pos + size > end or event not in _EVENTS:
+            raise TraceFileError("%s: damaged record at byte %d" % (path, pos))
+        rec = {"mono_ns": ts, "time_ns": ts + wall_offset, "pid": pid, "tid": tid,
+               "event": _EVENTS[event]}
+        if event == 6:
+            rec["count"] = code_id | greenlet << 32
+        else:
+            try:
+                module, qualname, filename, line, argnames = codes[pid, code_id]
+            except KeyError:
+                raise TraceFileError("%s: record at byte %d names code %d of pid %d, which the "
+                                     "file never defined" % (path, pos, code_id, pid)) from None
+            rec.update(greenlet=greenlet, depth=depth, module=module, qualname=qualname,
+                       file=filename, line=line)
+            payload = data[pos + _RECORD.size:pos + size].split(b"\0")[:nvalues]
+            values = [v.decode("utf-8", "replace") for v in payload]
+            if event == 1 and values:
+                rec["args"] = dict(zip(argnames, values, strict=False))
+            elif event == 3:
+                rec["exception"] = values[0] if values else "?"
+            elif values:
+                rec["retval"] = values[0]
+        yield rec
+        pos += size

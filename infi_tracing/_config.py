@@ -1,0 +1,182 @@
+"""Sink specifications: URLs, dicts and the INFI_TRACING_SINKS variable."""
+
+import json
+import os
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from infi_tracing._plugins import known_schemes, plugin_manager
+
+__all__ = ["SinkSpec", "parse_sink_spec", "sinks_from_specs", "specs_from_environment",
+           "ENVIRONMENT_VARIABLE"]
+
+ENVIRONMENT_VARIABLE = "INFI_TRACING_SINKS"
+_BARE_WORDS = ("stdout", "stderr")
+
+
+class SinkSpec:
+    """One parsed sink specification, handed to plugins.
+
+    ``scheme``, ``host``, ``port`` (int or None), ``path`` and the options
+    (query parameters, or the other keys of a dict).  Plugins read options
+    with ``option()``; any option nobody read is an error.
+    """
+
+    def __init__(self, scheme, host=None, port=None, path="", options=None, source=None):
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
+        self.options = dict(options or {})
+        self.source = source if source is not None else scheme
+        self._read = set()
+
+    def option(self, name, default=None, convert=None, choices=None):
+        """An option's value (converted), or `default`; ValueError names a bad one."""
+        self._read.add(name)
+        if name not in self.options:
+            return default
+        value = self.options[name]
+        if choices is not None and value not in choices:
+            raise ValueError("sink %s: option %s must be one of %s, got %r"
+                             % (self.source, name, ", ".join(map(str, choices)), value))
+        if convert is not None:
+            try:
+                return convert(value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError("sink %s: bad value %r for option %s: %s"
+                                 % (self.source, value, name, exc)) from None
+        return value
+
+    def require_path(self):
+        """The path, or ValueError when the spec has none."""
+        if not self.path:
+            raise ValueError("sink %s: a path is required (e.g. %s:///var/log/app.trace)"
+                             % (self.source, self.scheme))
+        return self.path
+
+    def require_host_port(self):
+        """(host, port), or ValueError naming what is missing."""
+        if not self.host:
+            raise ValueError("sink %s: a host is required (e.g. %s://127.0.0.1:514)"
+                             % (self.source, self.scheme))
+        if self.port is None:
+            raise ValueError("sink %s: a port is required (e.g. %s://%s:514)"
+                             % (self.source, self.scheme, self.host))
+        return self.host, self.port
+
+    def unread_options(self):
+        """Options no plugin asked for."""
+        return sorted(set(self.options) - self._read)
+
+    def __repr__(self):
+        return "SinkSpec(%r)" % (self.source,)
+
+
+def _port(text, source):
+    try:
+        port = int(text)
+    except (TypeError, ValueError):
+        raise ValueError("sink %s: bad port %r (expected 1-65535)" % (source, text)) from None
+    if not 0 < port < 65536:
+        raise ValueError("sink %s: bad port %d (expected 1-65535)" % (source, port))
+    return port
+
+
+def _from_url(url):
+    if url in _BARE_WORDS:
+        return SinkSpec(url, source=url)
+    try:
+        parts = urlsplit(url)
+        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError as exc:
+        raise ValueError("sink %s: cannot parse it: %s" % (url, exc)) from None
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("sink %s: bad port %r (expected 1-65535)"
+                         % (url, parts.netloc.rpartition(":")[2])) from None
+    if not parts.scheme:
+        raise ValueError("sink %r has no scheme (expected e.g. stderr, file:///path, "
+                         "syslog+tcp://host:port)" % (url,))
+    if parts.fragment:
+        raise ValueError("sink %s: unexpected fragment #%s" % (url, parts.fragment))
+    options = {}
+    for key, value in pairs:
+        if key in options:
+            raise ValueError("sink %s: option %s given twice" % (url, key))
+        options[key] = value
+    if port is not None and port == 0:
+        raise ValueError("sink %s: bad port 0 (expected 1-65535)" % (url,))
+    host = parts.hostname
+    path = unquote(parts.path)
+    if host and parts.scheme in ("file", "perfetto", "binary"):
+        raise ValueError("sink %s: a %s path must be local (file:///abs/path or file:rel/path), "
+                         "not on host %r" % (url, parts.scheme, host))
+    return SinkSpec(parts.scheme.lower(), host, port, path, options, source=url)
+
+
+def _from_dict(item):
+    if "type" not in item:
+        raise ValueError("sink %r: a dict needs a 'type' key (e.g. {'type': 'file', "
+                         "'path': ...})" % (item,))
+    fields = dict(item)
+    kind = fields.pop("type")
+    if not isinstance(kind, str):
+        raise ValueError("sink %r: type must be a string" % (item,))
+    host = fields.pop("host", None)
+    port = fields.pop("port", None)
+    source = "%s(dict)" % kind
+    if port is not None:
+        port = _port(port, source)
+    path = fields.pop("path", "")
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError("sink %s: path must be a string, got %r" % (source, path))
+    return SinkSpec(kind.lower(), host, port, os.fspath(path), fields, source=source)
+
+
+def parse_sink_spec(item):
+    """A SinkSpec from a URL string or a dict with a 'type' key."""
+    if isinstance(item, str):
+        return _from_url(item.strip())
+    if isinstance(item, dict):
+        return _from_dict(item)
+    raise ValueError("a sink is a URL string or a dict with a 'type', got %r" % (item,))
+
+
+def sinks_from_specs(items):
+    """Build sink objects through the plugins; ValueError names the bad spec."""
+    if isinstance(items, (str, dict)):
+        items = [items]
+    specs = [parse_sink_spec(item) for item in items]
+    if not specs:
+        raise ValueError("no sinks given")
+    manager = plugin_manager()
+    sinks = []
+    for spec in specs:
+        sink = manager.hook.infi_tracing_make_sink(spec=spec)
+        if sink is None:
+            raise ValueError("sink %s: unknown scheme %r (known: %s)"
+                             % (spec.source, spec.scheme, ", ".join(known_schemes())))
+        unread = spec.unread_options()
+        if unread:
+            raise ValueError("sink %s: unknown option%s %s" % (
+                spec.source, "s" if len(unread) > 1 else "", ", ".join(unread)))
+        sinks.append(sink)
+    return sinks
+
+
+def specs_from_environment(environ=None):
+    """The sink list in INFI_TRACING_SINKS: a JSON list, or URLs separated by
+    whitespace or ';'.  None when the variable is unset or empty."""
+    text = (environ if environ is not None else os.environ).get(ENVIRONMENT_VARIABLE, "").strip()
+    if not text:
+        return None
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError as exc:
+            raise ValueError("%s is not valid JSON: %s" % (ENVIRONMENT_VARIABLE, exc)) from None
+        if not isinstance(items, list):
+            raise ValueError("%s must hold a JSON list" % ENVIRONMENT_VARIABLE)
+        return items
+    return [part for part in text.replace(";", " ").split() if part]
