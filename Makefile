@@ -23,8 +23,11 @@ $(DEPS): requirements-dev.txt | $(VPY)
 	$(VPY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-$(BUILT): $(DEPS) $(SOURCES)
+EXAMPLE_PLUGIN := examples/infi-tracing-sink-example
+
+$(BUILT): $(DEPS) $(SOURCES) $(wildcard $(EXAMPLE_PLUGIN)/*)
 	$(VPY) -m pip install -q --no-build-isolation --no-deps --force-reinstall .
+	$(VPY) -m pip install -q --no-build-isolation --no-deps --force-reinstall ./$(EXAMPLE_PLUGIN)
 	touch $@
 
 demo: $(BUILT)
