@@ -3,13 +3,14 @@
 import json
 
 import pytest
-from conftest import run_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import infi_tracing
 from infi_tracing import _config
 from infi_tracing._plugins import known_schemes
+
+from conftest import run_python
 
 
 @pytest.mark.parametrize("spec, fragment", [
