@@ -1,0 +1,129 @@
+"""The binary trace file sink and `python -m infi_tracing decode`."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import check_nesting, run_python
+
+PROGRAM = """
+import infi_tracing
+infi_tracing.configure_sinks(["binary://%(dir)s/trace.itr", "file://%(dir)s/native.txt",
+                              "file://%(dir)s/native.jsonl?format=jsonl"])
+def inner(s, n):
+    if n == 2:
+        raise KeyError(s)
+    return s * n
+def outer(n):
+    try:
+        return inner("ab", n)
+    except KeyError:
+        return None
+infi_tracing.set_tracing(backend=%(backend)r, level=infi_tracing.TRACE_FUNC_PRIMITIVES,
+                         overflow="block")
+for i in range(%(calls)d):
+    outer(i %% 3)
+infi_tracing.unset_tracing()
+"""
+
+
+def _decode(path, *args):
+    return subprocess.run([sys.executable, "-m", "infi_tracing", "decode", str(path), *args],
+                          capture_output=True, text=True, cwd=path.parent)
+
+
+def _traced(tmp_path, backend, calls=5):
+    proc = run_python(tmp_path, PROGRAM % {"dir": tmp_path, "backend": backend, "calls": calls})
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / "trace.itr"
+
+
+def test_decode_to_text_matches_the_native_text_sink(tmp_path, backend):
+    """Decoded text is byte for byte what the text sink wrote in the same run."""
+    trace = _traced(tmp_path, backend)
+    out = _decode(trace)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == (tmp_path / "native.txt").read_text()
+
+
+def test_decode_to_jsonl_matches_the_native_jsonl_sink(tmp_path, backend):
+    """Decoded JSON lines carry the same records as the JSON-lines sink."""
+    trace = _traced(tmp_path, backend)
+    out = _decode(trace, "--format", "jsonl", "-o", str(tmp_path / "decoded.jsonl"))
+    assert out.returncode == 0, out.stderr
+    decoded = [json.loads(x) for x in (tmp_path / "decoded.jsonl").read_text().splitlines()]
+    native = [json.loads(x) for x in (tmp_path / "native.jsonl").read_text().splitlines()]
+    assert decoded == native
+    assert {r["event"] for r in decoded} >= {"call", "return", "exception"}
+
+
+def test_lossless_binary_trace_is_complete(tmp_path, backend):
+    """100,000 calls in block mode: every call and return is in the binary file."""
+    trace = _traced(tmp_path, backend, calls=50_000)
+    out = _decode(trace, "--format", "jsonl")
+    records = [json.loads(x) for x in out.stdout.splitlines()]
+    ours = [r for r in records if r.get("qualname") in ("outer", "inner")]
+    assert len(ours) == 50_000 * 4
+    check_nesting(ours)
+
+
+def test_decode_to_perfetto(tmp_path, backend):
+    """decode --format perfetto writes a loadable Chrome trace JSON array."""
+    pytest.importorskip("infi_tracing.sinks.perfetto")
+    trace = _traced(tmp_path, backend)
+    out = _decode(trace, "--format", "perfetto", "-o", str(tmp_path / "t.json"))
+    assert out.returncode == 0, out.stderr
+    events = json.loads((tmp_path / "t.json").read_text())
+    assert any(e.get("ph") == "B" and e["name"].endswith("outer") for e in events)
+
+
+def test_truncated_file_gives_a_clear_error_after_the_complete_part(tmp_path, backend):
+    """A file cut short decodes up to the cut, then fails naming the cut."""
+    trace = _traced(tmp_path, backend)
+    data = trace.read_bytes()
+    cut = tmp_path / "cut.itr"
+    cut.write_bytes(data[:len(data) - 5])
+    out = _decode(cut)
+    assert out.returncode == 1
+    assert "is cut short" in out.stderr
+    assert out.stdout and (tmp_path / "native.txt").read_text().startswith(out.stdout)
+
+
+def test_foreign_file_gives_a_clear_error(tmp_path):
+    """A file that is not a binary trace is refused by name."""
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"\x7fELF not a trace")
+    out = _decode(other)
+    assert out.returncode == 1 and "is not an infi_tracing binary trace" in out.stderr
+
+
+def test_fork_appends_both_processes_to_one_file(tmp_path, backend):
+    """Parent and forked child share the file; each record decodes with its own pid."""
+    proc = run_python(tmp_path, """
+import os, infi_tracing
+infi_tracing.configure_sinks(["binary://%s/trace.itr"])
+def in_parent():
+    pass
+def in_child():
+    pass
+infi_tracing.set_tracing(backend=%r, overflow="block")
+in_parent()
+pid = os.fork()
+if pid == 0:
+    in_child()
+    infi_tracing.unset_tracing()
+    os._exit(0)
+os.waitpid(pid, 0)
+in_parent()
+infi_tracing.unset_tracing()
+print(os.getpid(), pid)
+""" % (tmp_path, backend))
+    assert proc.returncode == 0, proc.stderr
+    parent, child = map(int, proc.stdout.split())
+    out = _decode(tmp_path / "trace.itr", "--format", "jsonl")
+    assert out.returncode == 0, out.stderr
+    calls = sorted((r["qualname"], r["pid"]) for r in map(json.loads, out.stdout.splitlines())
+                   if r["event"] == "call" and r["qualname"].startswith("in_"))
+    assert calls == [("in_child", child), ("in_parent", parent), ("in_parent", parent)]
