@@ -41,7 +41,7 @@ cdef extern from "it_drain.h" nogil:
         char msgid[33]
         long procid
         size_t max_datagram
-        uint64_t connects, reconnects, bytes_sent, delivered, lost, errors
+        uint64_t connects, reconnects, bytes_sent, delivered, lost, errors, pending
     it_syslog *it_syslog_new(size_t spool_cap)
     void it_syslog_free(it_syslog *s)
     int it_syslog_set_address(it_syslog *s, int family, const char *host, int port,

@@ -57,8 +57,10 @@ typedef struct it_syslog {
     uint64_t conn_start_pos;    /* stream position where this connection began */
     uint64_t next_try_ns, backoff_ns;
     uint64_t pending_lost;      /* dropped, not yet reported in a message */
+    size_t notices;             /* "lost N" notices among the queued messages */
     int ever_connected;
     _Atomic uint64_t connects, reconnects, bytes_sent, delivered, lost, errors;
+    _Atomic uint64_t pending;   /* queued or in flight: neither delivered nor lost yet */
 } it_syslog;
 
 static inline it_syslog *it_syslog_new(size_t spool_cap) {
@@ -125,14 +127,23 @@ static inline int it_syslog_stream(const it_syslog *s) {
     return s->transport == IT_SYSLOG_TCP || s->transport == IT_SYSLOG_UNIX_STREAM;
 }
 
+/* `ends` entries: end position << 1 | 1 for our own "lost N" notices, which
+ * are not records and so count neither as delivered, lost nor pending. */
 static inline uint64_t it_syslog_end(const it_syslog *s, size_t i) {
-    return s->ends[(s->ends_first + i) % s->ends_cap];
+    return s->ends[(s->ends_first + i) % s->ends_cap] >> 1;
 }
 
-static inline void it_syslog_pop(it_syslog *s) {
-    s->settled_pos = it_syslog_end(s, 0);
+/* Settle the first queued message; returns 1 when it was a record. */
+static inline int it_syslog_pop(it_syslog *s) {
+    uint64_t entry = s->ends[s->ends_first];
+    s->settled_pos = entry >> 1;
     s->ends_first = (s->ends_first + 1) % s->ends_cap;
     s->ends_count--;
+    if (entry & 1) {
+        s->notices--;
+        return 0;
+    }
+    return 1;
 }
 
 /* ---- connection ------------------------------------------------------ */
@@ -187,8 +198,8 @@ static void it_syslog_settle(it_syslog *s) {
         }
     }
     while (s->ends_count && it_syslog_end(s, 0) <= acked) {
-        it_syslog_pop(s);
-        atomic_fetch_add_explicit(&s->delivered, 1, memory_order_relaxed);
+        if (it_syslog_pop(s))
+            atomic_fetch_add_explicit(&s->delivered, 1, memory_order_relaxed);
     }
 }
 
@@ -202,16 +213,13 @@ static void it_syslog_count_lost(it_syslog *s, uint64_t n) {
 static void it_syslog_disconnect(it_syslog *s) {
     it_syslog_settle(s);
     uint64_t lost = 0;
-    while (s->ends_count && it_syslog_end(s, 0) <= s->sent_pos) {
-        it_syslog_pop(s);
-        lost++;
-    }
+    while (s->ends_count && it_syslog_end(s, 0) <= s->sent_pos)
+        lost += (uint64_t)it_syslog_pop(s);
     if (s->ends_count && s->settled_pos < s->sent_pos) {
         uint64_t end = it_syslog_end(s, 0);
         s->tail += (size_t)(end - s->sent_pos);
         s->sent_pos = end;
-        it_syslog_pop(s);
-        lost++;
+        lost += (uint64_t)it_syslog_pop(s);
     }
     it_syslog_count_lost(s, lost);
     atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
@@ -255,7 +263,7 @@ static void it_syslog_format(it_syslog *s, it_out *o, const it_record *r, long p
 }
 
 /* Append a framed message to the spool.  Returns 0 when it does not fit. */
-static int it_syslog_try_enqueue(it_syslog *s, const char *msg, size_t len) {
+static int it_syslog_try_enqueue(it_syslog *s, const char *msg, size_t len, int notice) {
     char frame[32];
     size_t flen = 0;
     if (s->transport == IT_SYSLOG_UDP || s->transport == IT_SYSLOG_UNIX_DGRAM) {
@@ -284,12 +292,14 @@ static int it_syslog_try_enqueue(it_syslog *s, const char *msg, size_t len) {
     if (need > flen + len)
         p[flen + len] = '\n';
     s->head += need;
-    s->ends[(s->ends_first + s->ends_count++) % s->ends_cap] = s->base_pos + s->head;
+    s->ends[(s->ends_first + s->ends_count++) % s->ends_cap] =
+        (s->base_pos + s->head) << 1 | (uint64_t)(notice != 0);
+    s->notices += notice != 0;
     return 1;
 }
 
 static void it_syslog_enqueue(it_syslog *s, const char *msg, size_t len) {
-    if (!it_syslog_try_enqueue(s, msg, len))
+    if (!it_syslog_try_enqueue(s, msg, len, 0))
         it_syslog_count_lost(s, 1);
 }
 
@@ -301,7 +311,7 @@ static void it_syslog_report_lost(it_syslog *s) {
     it_syslog_header(s, &o, 4, "lost", it_realtime_ns(), (long)getpid());
     it_out_printf(&o, "lost %llu records (syslog sink: connection down or spool full)",
                   (unsigned long long)s->pending_lost);
-    if (it_syslog_try_enqueue(s, msg, o.len))
+    if (it_syslog_try_enqueue(s, msg, o.len, 1))
         s->pending_lost = 0;
 }
 
@@ -347,8 +357,8 @@ static int it_syslog_pump(it_syslog *s) {
                 n = (ssize_t)len;
                 s->tail += len;
                 s->sent_pos += len;
-                it_syslog_pop(s);
-                it_syslog_count_lost(s, 1);
+                if (it_syslog_pop(s))
+                    it_syslog_count_lost(s, 1);
                 continue;
             }
         }
@@ -369,6 +379,7 @@ static int it_syslog_pump(it_syslog *s) {
     }
     if (s->fd >= 0)
         it_syslog_settle(s);
+    atomic_store_explicit(&s->pending, s->ends_count - s->notices, memory_order_relaxed);
     return s->head == s->tail;
 }
 
@@ -411,6 +422,7 @@ static void it_syslog_after_fork(it_syslog *s) {
     s->fd = -1;
     s->head = s->tail = 0;
     s->ends_count = 0;
+    s->notices = 0;
     s->base_pos = s->sent_pos = s->settled_pos = s->conn_start_pos = 0;
     s->pending_lost = 0;
     s->ever_connected = 0;

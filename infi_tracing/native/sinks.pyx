@@ -117,6 +117,7 @@ cdef class SinkHandle:
                 "lost": it_counter(&sl.lost),
                 "connects": it_counter(&sl.connects),
                 "reconnects": it_counter(&sl.reconnects),
+                "pending": it_counter(&sl.pending),
             }
         return {
             "sink": self.name,

@@ -1,0 +1,117 @@
+"""Network faults: a syslog server that goes away and comes back."""
+
+import re
+import subprocess
+import sys
+import time
+
+from syslog_peers import StreamPeer, parse_5424
+
+PHASED = """
+import os, time, infi_tracing
+infi_tracing.configure_sinks(["syslog+tcp://127.0.0.1:%(port)d?flush_timeout=20"])
+def work(i):
+    return i
+@infi_tracing.exclude_from_traces_recursive
+def wait_for(name):
+    deadline = time.monotonic() + 60
+    while not os.path.exists(name) and time.monotonic() < deadline:
+        time.sleep(0.01)
+infi_tracing.set_tracing(overflow="block")
+for phase in "ABC":
+    for i in range(%(n)d):
+        work(i)
+    if phase == "A":  # B: the server is down, a flush would wait flush_timeout for it
+        infi_tracing.flush_tracing()
+    open(phase + "-done", "w").close()
+    if phase != "C":
+        wait_for("go-" + phase)
+infi_tracing.unset_tracing()
+print(infi_tracing.tracing_stats()["sinks"][0])
+"""
+
+
+def _wait_file(path, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.exists(), "%s never appeared" % path
+
+
+def _lost_reported(messages):
+    total = 0
+    for m in messages:
+        found = re.search(r"lost (\d+) records \(syslog sink", m)
+        if found:
+            total += int(found.group(1))
+    return total
+
+
+def test_server_restart_mid_stream_accounts_for_every_record(tmp_path):
+    """Server gone mid-stream and back on the same port: received + reported lost == produced."""
+    n = 2000
+    first = StreamPeer("octet")
+    port = first.port
+    script = tmp_path / "phased.py"
+    script.write_text(PHASED % {"port": port, "n": n})
+    child = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    second = None
+    try:
+        _wait_file(tmp_path / "A-done")
+        received_first = first.wait(2 * n)
+        first.close()                      # the server goes away mid-stream
+        (tmp_path / "go-A").touch()
+        _wait_file(tmp_path / "B-done")    # phase B is produced while it is down
+        time.sleep(0.5)                    # refused reconnects, with backoff
+        second = StreamPeer("octet", port=port)
+        (tmp_path / "go-B").touch()
+        out, err = child.communicate(timeout=90)
+        received_second = second.wait(1)
+        time.sleep(0.2)
+        received_second = list(second.messages)
+    finally:
+        child.kill()
+        if second is not None:
+            second.close()
+    assert child.returncode == 0, err
+    produced = 6 * n
+    ours = [m for m in received_first + received_second
+            if (parse_5424(m) or {}).get("msgid") in ("call", "return") and "__main__.work " in m]
+    lost = _lost_reported(received_second)
+    stats = eval(out.strip().splitlines()[-1])  # the sink's stats dict, printed by the child
+    delivered = [m for m in received_first + received_second
+                 if (parse_5424(m) or {}).get("msgid") in ("call", "return", "exception")]
+    assert len(ours) + lost == produced
+    assert stats["lost"] == lost and stats["records"] == len(delivered) and stats["pending"] == 0
+    assert stats["reconnects"] == 1 and stats["connects"] == 2
+
+
+def test_a_stuck_server_never_blocks_the_program_even_in_block_mode(tmp_path):
+    """A server that accepts but never reads: the program finishes, drops are counted."""
+    import socket
+    stuck = socket.socket()
+    stuck.bind(("127.0.0.1", 0))
+    stuck.listen(1)
+    script = tmp_path / "stuck.py"
+    script.write_text("""
+import infi_tracing
+infi_tracing.configure_sinks(["syslog+tcp://127.0.0.1:%d?spool_size=65536&flush_timeout=0.5"])
+def work(i):
+    return i
+infi_tracing.set_tracing(overflow="block")
+for i in range(100000):
+    work(i)
+infi_tracing.unset_tracing()
+stats = infi_tracing.tracing_stats()
+sink = stats["sinks"][0]
+print(sink["records"] + sink["lost"] + sink["pending"], sink["lost"])
+""" % stuck.getsockname()[1])
+    try:
+        proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+    finally:
+        stuck.close()
+    assert proc.returncode == 0, proc.stderr
+    accounted, lost = map(int, proc.stdout.split())
+    assert lost > 0 and accounted == 200000
