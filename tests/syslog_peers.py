@@ -88,10 +88,14 @@ class StreamPeer:
                 self.messages.append(buf[:nl].decode("utf-8"))
                 del buf[:nl + 1]
 
-    def wait(self, count, timeout=10.0):
-        """The messages, once at least `count` arrived (bounded wait)."""
+    def wait(self, count, timeout=10.0, where=None):
+        """The messages, once at least `count` arrived (of those `where` accepts,
+        if given); the wait is bounded."""
         deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            seen = [m for m in self.messages if where is None or where(m)]
+            if len(seen) >= count:
+                break
             time.sleep(0.01)
         return list(self.messages)
 

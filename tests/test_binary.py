@@ -25,6 +25,8 @@ infi_tracing.set_tracing(backend=%(backend)r, level=infi_tracing.TRACE_FUNC_PRIM
                          overflow="block")
 for i in range(%(calls)d):
     outer(i %% 3)
+    if i == 2:
+        infi_tracing.flush_tracing()  # more than one chunk in the file
 infi_tracing.unset_tracing()
 """
 
