@@ -67,8 +67,8 @@ static inline void it_out_uint(it_out *o, unsigned long long v, int min_digits) 
  * date and time up to the second change rarely: the drain (the only caller)
  * keeps the last one formatted. */
 static inline void it_out_time(it_out *o, uint64_t wall_ns) {
-    static __thread time_t cached_sec = (time_t)-1;
-    static __thread char cached[24];
+    static time_t cached_sec = (time_t)-1;  /* drain thread only: not thread-local */
+    static char cached[24];
     time_t sec = (time_t)(wall_ns / 1000000000ull);
     if (sec != cached_sec) {
         struct tm tm;

@@ -173,10 +173,21 @@ static inline it_tstate *it_current_tstate(void) {
     return ts;
 }
 
+/* The cached decision of a code object.  co_extra is a public field of
+ * PyCodeObject (3.10-3.13) pointing to CPython's _PyCodeObjectExtra
+ * {Py_ssize_t ce_size; void *ce_extras[]}; reading it inline saves the
+ * function call _PyCode_GetExtra makes on every event.  Writes still go
+ * through the API (registry.pyx). */
+typedef struct {
+    Py_ssize_t ce_size;
+    void *ce_extras[1];
+} it_code_extra;
+
 static inline uint64_t it_lookup(PyCodeObject *co) {
-    void *extra = NULL;
-    IT_CODE_GET_EXTRA((PyObject *)co, it_g.extra_index, &extra);
-    return (uint64_t)(uintptr_t)extra;
+    const it_code_extra *ex = (const it_code_extra *)co->co_extra;
+    if (IT_UNLIKELY(!ex || it_g.extra_index >= ex->ce_size))
+        return 0;
+    return (uint64_t)(uintptr_t)ex->ce_extras[it_g.extra_index];
 }
 
 /* A frame starts (CALL) or is re-entered (RESUME).  Returns IT_DISABLE when

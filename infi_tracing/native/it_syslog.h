@@ -386,7 +386,7 @@ static int it_syslog_pump(it_syslog *s) {
 /* Drain thread: a batch of records becomes messages, then is sent. */
 static void it_syslog_batch(it_syslog *s, const it_ring *r, const it_record **recs, size_t n,
                             long pid, int64_t wall_offset, int values) {
-    static __thread char msg[IT_SYSLOG_MSG_MAX + 32];
+    static char msg[IT_SYSLOG_MSG_MAX + 32];  /* drain thread only */
     for (size_t i = 0; i < n; i++) {
         it_out o = {msg, 0, IT_SYSLOG_MSG_MAX};
         it_syslog_format(s, &o, recs[i], pid, r->tid, wall_offset, values);
