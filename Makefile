@@ -10,7 +10,7 @@ BUILT := $(VENV)/.infi-tracing-installed
 SOURCES := setup.py setup.cfg pyproject.toml $(shell find infi_tracing infi -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.pyi' \))
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench-quick clean venv
+.PHONY: demo test lint bench-quick clean venv syslog-daemons
 
 venv: $(DEPS)
 
@@ -33,11 +33,14 @@ $(BUILT): $(DEPS) $(SOURCES) $(wildcard $(EXAMPLE_PLUGIN)/*)
 demo: $(BUILT)
 	$(VPY) examples/gevent_demo.py
 
-test: $(BUILT) lint
+test: $(BUILT) lint syslog-daemons
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(DEPS)
 	$(VENV)/bin/ruff check infi_tracing infi tests benchmarks examples
+
+syslog-daemons:
+	.ci/install-syslog-daemons
 
 bench-quick: $(BUILT)
 	$(VPY) benchmarks/tight_loop.py --quick

@@ -175,4 +175,15 @@ def tracing_stats():
     return stats
 
 
-atexit.register(_core.shutdown)
+def _shutdown():
+    """At exit: deliver every record, stop the drain, then close the sinks
+    (a Perfetto file gets its closing bracket)."""
+    _core.shutdown()
+    for sink in list(_sinks):
+        try:
+            _core.call_untraced(sink.close)
+        except Exception:  # noqa: BLE001 - nothing may break interpreter exit
+            pass
+
+
+atexit.register(_shutdown)

@@ -4,8 +4,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from conftest import check_nesting, run_python
 
 PROGRAM = """
@@ -73,7 +71,6 @@ def test_lossless_binary_trace_is_complete(tmp_path, backend):
 
 def test_decode_to_perfetto(tmp_path, backend):
     """decode --format perfetto writes a loadable Chrome trace JSON array."""
-    pytest.importorskip("infi_tracing.sinks.perfetto")
     trace = _traced(tmp_path, backend)
     out = _decode(trace, "--format", "perfetto", "-o", str(tmp_path / "t.json"))
     assert out.returncode == 0, out.stderr

@@ -45,6 +45,8 @@ def start(object filter, int level, str backend, bint block, uint64_t buffer_byt
     it_g.gen = (it_g.gen + 1) & 0xFFFFFF or 1  # forget every cached decision
     it_g.session += 1                         # depths restart
     it_g.epoch += 1                           # threads re-check ring size and greenlet hooks
+    _greenlet_preload()
+    _greenlet_hook_thread(_thread_state_obj(True))  # this thread: before its first switch
     with nogil:
         rc = it_drain_start()
     if rc != 0:

@@ -54,14 +54,21 @@ cdef int _bind_unbound(ThreadState ts, object origin) except -1:
 
 cdef int _greenlet_hook_thread(ThreadState ts) except -1:
     """Install the switch callback in this thread once greenlet is loaded."""
-    global _greenlet_module
+    global _greenlet_module, _greenlet_switch_errors
     if ts.greenlet_hooked:
         return 0
     if _greenlet_module is None:
-        _greenlet_module = _sys.modules.get("greenlet")
-        if _greenlet_module is None:
+        module = _sys.modules.get("greenlet")
+        # Half imported (we may run in the middle of its import): try again
+        # at a later epoch, once settrace exists.
+        if module is None or not callable(getattr(module, "settrace", None)):
             return 0
-    ts.prev_tracer = _greenlet_module.settrace(_greenlet_tracer)
+        _greenlet_module = module
+    try:
+        ts.prev_tracer = _greenlet_module.settrace(_greenlet_tracer)
+    except Exception:
+        _greenlet_switch_errors += 1  # never lose the event that brought us here
+        return 0
     if ts.prev_tracer is _greenlet_tracer:
         ts.prev_tracer = None
     ts.greenlet_hooked = True
@@ -72,5 +79,21 @@ cdef int _greenlet_check_loaded() except -1:
     """Called on code registration: when greenlet has just been imported,
     make every thread re-check (and hook) at its next event."""
     if _greenlet_module is None and "greenlet" in _sys.modules:
-        it_g.epoch += 1
+        it_g.epoch += 1  # until a thread manages to hook it (see above)
+    return 0
+
+
+cdef int _greenlet_preload() except -1:
+    """Import greenlet now if it is installed, so every thread hooks its
+    switches on its first traced event, before the program's first switch
+    (a greenlet imported later is found at the next new code object)."""
+    global _greenlet_module
+    if _greenlet_module is not None or "greenlet" in _sys.modules:
+        return 0
+    import importlib.util
+    if importlib.util.find_spec("greenlet") is not None:
+        try:
+            import greenlet  # noqa: F401
+        except ImportError:
+            pass
     return 0
