@@ -45,6 +45,7 @@ class StreamPeer:
         self.sock.listen(4)
         self.sock.settimeout(0.2)
         self._stop = threading.Event()
+        self._readers = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
@@ -54,21 +55,27 @@ class StreamPeer:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            conn.settimeout(0.2)
-            buf = bytearray()
-            while not self._stop.is_set():
-                try:
-                    data = conn.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break
-                self.raw += data
-                buf += data
-                self._split(buf)
-            conn.close()
+            reader = threading.Thread(target=self._read, args=(conn,), daemon=True)
+            reader.start()
+            self._readers.append(reader)
+
+    def _read(self, conn):
+        """One connection (several may be open at once: a parent and its child)."""
+        conn.settimeout(0.2)
+        buf = bytearray()
+        while not self._stop.is_set():
+            try:
+                data = conn.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            self.raw += data
+            buf += data
+            self._split(buf)
+        conn.close()
 
     def _split(self, buf):
         while True:
@@ -102,6 +109,8 @@ class StreamPeer:
     def close(self):
         self._stop.set()
         self._thread.join(5)
+        for reader in self._readers:
+            reader.join(5)
         self.sock.close()
 
 

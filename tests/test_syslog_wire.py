@@ -135,7 +135,8 @@ print(pid)
 """ % tcp_peer.port)
     assert proc.returncode == 0, proc.stderr
     child = proc.stdout.split()[-1]
-    msgs = [m for m in map(parse_5424, tcp_peer.wait(2)) if m and "in_child" in m["msg"]]
+    tcp_peer.wait(2, where=lambda m: "in_child" in m)
+    msgs = [m for m in map(parse_5424, tcp_peer.messages) if m and "in_child" in m["msg"]]
     assert msgs and all(m["procid"] == child for m in msgs)
 
 

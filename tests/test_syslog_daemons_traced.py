@@ -1,0 +1,165 @@
+"""The tracer's syslog sink against real rsyslogd and syslog-ng."""
+
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import run_python
+from syslog_daemons import rsyslogd_fixture, syslog_ng_fixture  # noqa: F401
+
+FIELDS = """
+import infi_tracing
+infi_tracing.configure_sinks([{sink!r}])
+def naïve_函数(text, *values, **options):
+    return len(values)
+infi_tracing.set_tracing(level=infi_tracing.TRACE_FUNC_PRIMITIVES, overflow="block")
+naïve_函数("first line\\nsecond line ✓", *range(20), flag=True, name="x" * 30)
+infi_tracing.unset_tracing()
+"""
+
+
+def _traced(tmp_path, sink, program=FIELDS):
+    proc = run_python(tmp_path, program.format(sink=sink))
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def _ours(messages, name="naïve_函数"):
+    return [m for m in messages if name in m["msg"] and m["msgid"] in ("call", "return")]
+
+
+def _check_fields(messages, child_pid=None):
+    call, ret = messages
+    assert (call["facility"], call["severity"]) == (17, 6)
+    assert call["hostname"] == "tracehost" and call["app-name"] == "traced"
+    assert call["procid"].isdigit() and call["msgid"] == "call" and ret["msgid"] == "return"
+    assert "> __main__.naïve_函数(text='first line\\nsecond line ✓', " \
+           "*values=(0, 1, 2, 3, 4, 5, 6, 7, ... <len=20>), " \
+           "**options={'flag': True, 'name': 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'})" in call["msg"]
+    assert "< __main__.naïve_函数 -> 20" in ret["msg"]
+
+
+OPTIONS = "facility=local1&hostname=tracehost&app_name=traced"
+
+
+@pytest.mark.parametrize("framing", ["octet", "lf"])
+def test_rsyslog_tcp_framings_carry_every_field(tmp_path, rsyslogd, framing):
+    """rsyslogd parses octet counting and LF framing; UTF-8 names, long and
+    multi-line arguments arrive intact."""
+    _traced(tmp_path, "syslog+tcp://127.0.0.1:%d?%s&framing=%s"
+            % (rsyslogd.tcp_port, OPTIONS, framing))
+    _check_fields(_ours(rsyslogd.messages(2)))
+
+
+def test_rsyslog_udp(tmp_path, rsyslogd):
+    """rsyslogd receives the UDP datagrams intact."""
+    _traced(tmp_path, "syslog+udp://127.0.0.1:%d?%s" % (rsyslogd.udp_port, OPTIONS))
+    _check_fields(_ours(rsyslogd.messages(2)))
+
+
+def test_rsyslog_unix_datagram_and_stream(tmp_path, rsyslogd):
+    """rsyslogd receives over its unix datagram and unix stream sockets."""
+    _traced(tmp_path, "syslog+unix://%s?%s" % (rsyslogd.unix_path, OPTIONS))
+    _traced(tmp_path, "syslog+unix://%s?socktype=stream&%s"
+            % (rsyslogd.unix_stream_path, OPTIONS))
+    messages = rsyslogd.messages(4)
+    by_input = {m["input"] for m in _ours(messages)}
+    assert by_input == {"imuxsock", "imptcp"}
+    assert len(_ours(messages)) == 4
+
+
+def test_syslog_ng_rfc5424_source_carries_every_field(tmp_path, syslog_ng):
+    """syslog-ng's RFC 5424 syslog() source gets every field intact."""
+    _traced(tmp_path, "syslog+tcp://127.0.0.1:%d?%s" % (syslog_ng.tcp_port, OPTIONS))
+    _check_fields(_ours(syslog_ng.messages(2)))
+
+
+LOSSLESS = """
+import infi_tracing
+infi_tracing.configure_sinks([{sink!r}])
+def work(i):
+    return i
+infi_tracing.set_tracing(overflow="block")
+for i in range(10000):
+    work(i)
+infi_tracing.unset_tracing()
+print(infi_tracing.tracing_stats()["sinks"][0])
+"""
+
+
+@pytest.mark.parametrize("daemon_name", ["rsyslogd", "syslog_ng"])
+def test_ten_thousand_calls_arrive_complete(tmp_path, request, daemon_name):
+    """A 10,000-call trace in lossless mode arrives complete, in order."""
+    daemon = request.getfixturevalue(daemon_name)
+    proc = _traced(tmp_path, "syslog+tcp://127.0.0.1:%d" % daemon.tcp_port, LOSSLESS)
+    work = _ours(daemon.messages(20000, timeout=30), name="__main__.work ")
+    assert len(work) == 20000
+    assert [m["msgid"] for m in work[:4]] == ["call", "return", "call", "return"]
+    assert "'lost': 0" in proc.stdout and "'pending': 0" in proc.stdout
+
+
+PHASED = """
+import os, time, infi_tracing
+infi_tracing.configure_sinks(["syslog+tcp://127.0.0.1:%(port)d?flush_timeout=20"])
+def work(i):
+    return i
+@infi_tracing.exclude_from_traces_recursive
+def signal(name):
+    open(name, "w").close()
+@infi_tracing.exclude_from_traces_recursive
+def wait_for(name):
+    deadline = time.monotonic() + 60
+    while not os.path.exists(name) and time.monotonic() < deadline:
+        time.sleep(0.01)
+infi_tracing.set_tracing(overflow="block")
+for phase in "ABC":
+    for i in range(%(n)d):
+        work(i)
+    if phase == "A":
+        infi_tracing.flush_tracing()
+    signal(phase + "-done")
+    if phase != "C":
+        wait_for("go-" + phase)
+infi_tracing.unset_tracing()
+print(infi_tracing.tracing_stats()["sinks"][0])
+"""
+
+
+def _wait_file(path, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.exists(), "%s never appeared" % path
+
+
+def test_rsyslog_killed_mid_stream_and_restarted(tmp_path, rsyslogd):
+    """SIGKILL rsyslogd mid-stream, restart it on the same port: every record
+    is either received or reported lost, exactly."""
+    n = 3000
+    script = tmp_path / "phased.py"
+    script.write_text(PHASED % {"port": rsyslogd.tcp_port, "n": n})
+    child = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_file(tmp_path / "A-done")
+        rsyslogd.messages(2 * n)
+        rsyslogd.kill()                       # the daemon dies
+        (tmp_path / "go-A").touch()
+        _wait_file(tmp_path / "B-done")       # more records while it is down
+        time.sleep(0.5)
+        rsyslogd.start()                      # back on the same port
+        (tmp_path / "go-B").touch()
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    stats = eval(out.strip().splitlines()[-1])
+    messages = rsyslogd.messages(6 * n - stats["lost"], timeout=30)
+    work = _ours(messages, name="__main__.work ")
+    reported = sum(int(re.search(r"lost (\d+) records", m["msg"]).group(1))
+                   for m in messages if m["msgid"] == "lost")
+    assert stats["reconnects"] >= 1 and reported == stats["lost"]
+    assert len(work) + reported == 6 * n
