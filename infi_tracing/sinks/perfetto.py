@@ -16,8 +16,8 @@ So between writes the file is always a JSON array missing only its ``]``: a
 file cut after any complete line (a crash, ``os._exit()``, SIGKILL) is valid
 JSON once ``]`` is appended, and Perfetto and chrome://tracing load it as it
 is (the format lets the closing bracket be missing).  close() writes the
-``]``.  The tracer flushes sinks at exit but does not close them: close
-the sink (or replace it with set_sinks()) for a closed array.  (Should the
+``]``; the tracer closes its sinks at interpreter exit, after the last
+records, so a normal exit leaves strict JSON.  (Should the
 disk fill in the middle of a line, the line is finished before anything
 else is written.)
 
