@@ -37,6 +37,7 @@ from infi_tracing._levels import (
     TRACE_FUNC_REPR,
     TraceLevel,
 )
+from infi_tracing._logging import TraceLogHandler
 
 __all__ = [
     "set_tracing", "unset_tracing", "suspend_tracing", "resume_tracing",
@@ -46,5 +47,5 @@ __all__ = [
     "TraceLevel", "tracing_output_to_stdout", "tracing_output_to_stderr",
     "tracing_output_to_file", "tracing_output_to_syslog", "configure_sinks", "SinkSpec",
     "set_sinks", "tracing_stats", "flush_tracing",
-    "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE",
+    "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE", "TraceLogHandler",
 ]

@@ -14,7 +14,8 @@ _CHUNK = struct.Struct("<II")
 _CODE = struct.Struct("<qIiII")
 _RECORDS = struct.Struct("<qqq")
 _RECORD = struct.Struct("<IHHIIQiI")
-_EVENTS = {1: "call", 2: "return", 3: "exception", 4: "resume", 5: "yield", 6: "lost"}
+_EVENTS = {1: "call", 2: "return", 3: "exception", 4: "resume", 5: "yield", 6: "lost",
+           7: "log"}
 _CODE_CHUNK, _RECORDS_CHUNK = 1, 2
 
 
@@ -82,6 +83,12 @@ def _decode_records(path, data, pos, end, pid, tid, wall_offset, codes):
                "event": _EVENTS[event]}
         if event == 6:
             rec["count"] = code_id | greenlet << 32
+        elif event == 7:
+            level, logger, message = (data[pos + _RECORD.size:pos + size].split(b"\0") +
+                                      [b"", b"", b""])[:3]
+            rec.update(greenlet=greenlet, depth=depth, level=level.decode("utf-8", "replace"),
+                       logger=logger.decode("utf-8", "replace"),
+                       message=message.decode("utf-8", "replace"))
         else:
             try:
                 module, qualname, filename, line, argnames = codes[pid, code_id]

@@ -10,7 +10,8 @@ import time
 
 __all__ = ["format_text", "format_jsonl", "format_time"]
 
-_MARKS = {"call": ">", "return": "<", "exception": "!", "resume": ">>", "yield": "<<"}
+_MARKS = {"call": ">", "return": "<", "exception": "!", "resume": ">>", "yield": "<<",
+          "log": "#"}
 _INDENT_MAX = 60
 
 
@@ -26,6 +27,9 @@ def format_text(rec: dict) -> str:
     if rec["event"] == "lost":
         return "%s lost %d records\n" % (head, rec["count"])
     indent = "  " * min(rec["depth"], _INDENT_MAX)
+    if rec["event"] == "log":
+        return "%s g%d %s# %s %s: %s\n" % (head, rec["greenlet"], indent, rec["level"],
+                                           rec["logger"], rec["message"])
     line = "%s g%d %s%s %s.%s" % (head, rec["greenlet"], indent, _MARKS[rec["event"]],
                                   rec["module"], rec["qualname"])
     if rec["event"] == "call":
@@ -44,6 +48,9 @@ def format_jsonl(rec: dict) -> str:
            "tid": rec["tid"], "event": rec["event"]}
     if rec["event"] == "lost":
         out["count"] = rec["count"]
+    elif rec["event"] == "log":
+        for key in ("greenlet", "depth", "level", "logger", "message"):
+            out[key] = rec[key]
     else:
         for key in ("greenlet", "depth", "module", "qualname", "file", "line"):
             out[key] = rec[key]

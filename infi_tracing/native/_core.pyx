@@ -101,6 +101,15 @@ def pin_nested_exclusion(object code):
         _sys.monitoring.restart_events()
 
 
+def log_record(str level, str logger, str message):
+    """Put a logging record into the current thread's stream (see
+    infi_tracing.TraceLogHandler); nothing when not tracing or excluded."""
+    cdef bytes l = level.encode("utf-8", "backslashreplace")
+    cdef bytes n = logger.encode("utf-8", "backslashreplace")
+    cdef bytes m = message.replace("\n", "\\n").encode("utf-8", "backslashreplace")
+    it_log_record(l, n, m)
+
+
 def current_greenlet_id():
     """The id this thread's running greenlet has in records."""
     cdef ThreadState ts = _thread_state_obj(True)

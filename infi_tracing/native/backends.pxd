@@ -9,3 +9,4 @@ cdef extern from "it_backends.h":
     void it_profile_install_current()
     int it_profile_callback(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     int PyTrace_CALL
+    void it_log_record(const char *level, const char *logger, const char *message)

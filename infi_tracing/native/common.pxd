@@ -22,6 +22,7 @@ cdef extern from "it_common.h" nogil:
         IT_EV_RESUME
         IT_EV_YIELD
         IT_EV_LOST
+        IT_EV_LOG
     uint64_t it_now_ns()
     long it_gettid()
     ctypedef struct it_saved_exc:

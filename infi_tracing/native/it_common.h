@@ -36,6 +36,7 @@ enum {
     IT_EV_RESUME = 4,  /* a generator/coroutine frame is re-entered */
     IT_EV_YIELD = 5,   /* a generator/coroutine frame is left by yield/await */
     IT_EV_LOST = 6,    /* `count` records of this thread were dropped here */
+    IT_EV_LOG = 7,     /* a logging record: values level, logger, message; no code */
 };
 
 /* Monotonic nanoseconds.  clock_gettime(CLOCK_MONOTONIC) goes through the

@@ -142,7 +142,8 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
 static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const it_record *rec = recs[i];
-        if (rec->event == IT_EV_LOST || !it_binary_first_sight(s->binary, rec->code_id))
+        if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG ||
+            !it_binary_first_sight(s->binary, rec->code_id))
             continue;
         if (s->len + IT_LINE_MAX > IT_SINK_BUF)
             it_sink_write_out(s);

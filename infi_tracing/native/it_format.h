@@ -81,8 +81,8 @@ static inline void it_out_time(it_out *o, uint64_t wall_ns) {
     it_out_put(o, "Z", 1);
 }
 
-static const char *const it_event_names[] = {"pad",    "call",  "return", "exception",
-                                             "resume", "yield", "lost"};
+static const char *const it_event_names[] = {"pad",   "call", "return", "exception",
+                                             "resume", "yield", "lost", "log"};
 
 static inline const char *it_record_value(const it_record *r, int i) {
     const char *p = (const char *)(r + 1);
@@ -107,9 +107,8 @@ static inline void it_format_body(it_out *o, const it_record *r, long tid, int v
         it_out_put(o, " records", 8);
         return;
     }
-    const it_code_entry *e = it_registry_get(r->code_id);
     int indent = r->depth < IT_INDENT_MAX ? r->depth : IT_INDENT_MAX;
-    static const char *marks[] = {"?", ">", "<", "!", ">>", "<<", "?"};
+    static const char *marks[] = {"?", ">", "<", "!", ">>", "<<", "?", "#"};
     static const char spaces[2 * IT_INDENT_MAX + 1] =
         "                                                            "
         "                                                            ";
@@ -119,6 +118,12 @@ static inline void it_format_body(it_out *o, const it_record *r, long tid, int v
     it_out_put(o, spaces, (size_t)indent * 2);
     it_out_puts(o, marks[r->event]);
     it_out_put(o, " ", 1);
+    if (r->event == IT_EV_LOG) {  /* "# LEVEL logger: message" */
+        it_out_printf(o, "%s %s: %s", it_record_value(r, 0), it_record_value(r, 1),
+                      it_record_value(r, 2));
+        return;
+    }
+    const it_code_entry *e = it_registry_get(r->code_id);
     it_out_puts(o, e->module);
     it_out_put(o, ".", 1);
     it_out_puts(o, e->qualname);
@@ -161,8 +166,19 @@ static inline void it_format_jsonl(it_out *o, const it_record *r, long pid, long
         it_out_printf(o, ",\"count\":%llu}\n", (unsigned long long)r->count);
         return;
     }
+    it_out_printf(o, ",\"greenlet\":%u,\"depth\":%d,", r->greenlet_id, r->depth);
+    if (r->event == IT_EV_LOG) {
+        it_out_puts(o, "\"level\":");
+        it_out_json_str(o, it_record_value(r, 0));
+        it_out_puts(o, ",\"logger\":");
+        it_out_json_str(o, it_record_value(r, 1));
+        it_out_puts(o, ",\"message\":");
+        it_out_json_str(o, it_record_value(r, 2));
+        it_out_put(o, "}\n", 2);
+        return;
+    }
     const it_code_entry *e = it_registry_get(r->code_id);
-    it_out_printf(o, ",\"greenlet\":%u,\"depth\":%d,\"module\":", r->greenlet_id, r->depth);
+    it_out_puts(o, "\"module\":");
     it_out_json_str(o, e->module);
     it_out_puts(o, ",\"qualname\":");
     it_out_json_str(o, e->qualname);

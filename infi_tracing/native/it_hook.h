@@ -275,4 +275,26 @@ static inline int it_exit(PyCodeObject *co, int ev, PyObject *value, const char 
     return 0;
 }
 
+/* A logging record in the stream, at the current greenlet's depth (GIL
+ * held).  The three values are copied, each cut to keep the record small. */
+static inline void it_log_record(const char *level, const char *logger, const char *message) {
+    if (!it_g.active)
+        return;
+    it_tstate *ts = it_current_tstate();
+    if (!ts)
+        return;
+    it_gstate *g = ts->current;
+    it_gstate_check_session(g);
+    if (g->nested_excl | g->user_excl)
+        return;
+    it_buf b = {ts->scratch, 0, sizeof ts->scratch};
+    it_buf_put(&b, level, strnlen(level, 32));
+    it_buf_terminate(&b);
+    it_buf_put(&b, logger, strnlen(logger, 200));
+    it_buf_terminate(&b);
+    it_buf_put(&b, message, strnlen(message, sizeof ts->scratch - b.len - 1));
+    it_buf_terminate(&b);
+    it_emit(ts, IT_EV_LOG, 0, g, g->depth, ts->scratch, (uint32_t)b.len, 3);
+}
+
 #endif

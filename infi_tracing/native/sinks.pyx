@@ -171,9 +171,14 @@ cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_
     if r.event == IT_EV_LOST:
         rec["count"] = r.count
         return rec
-    e = it_registry_get(r.code_id)
     rec["greenlet"] = r.greenlet_id
     rec["depth"] = r.depth
+    if r.event == IT_EV_LOG:
+        rec["level"] = it_record_value(r, 0).decode("utf-8", "replace")
+        rec["logger"] = it_record_value(r, 1).decode("utf-8", "replace")
+        rec["message"] = it_record_value(r, 2).decode("utf-8", "replace")
+        return rec
+    e = it_registry_get(r.code_id)
     rec["module"] = e.module.decode("utf-8", "replace")
     rec["qualname"] = e.qualname.decode("utf-8", "replace")
     rec["file"] = e.filename.decode("utf-8", "replace")

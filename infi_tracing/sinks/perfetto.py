@@ -163,6 +163,11 @@ class PerfettoSink:
                    "cat": "infi_tracing", "ts": ts, "pid": pid, "tid": tid,
                    "args": {"count": rec["count"]}}
             return
+        if event == "log":
+            yield {"ph": "i", "s": "t", "name": "%s %s" % (rec["level"], rec["logger"]),
+                   "cat": "log", "ts": ts, "pid": pid, "tid": tid,
+                   "args": {"message": rec["message"]}}
+            return
         module, qualname = rec["module"], rec["qualname"]
         out = {"ph": "B" if event in _BEGIN else "E",
                "name": "%s.%s" % (module, qualname) if module else qualname,
