@@ -15,7 +15,7 @@ __all__ = ["set_tracing", "unset_tracing", "tracing_output_to_stdout",
            "DEFAULT_BUFFER_SIZE"]
 
 TracingFilterWarning = _core.TracingFilterWarning
-BACKENDS = ("auto", "monitoring", "profile")
+BACKENDS = ("auto", "monitoring", "evalframe", "profile")
 OVERFLOW_MODES = ("drop", "block")
 DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024
 MIN_BUFFER_SIZE = 64 * 1024
@@ -38,7 +38,13 @@ def _check_backend(backend):
                                                                backend))
     available = _core.available_backends()
     if backend == "auto":
+        if available[0] == "evalframe" and _core.evalframe_taken():
+            _core.set_backend_note("evalframe: another tool's eval-frame function is installed; "
+                                   "using profile")
+            return "profile"
+        _core.set_backend_note("")
         return available[0]
+    _core.set_backend_note("")
     if backend not in available:
         raise ValueError("backend=%r is not available on Python %d.%d (available: %s)"
                          % ((backend,) + sys.version_info[:2] + (", ".join(available),)))

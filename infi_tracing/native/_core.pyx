@@ -116,12 +116,22 @@ def current_greenlet_id():
     return ts.current.st.id
 
 
+_backend_note = ""
+
+
+def set_backend_note(str note):
+    """Why the backend in use is not the one asked for (shown in stats)."""
+    global _backend_note
+    _backend_note = note
+
+
 def stats():
     """Counters for tracing_stats()."""
     threads = [t.stats() for t in _live_thread_states() if (<ThreadState> t).st.ring != NULL]
     return {
         "active": bool(it_g.active),
         "backend": _backend or None,
+        "backend_note": _backend_note,
         "overflow": "block" if it_g.block else "drop",
         "threads": threads,
         "exited_threads": {
@@ -133,6 +143,7 @@ def stats():
         "code_objects": it_registry_size(),
         "filter_calls": _filter_calls,
         "filter_errors": _filter_errors,
+        "internal_errors": _internal_errors,
         "greenlet_switch_errors": _greenlet_switch_errors,
         "drain_running": bool(it_d.running),
     }

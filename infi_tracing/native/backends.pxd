@@ -2,6 +2,14 @@
 from cpython.object cimport PyObject
 from infi_tracing.native.common cimport PyFrameObject
 
+cdef extern from "it_evalframe.h":
+    int IT_HAVE_EVALFRAME
+    int it_evalframe_install()
+    void it_evalframe_uninstall()
+    int it_evalframe_taken()
+    PyObject *it_pending_globals
+    PyObject **it_pending_fast
+
 cdef extern from "it_backends.h":
     int it_yield_opcode, it_yield_from_opcode, it_return_value_opcode, it_return_const_opcode, it_resume_opcode
     object it_mon_callback(const char *name)

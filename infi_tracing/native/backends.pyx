@@ -2,6 +2,7 @@
 #
 # "monitoring": sys.monitoring (3.12+) with C callbacks, global for every
 #   thread, existing and future.
+# "evalframe": a PEP 523 eval-frame function (3.10, 3.11), interpreter-wide.
 # "profile": PyEval_SetProfile with a C callback on every existing thread;
 #   threads started later through `threading` install it on their first
 #   event via threading.setprofile.
@@ -19,7 +20,14 @@ def available_backends():
     """Backends this interpreter supports, fastest first."""
     if hasattr(_sys, "monitoring"):
         return ("monitoring", "profile")
+    if IT_HAVE_EVALFRAME:
+        return ("evalframe", "profile")
     return ("profile",)
+
+
+def evalframe_taken():
+    """Another tool (a debugger, say) has its own PEP 523 eval-frame function."""
+    return bool(it_evalframe_taken())
 
 
 def _profile_bootstrap(frame, event, arg):
@@ -48,6 +56,10 @@ cdef int _install(str backend) except -1:
             mask |= event
         mon.set_events(tool, mask)
         mon.restart_events()  # earlier DISABLE answers belong to an older filter
+    elif backend == "evalframe":
+        if not it_evalframe_install():
+            raise ValueError("backend='evalframe' is not available: another tool has installed "
+                             "its own eval-frame function")
     else:
         it_profile_install_all(1)
         _threading.setprofile(_profile_bootstrap)
@@ -64,6 +76,8 @@ cdef int _uninstall() except -1:
             mon.register_callback(_tool_id, getattr(mon.events, name), None)
         mon.free_tool_id(_tool_id)
         _tool_id = -1
+    elif _backend == "evalframe":
+        it_evalframe_uninstall()
     elif _backend == "profile":
         _threading.setprofile(None)
         it_profile_install_all(0)

@@ -94,7 +94,7 @@ static int it_profile_callback(PyObject *obj, PyFrameObject *frame, int what, Py
             /* first sight of the code: it is starting, not resuming */
             resume = id && it_profile_is_resume(co, frame, it_registry_get(id)->start_lasti);
         }
-        it_enter(co, frame, resume);
+        it_enter(co, frame, NULL, resume);
     } else if (arg == NULL || PyErr_Occurred()) {
         PyObject *t = PyErr_Occurred();
         it_exit(co, IT_EV_UNWIND, NULL, t && PyType_Check(t) ? ((PyTypeObject *)t)->tp_name : "?");
@@ -115,22 +115,23 @@ static int it_profile_callback(PyObject *obj, PyFrameObject *frame, int what, Py
 static inline PyObject *it_mon_result(int r) {
     return Py_NewRef(r == IT_DISABLE ? it_g.disable : Py_None);
 }
+/* it_exit answers IT_DISABLE or 0 */
 
 static PyObject *it_mon_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    return it_mon_result(nargs >= 1 ? it_enter((PyCodeObject *)args[0], NULL, 0) : 0);
+    return it_mon_result(nargs >= 1 ? it_enter((PyCodeObject *)args[0], NULL, NULL, 0) : 0);
 }
 
 static PyObject *it_mon_resume(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    return it_mon_result(nargs >= 1 ? it_enter((PyCodeObject *)args[0], NULL, 1) : 0);
+    return it_mon_result(nargs >= 1 ? it_enter((PyCodeObject *)args[0], NULL, NULL, 1) : 0);
 }
 
 /* PY_THROW is not a local event: it cannot be disabled. */
 static PyObject *it_mon_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs >= 1)
-        it_enter((PyCodeObject *)args[0], NULL, 1);
+        it_enter((PyCodeObject *)args[0], NULL, NULL, 1);
     Py_RETURN_NONE;
 }
 

@@ -11,7 +11,18 @@
 #include "it_render.h"
 #include "it_drain.h"
 
-#define IT_DISABLE 1
+/* What it_enter did, so a backend can undo exactly that at the exit. */
+enum {
+    IT_ENTER_NONE = 0,      /* nothing recorded or counted */
+    IT_DISABLE = 1,         /* not traced at all: sys.monitoring may DISABLE it */
+    IT_ENTER_RECORDED = 2,  /* a call/resume record; depth went up */
+    IT_ENTER_NESTED = 3,    /* a NO_TRACE_NESTED frame: exclusion went up */
+};
+
+/* Set while the hook runs Python code of its own (the filter, repr(), the
+ * thread slow path).  CPython does not re-enter profile or monitoring
+ * callbacks, but the eval-frame hook sees every frame, ours included. */
+static __thread int it_busy __attribute__((tls_model("initial-exec")));
 
 /* Full ring: either wait for the drain (overflow="block", GIL released so
  * other threads go on) or count the drop.  Out of line: it is rare. */
@@ -108,32 +119,43 @@ static inline PyObject *it_frame_var(PyFrameObject *frame, PyObject *locals, PyO
 #endif
 }
 
-/* Render the arguments of a starting frame into ts->scratch (GIL held). */
+/* Render the arguments of a starting frame into ts->scratch (GIL held).
+ * `fast`, when given, holds the argument values in order (an eval-frame
+ * hook's frame before it runs); otherwise they are read from `frame`. */
 static __attribute__((noinline)) uint32_t it_render_args(it_tstate *ts, PyFrameObject *frame,
+                                                         PyObject *const *fast,
                                                          uint32_t code_id, int level,
                                                          uint16_t *nvalues) {
     it_code_entry *e = it_registry_get(code_id);
     it_buf b = {ts->scratch, 0, sizeof ts->scratch};
     PyObject *locals = NULL;
-    if (!frame || !e->py_argnames)
+    if ((!frame && !fast) || !e->py_argnames)
         return 0;
     it_saved_exc saved;
     it_exc_save(&saved);
+    if (!fast) {
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-    locals = PyFrame_GetLocals(frame);
-    if (!locals)
-        PyErr_Clear();
+        locals = PyFrame_GetLocals(frame);
+        if (!locals)
+            PyErr_Clear();
 #elif PY_VERSION_HEX < 0x030B0000
-    if (PyFrame_FastToLocalsWithError(frame) == 0) {
-        locals = frame->f_locals;
-        Py_XINCREF(locals);
-    } else {
-        PyErr_Clear();
-    }
+        if (PyFrame_FastToLocalsWithError(frame) == 0) {
+            locals = frame->f_locals;
+            Py_XINCREF(locals);
+        } else {
+            PyErr_Clear();
+        }
 #endif
+    }
     Py_ssize_t n = PyTuple_GET_SIZE(e->py_argnames);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = it_frame_var(frame, locals, PyTuple_GET_ITEM(e->py_argnames, i));
+        PyObject *v;
+        if (fast) {
+            v = fast[i];
+            Py_XINCREF(v);
+        } else {
+            v = it_frame_var(frame, locals, PyTuple_GET_ITEM(e->py_argnames, i));
+        }
         if (v) {
             it_render_value(&b, v, level);
             Py_DECREF(v);
@@ -190,20 +212,24 @@ static inline uint64_t it_lookup(PyCodeObject *co) {
     return (uint64_t)(uintptr_t)ex->ce_extras[it_g.extra_index];
 }
 
-/* A frame starts (CALL) or is re-entered (RESUME).  Returns IT_DISABLE when
- * the code object is not traced at all, so sys.monitoring can switch the
- * event off for it. */
-static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, int resume) {
+/* A frame starts (CALL) or is re-entered (RESUME).  Returns what it did
+ * (IT_ENTER_*); IT_DISABLE when the code object is not traced at all, so
+ * sys.monitoring can switch the event off for it.  `frame` may be NULL
+ * (monitoring: found on demand), `fast` the argument values (eval-frame). */
+static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *const *fast,
+                           int resume) {
     if (IT_UNLIKELY(!it_g.active))
-        return 0;
+        return IT_ENTER_NONE;
     it_tstate *ts = it_current_tstate();
     if (IT_UNLIKELY(!ts))
-        return 0;
+        return IT_ENTER_NONE;
     uint64_t d = it_lookup(co);
     if (IT_UNLIKELY((d >> 40) != it_g.gen)) {
+        it_busy++;
         d = it_decide(co, frame);
+        it_busy--;
         if (!d)
-            return 0;
+            return IT_ENTER_NONE;
     }
     int level = (int)((d >> 1) & 0x7f);
     it_gstate *g = ts->current;
@@ -212,25 +238,27 @@ static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, int resume) {
         if (level == IT_NO_TRACE)
             return IT_DISABLE;
         g->nested_excl++;
-        return 0;
+        return IT_ENTER_NESTED;
     }
     if (g->nested_excl | g->user_excl)
-        return 0;
+        return IT_ENTER_NONE;
     uint32_t code_id = (uint32_t)(d >> 8);
     int32_t depth = g->depth++;
     uint32_t plen = 0;
     uint16_t nv = 0;
     if (IT_UNLIKELY(level >= IT_TRACE_FUNC_PRIMITIVES) && !resume) {
 #if PY_VERSION_HEX >= 0x030C0000
-        if (!frame)
+        if (!frame && !fast)
             frame = PyEval_GetFrame();
 #endif
-        plen = it_render_args(ts, frame, code_id, level, &nv);
+        it_busy++;
+        plen = it_render_args(ts, frame, fast, code_id, level, &nv);
+        it_busy--;
         g = ts->current;  /* a __repr__ may have switched greenlets and back */
     }
     it_emit(ts, resume && it_g.generators ? IT_EV_RESUME : IT_EV_CALL, code_id, g, depth,
             ts->scratch, plen, nv);
-    return 0;
+    return IT_ENTER_RECORDED;
 }
 
 /* A frame is left: by return (`value` the return value), by yield (ev
@@ -265,7 +293,9 @@ static inline int it_exit(PyCodeObject *co, int ev, PyObject *value, const char 
         plen = it_put_name(ts, exc_name ? exc_name : "?");
         nv = 1;
     } else if (IT_UNLIKELY(level >= IT_TRACE_FUNC_PRIMITIVES) && value) {
+        it_busy++;
         plen = it_render_one(ts, value, level);
+        it_busy--;
         nv = 1;
         g = ts->current;
     }

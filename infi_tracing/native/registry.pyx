@@ -11,6 +11,11 @@ import warnings as _warnings
 from libc.stdlib cimport malloc, calloc
 from libc.string cimport strdup
 from cpython.ref cimport Py_INCREF
+from cpython.pystate cimport PyFrameObject as _CyFrame
+
+
+cdef extern from "Python.h":
+    _CyFrame *PyEval_GetFrame()
 
 cdef object _filter = None
 cdef int _default_level = IT_TRACE_FUNC_NAME
@@ -21,6 +26,7 @@ cdef uint64_t _filter_calls = 0
 cdef uint64_t _filter_errors = 0
 cdef uint64_t _registry_full = 0
 cdef int _resume_opcode = -1
+cdef uint64_t _internal_errors = 0
 
 
 class TracingFilterWarning(RuntimeWarning):
@@ -160,16 +166,55 @@ cdef uint64_t _decide_py(object code, object frame) except? 0:
     return d
 
 
+class FrameStandIn:
+    """What the filter gets for a frame the interpreter has not made yet
+    (eval-frame backend, Python 3.11): the frame's code, globals, arguments
+    (as f_locals), first line, and the caller's frame as f_back."""
+
+    __slots__ = ("f_code", "f_globals", "f_locals", "f_lineno", "f_back", "f_builtins")
+
+    def __init__(self, code, f_globals, f_locals, f_back):
+        self.f_code = code
+        self.f_globals = f_globals
+        self.f_builtins = f_globals.get("__builtins__", {})
+        self.f_locals = f_locals
+        self.f_lineno = code.co_firstlineno
+        self.f_back = f_back
+
+
+cdef object _stand_in(object code):
+    cdef int i
+    names, _ = _arg_names(code)
+    args = {}
+    for i in range(len(names)):
+        if it_pending_fast[i] != NULL:
+            args[names[i]] = <object> it_pending_fast[i]
+    cdef PyObject *caller = <PyObject *> PyEval_GetFrame()  # NULL at a greenlet's start
+    return FrameStandIn(code, <object> it_pending_globals, args,
+                        <object> caller if caller != NULL else None)
+
+
 cdef uint64_t _decide(PyCodeObject *co, PyFrameObject *frame) noexcept:
     """it_decide: never leaves an exception; 0 means 'do not record'."""
     cdef it_saved_exc saved
     cdef uint64_t d = 0
     it_exc_save(&saved)
     try:
-        f = <object> frame if frame != NULL else _sys._getframe(0)
+        if frame != NULL:
+            f = <object> frame
+        elif it_pending_globals != NULL:
+            f = _stand_in(<object> co)
+        else:
+            caller = <PyObject *> PyEval_GetFrame()
+            f = <object> caller if caller != NULL else None
         d = _decide_py(<object> co, f)
     except BaseException:
-        d = 0
+        # A bug of ours, not the filter's (those are handled above): count it
+        # and leave the code untraced rather than fail on every call.
+        global _internal_errors
+        _internal_errors += 1
+        d = it_decision_pack(IT_NO_TRACE, 0)
+        IT_CODE_SET_EXTRA(<object> co, it_g.extra_index, <void *> <uintptr_t> d)
     it_exc_restore(&saved)
     return d
 

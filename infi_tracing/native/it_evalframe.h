@@ -1,0 +1,131 @@
+/* Eval-frame backend (PEP 523) for Python 3.10 and 3.11: our function
+ * evaluates every Python frame by calling CPython's default evaluator, with
+ * the entry recorded before and the exit after.  Call and return are seen
+ * in the same C stack frame, so the exit undoes exactly what the entry did.
+ *
+ * Private API: _PyInterpreterState_SetEvalFrameFunc is only used when no
+ * other eval-frame function (a debugger's) is installed. */
+#ifndef IT_EVALFRAME_H
+#define IT_EVALFRAME_H
+
+#include "it_backends.h"
+
+/* The frame being decided by the 3.11 eval-frame hook (see _decide). */
+static __thread PyObject *it_pending_globals __attribute__((tls_model("initial-exec")));
+static __thread PyObject *const *it_pending_fast __attribute__((tls_model("initial-exec")));
+
+#if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030C0000
+#define IT_HAVE_EVALFRAME 1
+
+#if PY_VERSION_HEX >= 0x030B0000
+/* The leading fields of CPython 3.11's _PyInterpreterFrame
+ * (Include/internal/pycore_frame.h), which we read but never write. */
+typedef struct it_iframe {
+    PyObject *f_func;
+    PyObject *f_globals;
+    PyObject *f_builtins;
+    PyObject *f_locals;
+    PyCodeObject *f_code;
+    PyFrameObject *frame_obj;
+    struct it_iframe *previous;
+    _Py_CODEUNIT *prev_instr;
+    int stacktop;
+    char is_entry;
+    char owner;
+    PyObject *localsplus[1];
+} it_iframe;
+typedef struct _PyInterpreterFrame it_eval_frame_t;
+#define IT_FRAME(f) ((it_iframe *)(f))
+#else
+typedef PyFrameObject it_eval_frame_t;
+#endif
+
+static PyObject *it_eval_frame(PyThreadState *tstate, it_eval_frame_t *frame, int throwflag) {
+#if PY_VERSION_HEX >= 0x030B0000
+    PyCodeObject *co = IT_FRAME(frame)->f_code;
+#else
+    PyCodeObject *co = frame->f_code;
+#endif
+    /* tstate->tracing: inside a trace or profile function, or greenlet's
+     * switch tracer -- code the other backends do not see either. */
+    if (IT_UNLIKELY(it_busy | tstate->tracing) || !it_g.active)
+        return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    int resume = 0;
+    int gen = (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) != 0;
+    if (IT_UNLIKELY(gen)) {
+#if PY_VERSION_HEX >= 0x030B0000
+        /* 3.11 evaluates a generator function's frame once to create the
+         * generator (RETURN_GENERATOR): not a call of the function. */
+        const _Py_CODEUNIT *code = (const _Py_CODEUNIT *)co->co_code_adaptive;
+        Py_ssize_t at = IT_FRAME(frame)->prev_instr - code;
+        if (at < 0)
+            return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+        uint64_t d = it_lookup(co);
+        uint32_t id = (d >> 40) == it_g.gen ? (uint32_t)(d >> 8) : 0;
+        resume = id && (uint32_t)(at * 2) >= it_registry_get(id)->start_lasti;
+#else
+        resume = frame->f_lasti >= 0;
+#endif
+    }
+#if PY_VERSION_HEX >= 0x030B0000
+    /* First sight: the filter needs the frame's globals and arguments, and
+     * 3.11 has no public way to make its frame object before it runs. */
+    if (IT_UNLIKELY((it_lookup(co) >> 40) != it_g.gen))
+        it_pending_globals = IT_FRAME(frame)->f_globals, it_pending_fast = IT_FRAME(frame)->localsplus;
+    int entered = it_enter(co, NULL, IT_FRAME(frame)->localsplus, resume);
+    it_pending_globals = NULL;
+#else
+    int entered = it_enter(co, frame, NULL, resume);
+#endif
+    PyObject *result = _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    if (entered != IT_ENTER_RECORDED && entered != IT_ENTER_NESTED)
+        return result;
+    if (!result) {
+        PyObject *t = PyErr_Occurred();
+        it_exit(co, IT_EV_UNWIND, NULL, t && PyType_Check(t) ? ((PyTypeObject *)t)->tp_name : "?");
+    } else if (IT_UNLIKELY(gen)) {
+#if PY_VERSION_HEX >= 0x030B0000
+        int op = _Py_OPCODE(*IT_FRAME(frame)->prev_instr);
+        int yielded = op == it_yield_opcode;
+#else
+        int yielded = frame->f_state == FRAME_SUSPENDED;
+#endif
+        it_exit(co, yielded ? IT_EV_YIELD : IT_EV_RETURN, result, NULL);
+    } else {
+        it_exit(co, IT_EV_RETURN, result, NULL);
+    }
+    return result;
+}
+
+/* 1 when installed; 0 when another eval-frame function is in place. */
+static int it_evalframe_install(void) {
+    PyInterpreterState *interp = PyThreadState_Get()->interp;
+    _PyFrameEvalFunction current = _PyInterpreterState_GetEvalFrameFunc(interp);
+    if (current == it_eval_frame)
+        return 1;
+    if (current != _PyEval_EvalFrameDefault)
+        return 0;
+    _PyInterpreterState_SetEvalFrameFunc(interp, it_eval_frame);
+    return 1;
+}
+
+static void it_evalframe_uninstall(void) {
+    PyInterpreterState *interp = PyThreadState_Get()->interp;
+    if (_PyInterpreterState_GetEvalFrameFunc(interp) == it_eval_frame)
+        _PyInterpreterState_SetEvalFrameFunc(interp, _PyEval_EvalFrameDefault);
+}
+
+/* Another tool's eval-frame function is installed (ours is not). */
+static int it_evalframe_taken(void) {
+    _PyFrameEvalFunction current =
+        _PyInterpreterState_GetEvalFrameFunc(PyThreadState_Get()->interp);
+    return current != _PyEval_EvalFrameDefault && current != it_eval_frame;
+}
+#else
+#define IT_HAVE_EVALFRAME 0
+static int it_evalframe_install(void) { return 0; }
+static void it_evalframe_uninstall(void) {}
+static int it_evalframe_taken(void) { return 0; }
+#endif
+
+#endif
