@@ -14,6 +14,36 @@ from infi_tracing.native import _core
 BACKENDS = _core.available_backends()
 
 
+# Two plain greenlets switching in the middle of different call chains.
+TWO_GREENLETS = """
+import greenlet
+
+def a_leaf(n):
+    main.switch()          # hand over in the middle of the chain
+    return n
+
+def a_chain():
+    return a_leaf(1) + a_leaf(2)
+
+def b_leaf(n):
+    main.switch()
+    return n * 10
+
+def b_mid(n):
+    return b_leaf(n)
+
+def b_chain():
+    return b_mid(1) + b_mid(2)
+
+main = greenlet.getcurrent()
+ga = greenlet.greenlet(a_chain)
+gb = greenlet.greenlet(b_chain)
+for _ in range(3):
+    ga.switch()
+    gb.switch()
+"""
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     """Each hook backend this interpreter has."""

@@ -2,35 +2,7 @@
 
 from collections import defaultdict
 
-from conftest import check_nesting, run_traced
-
-TWO_GREENLETS = """
-import greenlet
-
-def a_leaf(n):
-    main.switch()          # hand over in the middle of the chain
-    return n
-
-def a_chain():
-    return a_leaf(1) + a_leaf(2)
-
-def b_leaf(n):
-    main.switch()
-    return n * 10
-
-def b_mid(n):
-    return b_leaf(n)
-
-def b_chain():
-    return b_mid(1) + b_mid(2)
-
-main = greenlet.getcurrent()
-ga = greenlet.greenlet(a_chain)
-gb = greenlet.greenlet(b_chain)
-for _ in range(3):
-    ga.switch()
-    gb.switch()
-"""
+from conftest import TWO_GREENLETS, check_nesting, run_traced
 
 
 def test_interleaved_greenlets_nest_separately(tmp_path, backend):

@@ -1,6 +1,5 @@
 """The tracer's syslog sink against real rsyslogd and syslog-ng."""
 
-import re
 import subprocess
 import sys
 import time
@@ -9,6 +8,7 @@ import pytest
 
 from conftest import run_python
 from syslog_daemons import rsyslogd_fixture, syslog_ng_fixture  # noqa: F401
+from syslog_phases import PHASED, lost_reported, wait_file
 
 FIELDS = """
 import infi_tracing
@@ -101,38 +101,6 @@ def test_ten_thousand_calls_arrive_complete(tmp_path, request, daemon_name):
     assert "'lost': 0" in proc.stdout and "'pending': 0" in proc.stdout
 
 
-PHASED = """
-import os, time, infi_tracing
-infi_tracing.configure_sinks(["syslog+tcp://127.0.0.1:%(port)d?flush_timeout=20"])
-def work(i):
-    return i
-@infi_tracing.exclude_from_traces_recursive
-def signal(name):
-    open(name, "w").close()
-@infi_tracing.exclude_from_traces_recursive
-def wait_for(name):
-    deadline = time.monotonic() + 60
-    while not os.path.exists(name) and time.monotonic() < deadline:
-        time.sleep(0.01)
-infi_tracing.set_tracing(overflow="block")
-for phase in "ABC":
-    for i in range(%(n)d):
-        work(i)
-    if phase == "A":
-        infi_tracing.flush_tracing()
-    signal(phase + "-done")
-    if phase != "C":
-        wait_for("go-" + phase)
-infi_tracing.unset_tracing()
-print(infi_tracing.tracing_stats()["sinks"][0])
-"""
-
-
-def _wait_file(path, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert path.exists(), "%s never appeared" % path
 
 
 def test_rsyslog_killed_mid_stream_and_restarted(tmp_path, rsyslogd):
@@ -144,11 +112,11 @@ def test_rsyslog_killed_mid_stream_and_restarted(tmp_path, rsyslogd):
     child = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _wait_file(tmp_path / "A-done")
+        wait_file(tmp_path / "A-done")
         rsyslogd.messages(2 * n)
         rsyslogd.kill()                       # the daemon dies
         (tmp_path / "go-A").touch()
-        _wait_file(tmp_path / "B-done")       # more records while it is down
+        wait_file(tmp_path / "B-done")       # more records while it is down
         time.sleep(0.5)
         rsyslogd.start()                      # back on the same port
         (tmp_path / "go-B").touch()
@@ -159,7 +127,6 @@ def test_rsyslog_killed_mid_stream_and_restarted(tmp_path, rsyslogd):
     stats = eval(out.strip().splitlines()[-1])
     messages = rsyslogd.messages(6 * n - stats["lost"], timeout=30)
     work = _ours(messages, name="__main__.work ")
-    reported = sum(int(re.search(r"lost (\d+) records", m["msg"]).group(1))
-                   for m in messages if m["msgid"] == "lost")
+    reported = lost_reported(m["msg"] for m in messages if m["msgid"] == "lost")
     assert stats["reconnects"] >= 1 and reported == stats["lost"]
     assert len(work) + reported == 6 * n

@@ -1,44 +1,11 @@
 """Network faults: a syslog server that goes away and comes back."""
 
-import re
 import subprocess
 import sys
 import time
 
 from syslog_peers import StreamPeer, parse_5424
-
-PHASED = """
-import os, time, infi_tracing
-infi_tracing.configure_sinks(["syslog+tcp://127.0.0.1:%(port)d?flush_timeout=20"])
-def work(i):
-    return i
-@infi_tracing.exclude_from_traces_recursive
-def signal(name):  # nothing is traced while the test reacts to the signal
-    open(name, "w").close()
-@infi_tracing.exclude_from_traces_recursive
-def wait_for(name):
-    deadline = time.monotonic() + 60
-    while not os.path.exists(name) and time.monotonic() < deadline:
-        time.sleep(0.01)
-infi_tracing.set_tracing(overflow="block")
-for phase in "ABC":
-    for i in range(%(n)d):
-        work(i)
-    if phase == "A":  # B: the server is down, a flush would wait flush_timeout for it
-        infi_tracing.flush_tracing()
-    signal(phase + "-done")
-    if phase != "C":
-        wait_for("go-" + phase)
-infi_tracing.unset_tracing()
-print(infi_tracing.tracing_stats()["sinks"][0])
-"""
-
-
-def _wait_file(path, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert path.exists(), "%s never appeared" % path
+from syslog_phases import PHASED, lost_reported, wait_file
 
 
 def _is_record(message):
@@ -47,15 +14,6 @@ def _is_record(message):
 
 def _is_work(message):
     return _is_record(message) and "__main__.work " in message
-
-
-def _lost_reported(messages):
-    total = 0
-    for m in messages:
-        found = re.search(r"lost (\d+) records \(syslog sink", m)
-        if found:
-            total += int(found.group(1))
-    return total
 
 
 def test_server_restart_mid_stream_accounts_for_every_record(tmp_path):
@@ -69,11 +27,11 @@ def test_server_restart_mid_stream_accounts_for_every_record(tmp_path):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     second = None
     try:
-        _wait_file(tmp_path / "A-done")
+        wait_file(tmp_path / "A-done")
         received_first = first.wait(2 * n, where=_is_work)
         first.close()                      # the server goes away mid-stream
         (tmp_path / "go-A").touch()
-        _wait_file(tmp_path / "B-done")    # phase B is produced while it is down
+        wait_file(tmp_path / "B-done")    # phase B is produced while it is down
         time.sleep(0.5)                    # refused reconnects, with backoff
         second = StreamPeer("octet", port=port)
         (tmp_path / "go-B").touch()
@@ -88,7 +46,7 @@ def test_server_restart_mid_stream_accounts_for_every_record(tmp_path):
     assert child.returncode == 0, err
     produced = 6 * n
     ours = [m for m in received_first + received_second if _is_work(m)]
-    lost = _lost_reported(received_second)
+    lost = lost_reported(received_second)
     delivered = [m for m in received_first + received_second if _is_record(m)]
     assert len(ours) + lost == produced
     assert stats["lost"] == lost and stats["records"] == len(delivered) and stats["pending"] == 0

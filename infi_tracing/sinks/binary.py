@@ -7,6 +7,7 @@ import os
 
 from infi_tracing._binary import MAGIC, check_trace_file
 from infi_tracing.native._core import SinkHandle
+from infi_tracing.sinks.stream import open_for_append
 
 __all__ = ["BinaryFileSink"]
 
@@ -15,14 +16,7 @@ class BinaryFileSink:
     """Records appended to a binary trace file, written natively."""
 
     def __init__(self, path):
-        if not isinstance(path, (str, bytes, os.PathLike)):
-            raise TypeError("path must be a str or os.PathLike, got %r" % (path,))
-        self.path = os.fsdecode(path)
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise OSError(exc.errno, "infi_tracing: cannot open the trace file (path=%r): %s"
-                          % (self.path, exc.strerror), self.path) from None
+        self.path, fd = open_for_append(path, os.O_RDWR)
         try:
             if os.fstat(fd).st_size == 0:
                 os.write(fd, MAGIC)

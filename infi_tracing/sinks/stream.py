@@ -5,9 +5,22 @@ import os
 from infi_tracing._format import format_jsonl, format_text
 from infi_tracing.native._core import SinkHandle
 
-__all__ = ["FdSink", "StdoutSink", "StderrSink", "FileSink", "FORMATS"]
+__all__ = ["FdSink", "StdoutSink", "StderrSink", "FileSink", "FORMATS", "open_for_append"]
 
 FORMATS = ("text", "jsonl")
+
+
+def open_for_append(path, flags=os.O_WRONLY):
+    """(path as str, fd) of a trace file opened for appending; OSError names the path."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError("path must be a str or os.PathLike, got %r" % (path,))
+    path = os.fsdecode(path)
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise OSError(exc.errno, "infi_tracing: cannot open the trace file (path=%r): %s"
+                      % (path, exc.strerror), path) from None
+    return path, fd
 
 
 def _check_format(format):
@@ -64,14 +77,6 @@ class FileSink(FdSink):
     """Records appended to a file, opened when the sink is configured."""
 
     def __init__(self, path, format="text", values=True):
-        if not isinstance(path, (str, bytes, os.PathLike)):
-            raise TypeError("path must be a str or os.PathLike, got %r" % (path,))
         _check_format(format)
-        self.path = os.fspath(path)
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise OSError(exc.errno, "infi_tracing: cannot open the trace file (path=%r): %s"
-                          % (self.path, exc.strerror), self.path) from None
-        super().__init__(fd, format, owns_fd=True, name="file:%s" % os.fsdecode(self.path),
-                         values=values)
+        self.path, fd = open_for_append(path)
+        super().__init__(fd, format, owns_fd=True, name="file:%s" % self.path, values=values)
