@@ -11,6 +11,7 @@ from infi_tracing._api import (
     TracingFilterWarning,
     configure_sinks,
     flush_tracing,
+    last_tracing_arguments,
     set_sinks,
     set_tracing,
     tracing_output_to_file,
@@ -21,6 +22,7 @@ from infi_tracing._api import (
     unset_tracing,
 )
 from infi_tracing._config import SinkSpec
+from infi_tracing._env import filter_from_globs, start_tracing_from_environment
 from infi_tracing._exclusion import (
     exclude_from_traces_context,
     exclude_from_traces_recursive,
@@ -38,6 +40,8 @@ from infi_tracing._levels import (
     TraceLevel,
 )
 from infi_tracing._logging import TraceLogHandler
+from infi_tracing._signals import install_signal_handlers, record_stats, toggle_tracing
+from infi_tracing._summary import format_stats
 
 __all__ = [
     "set_tracing", "unset_tracing", "suspend_tracing", "resume_tracing",
@@ -48,4 +52,6 @@ __all__ = [
     "tracing_output_to_file", "tracing_output_to_syslog", "configure_sinks", "SinkSpec",
     "set_sinks", "tracing_stats", "flush_tracing",
     "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE", "TraceLogHandler",
+    "install_signal_handlers", "toggle_tracing", "record_stats", "last_tracing_arguments",
+    "filter_from_globs", "start_tracing_from_environment", "format_stats",
 ]

@@ -12,7 +12,7 @@ __all__ = ["set_tracing", "unset_tracing", "tracing_output_to_stdout",
            "tracing_output_to_stderr", "tracing_output_to_file", "tracing_output_to_syslog",
            "configure_sinks", "set_sinks",
            "tracing_stats", "flush_tracing", "TracingFilterWarning", "BACKENDS",
-           "DEFAULT_BUFFER_SIZE"]
+           "DEFAULT_BUFFER_SIZE", "last_tracing_arguments"]
 
 TracingFilterWarning = _core.TracingFilterWarning
 BACKENDS = ("auto", "monitoring", "evalframe", "profile")
@@ -22,6 +22,7 @@ MIN_BUFFER_SIZE = 64 * 1024
 MAX_BUFFER_SIZE = 1 << 30
 
 _sinks = []
+_last_arguments = {}  # of the last set_tracing(), for last_tracing_arguments()
 
 
 def _check_level(level):
@@ -87,6 +88,15 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
         set_sinks(_config.sinks_from_specs(from_environment) if from_environment
                   else [StderrSink()])
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
+    _last_arguments.clear()
+    _last_arguments.update(filter=filter, level=level, backend=backend, overflow=overflow,
+                           buffer_size=buffer_size, generators=bool(generators))
+
+
+def last_tracing_arguments():
+    """The keyword arguments of the last successful set_tracing() call (a new
+    dict; empty before the first), e.g. to start again with the same settings."""
+    return dict(_last_arguments)
 
 
 def unset_tracing():

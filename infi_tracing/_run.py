@@ -1,0 +1,282 @@
+"""``python -m infi_tracing run [options] (script.py | -m module) [args]``.
+
+Runs a program traced, the way ``python script.py`` / ``python -m module``
+would run it: same ``sys.argv``, ``__main__``, ``sys.path[0]``, exit code,
+exceptions and standard streams.  Options default to the INFI_TRACING_*
+environment (an option given on the command line replaces its variable).
+At exit a short summary goes to stderr.
+"""
+
+import argparse
+import atexit
+import os
+import runpy
+import sys
+
+from infi_tracing import _api, _config, _env, _levels, _summary
+from infi_tracing.native import _core
+
+__all__ = ["add_run_parser", "split_run_argv", "run"]
+
+USAGE = "%(prog)s [options] (script.py | -m module) [args ...]"
+
+# Options that take a value (the rest are flags); needed to find where the
+# program's own arguments start, as python does: at the script or -m module.
+_VALUE_OPTIONS = ("--sink", "--level", "--include", "--exclude", "--backend", "--overflow",
+                  "--buffer-size", "--top", "--signals", "--stats-file")
+
+
+def add_run_parser(commands):
+    """The `run` subcommand's parser (options only; see split_run_argv)."""
+    run_parser = commands.add_parser(
+        "run", usage=USAGE, allow_abbrev=False,
+        help="run a Python script or module traced",
+        description="Run a Python script (or -m module) traced, like python would run it. "
+                    "Every option defaults to its INFI_TRACING_* environment variable, so "
+                    "with those set no option is needed.",
+        epilog="Globs: one with a '/' or ending in .py matches file paths, any other "
+               "matches module names (a package's name also matches its submodules). A "
+               "function is traced when it matches an --include (or there is none) and no "
+               "--exclude.")
+    run_parser.add_argument("-m", dest="module", metavar="MODULE",
+                            help="run a library module as a script (like python -m)")
+    run_parser.add_argument("--sink", action="append", metavar="URL",
+                            help="where records go (repeatable; default: INFI_TRACING_SINKS, "
+                                 "else stderr), e.g. binary:///tmp/app.itr")
+    run_parser.add_argument("--level", metavar="LEVEL",
+                            help="name, primitives or repr (or TRACE_FUNC_NAME, ...; "
+                                 "default: INFI_TRACING_LEVEL, else name)")
+    run_parser.add_argument("--include", action="append", metavar="GLOB",
+                            help="trace only matching modules or files (repeatable; "
+                                 "INFI_TRACING_INCLUDE)")
+    run_parser.add_argument("--exclude", action="append", metavar="GLOB",
+                            help="never trace matching modules or files (repeatable; "
+                                 "INFI_TRACING_EXCLUDE)")
+    run_parser.add_argument("--backend", metavar="NAME",
+                            help="%s (INFI_TRACING_BACKEND)" % ", ".join(_api.BACKENDS))
+    run_parser.add_argument("--overflow", choices=_api.OVERFLOW_MODES,
+                            help="drop (default) or block (INFI_TRACING_OVERFLOW)")
+    run_parser.add_argument("--buffer-size", metavar="BYTES",
+                            help="ring bytes per thread, e.g. 8M (INFI_TRACING_BUFFER_SIZE)")
+    run_parser.add_argument("--generators", action="store_true", default=None,
+                            help="record generator resumes/yields (INFI_TRACING_GENERATORS)")
+    run_parser.add_argument("--signals", metavar="SPEC",
+                            help="install signal handlers: yes (toggle=USR2,stats=USR1) or "
+                                 "toggle=SIG,stats=SIG (INFI_TRACING_SIGNALS)")
+    run_parser.add_argument("--stats-file", metavar="PATH",
+                            help="where the stats signal appends JSON "
+                                 "(INFI_TRACING_STATS_FILE)")
+    run_parser.add_argument("--paused", action="store_true", default=None,
+                            help="start with tracing off, for the toggle signal to switch on "
+                                 "(INFI_TRACING_START=no)")
+    run_parser.add_argument("--no-summary", dest="summary", action="store_false",
+                            help="print no summary at exit (its counting feeds every record "
+                                 "to a Python sink, about 1 us each in the drain: hot loops "
+                                 "may then lose records with --overflow drop)")
+    run_parser.add_argument("--top", type=int, default=10, metavar="N",
+                            help="functions listed in the summary (default 10)")
+    run_parser.add_argument("target", nargs="?", metavar="script.py",
+                            help="the script (a file, a directory or zip with __main__.py)")
+    run_parser.add_argument("args", nargs=argparse.REMAINDER,
+                            help="arguments for the program")
+    run_parser.set_defaults(run=run)
+    return run_parser
+
+
+def split_run_argv(argv):
+    """(options, module, target, program args) from the words after `run`:
+    options end at the script (or -m MODULE, or --), like python's own."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            rest = argv[i + 1:]
+            return argv[:i], None, rest[:1], rest[1:]
+        if word == "-m" or (word.startswith("-m") and not word.startswith("--")):
+            module = word[2:] or (argv[i + 1] if i + 1 < len(argv) else None)
+            after = i + 1 if word[2:] else i + 2
+            if module is None:
+                return argv, None, [], []  # argparse reports the missing value
+            return argv[:i], module, [], argv[after:]
+        if not word.startswith("-") or word == "-":
+            return argv[:i], None, [word], argv[i + 1:]
+        i += 2 if word in _VALUE_OPTIONS else 1
+    return argv, None, [], []
+
+
+def _fail(parser, message):
+    parser.error(message)
+
+
+def _settings(args, parser):
+    """set_tracing() arguments, sinks, signals and start flag: the command line
+    over the environment."""
+    try:
+        options = _env.tracing_options_from_environment()
+    except ValueError as exc:
+        _fail(parser, str(exc))
+    try:
+        if args.level is not None:
+            options["level"] = _env.parse_level(args.level, "--level")
+        if args.backend is not None:
+            options["backend"] = _env.parse_choice(args.backend, _api.BACKENDS, "--backend")
+        if args.overflow is not None:
+            options["overflow"] = args.overflow
+        if args.buffer_size is not None:
+            options["buffer_size"] = _env.parse_buffer_size(args.buffer_size, "--buffer-size")
+            if not _api.MIN_BUFFER_SIZE <= options["buffer_size"] <= _api.MAX_BUFFER_SIZE:
+                raise ValueError("--buffer-size: must be between %d and %d bytes, got %r" % (
+                    _api.MIN_BUFFER_SIZE, _api.MAX_BUFFER_SIZE, args.buffer_size))
+        backend = options.get("backend", "auto")
+        if backend != "auto" and backend not in _core.available_backends():
+            source = "--backend" if args.backend else _env.BACKEND_VARIABLE
+            raise ValueError("%s: backend %r is not available on Python %d.%d (available: %s)"
+                             % ((source, backend) + sys.version_info[:2]
+                                + (", ".join(_core.available_backends()),)))
+        if args.generators:
+            options["generators"] = True
+        if args.include:
+            options["include"] = args.include
+        if args.exclude:
+            options["exclude"] = args.exclude
+        signals = (_env.parse_signals(args.signals, "--signals") if args.signals is not None
+                   else _env.signals_from_environment())
+        start = False if args.paused else _env.start_from_environment()
+    except ValueError as exc:
+        _fail(parser, str(exc))
+    arguments = _env.set_tracing_arguments(options)
+    arguments["filter"] = _without_runpy(arguments["filter"])
+    if args.sink:
+        try:
+            sinks = _config.sinks_from_specs(args.sink)
+        except ValueError as exc:
+            _fail(parser, "--sink: %s" % exc)
+        except OSError as exc:
+            _fail(parser, "--sink: %s" % exc)
+    else:
+        try:
+            sinks = _env.sinks_from_environment()
+        except (ValueError, OSError) as exc:
+            _fail(parser, str(exc))
+        if sinks is None:
+            sinks = _config.sinks_from_specs(["stderr"])
+    return arguments, sinks, signals, start
+
+
+def _without_runpy(user_filter):
+    """The run machinery's own frames (runpy's) stay out of the trace, so the
+    program's <module> is at depth 0 as under plain python."""
+    import pkgutil
+    runpy_globals = vars(runpy)
+    machinery = {pkgutil.get_importer.__code__, runpy._get_code_from_file.__code__}
+
+    def run_filter(frame):
+        if frame.f_code in machinery:
+            return _levels.NO_TRACE_NESTED  # finding and reading the script
+        if frame.f_globals is runpy_globals:
+            return False
+        return True if user_filter is None else user_filter(frame)
+
+    run_filter.include = getattr(user_filter, "include", ())
+    run_filter.exclude = getattr(user_filter, "exclude", ())
+    return run_filter
+
+
+def _set_sys_path(target, module):
+    """sys.path[0] as python sets it: the script's directory, or the current
+    directory for -m (nothing with -P / PYTHONSAFEPATH)."""
+    if getattr(sys.flags, "safe_path", False):
+        return
+    if module is not None:
+        entry = os.getcwd()
+    elif os.path.isdir(target) or not target.endswith(".py") and _is_zip(target):
+        entry = None  # runpy.run_path puts the directory or zip itself first
+    else:
+        entry = os.path.dirname(os.path.realpath(target))
+    if sys.path and entry is None:
+        del sys.path[0]
+    elif sys.path:
+        sys.path[0] = entry
+    elif entry is not None:
+        sys.path.insert(0, entry)
+
+
+def _is_zip(path):
+    import zipfile
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def _print_exception(exc):
+    """The traceback python would print: the frames of run and runpy cut off."""
+    own = (globals(), vars(runpy))
+    tb = exc.__traceback__
+    while tb is not None and any(tb.tb_frame.f_globals is g for g in own):
+        tb = tb.tb_next
+    exc.__traceback__ = tb  # the default hook prints the exception's own traceback
+    sys.excepthook(type(exc), exc, tb)
+
+
+def run(args, parser=None):
+    """Run the program traced; returns its exit code (SystemExit propagates)."""
+    parser = parser or argparse.ArgumentParser(prog="infi_tracing run")
+    if args.module is None and not args.target:
+        _fail(parser, "a script or -m module is required")
+    if args.module is None and not os.path.exists(args.target):
+        _fail(parser, "can't open file %r: no such file or directory" % args.target)
+    arguments, sinks, signals, start = _settings(args, parser)
+
+    summary = _summary.SummarySink() if args.summary else None
+    _api.set_sinks(sinks + ([summary] if summary is not None else []))
+    if signals is not None and (signals["toggle"] is not None or signals["stats"] is not None):
+        from infi_tracing import _signals
+        _signals.install_signal_handlers(toggle=signals["toggle"], stats=signals["stats"],
+                                         stats_file=args.stats_file)
+    elif args.stats_file:
+        os.environ[_env.STATS_FILE_VARIABLE] = args.stats_file
+    if summary is not None:
+        atexit.register(_print_summary, summary, args.top)
+
+    _set_sys_path(args.target, args.module)
+    if args.module is not None:
+        sys.argv[:] = [args.module] + list(args.args)
+    else:
+        sys.argv[:] = [args.target] + list(args.args)
+    if start:
+        _api.set_tracing(**arguments)
+    else:
+        _remember(arguments)
+    try:
+        if args.module is not None:
+            runpy.run_module(args.module, run_name="__main__", alter_sys=True)
+        else:
+            runpy.run_path(args.target, run_name="__main__")
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # noqa: B036 - reported like python does
+        _print_exception(exc)
+        return 1
+    return 0
+
+
+def _remember(arguments):
+    """Paused start: the toggle signal starts tracing with these settings."""
+    _api._last_arguments.clear()
+    _api._last_arguments.update(arguments)
+
+
+def _print_summary(summary, top):
+    """At exit (after the program's own atexit functions): stop tracing,
+    deliver everything, print the summary."""
+    try:
+        backend = _api.tracing_stats()["backend"]
+        _api.unset_tracing()
+        stats = _api.tracing_stats()
+        stats["backend"] = backend
+        text = _summary.format_summary(stats, summary, top)
+        sys.stderr.flush()
+        os.write(2, text.encode("utf-8", "backslashreplace"))
+    except Exception as exc:  # noqa: BLE001 - never spoil the program's exit
+        os.write(2, ("infi_tracing: no summary: %s\n" % exc).encode())

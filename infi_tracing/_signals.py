@@ -1,0 +1,213 @@
+"""Runtime control of a running process by signals (opt-in).
+
+``install_signal_handlers(toggle=SIGUSR2, stats=SIGUSR1)``: the toggle
+signal switches tracing off and on again (with the last set_tracing()
+arguments, or the INFI_TRACING_* environment's); the stats signal writes
+tracing_stats() as an ``infi_tracing.stats`` log record into the trace
+stream (while tracing is on) and to the stats file (INFI_TRACING_STATS_FILE
+or the stats_file argument), or to stderr when neither can take it.
+
+The handlers are plain ``signal.signal`` handlers: Python runs them in the
+main thread between bytecodes, in whichever greenlet is running (an idle
+gevent hub wakes up for them at once).  They chain to the
+handler installed before them, and never raise into the interrupted code.
+"""
+
+import json
+import os
+import signal
+import sys
+
+from infi_tracing import _api, _env, _summary
+from infi_tracing.native import _core
+
+__all__ = ["install_signal_handlers", "toggle_tracing", "record_stats"]
+
+_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_RETRY_DELAY = 0.05   # seconds before a deferred signal is sent again
+_RETRY_MAX = 100      # deferrals of one signal before it is dropped (with a note)
+# Our modules whose frames may hold the program's own code (entry points that
+# run the whole program, wrappers around user callables): not "busy".
+_OUTER = ("_run.py", "_cli.py", "__main__.py", "auto.py", "_exclusion.py", "_logging.py")
+_installed = {}       # signum -> (kind, handler, previous handler, stats_file)
+_retries = {}         # signum -> deferrals in a row
+
+
+def _note(text):
+    """One line to stderr, with os.write: a signal handler may have
+    interrupted a write to sys.stderr, which must not be re-entered."""
+    data = ("infi_tracing: %s\n" % text).encode("utf-8", "backslashreplace")
+    try:
+        while data:
+            data = data[os.write(2, data):]
+    except OSError:
+        pass
+
+
+def tracing_active():
+    """Whether tracing is on."""
+    return _core.backend_in_use() is not None
+
+
+def toggle_tracing():
+    """Switch tracing off when on; on when off, with the last set_tracing()
+    arguments (or, before any, the INFI_TRACING_* environment's).
+    Returns True when tracing is on afterwards."""
+    if tracing_active():
+        _core.log_record("INFO", "infi_tracing", "tracing off (pid %d)" % os.getpid())
+        _api.unset_tracing()
+        return False
+    arguments = _api.last_tracing_arguments()
+    if not arguments:
+        arguments = _env.set_tracing_arguments(_env.tracing_options_from_environment())
+    _api.set_tracing(**arguments)
+    _core.log_record("INFO", "infi_tracing", "tracing on (pid %d)" % os.getpid())
+    return True
+
+
+def _current_stats():
+    """tracing_stats() without its flush: a signal handler must not wait for
+    a sink (an unreachable syslog server may hold a flush for seconds)."""
+    stats = _core.stats()
+    exited = stats["exited_threads"]
+    stats["records"] = sum(t["records"] for t in stats["threads"]) + exited["records"]
+    stats["lost"] = sum(t["lost"] for t in stats["threads"]) + exited["lost"]
+    return stats
+
+
+def _append_line(path, text):
+    path = path.replace("{pid}", str(os.getpid()))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    try:
+        data = (text + "\n").encode("utf-8")
+        os.write(fd, data)  # one write: lines of several processes do not mix
+    finally:
+        os.close(fd)
+
+
+def record_stats(stats_file=None):
+    """Write the current tracing_stats() (with pid and time) where an operator
+    finds them: as an ``infi_tracing.stats`` log record in the trace stream
+    while tracing is on, and appended as one JSON line to `stats_file` (or
+    INFI_TRACING_STATS_FILE; ``{pid}`` in the path becomes the pid); to
+    stderr when tracing is off and there is no stats file.  Returns the
+    snapshot (a dict)."""
+    snapshot = _core.call_untraced(lambda: _summary.stats_snapshot(_current_stats()))
+    path = stats_file or _env.stats_file_from_environment()
+    active = tracing_active()
+    if active:
+        _core.log_record("INFO", _summary.STATS_LOGGER,
+                         _core.call_untraced(_summary.compact_snapshot, snapshot))
+    if path:
+        _core.call_untraced(_append_line, path, json.dumps(snapshot, separators=(",", ":")))
+    elif not active:
+        _note("stats %s" % json.dumps(snapshot, separators=(",", ":")))
+    return snapshot
+
+
+def _inside_tracer(frame):
+    """The signal interrupted the tracer's own Python code (a filter, a sink,
+    set_tracing(), a handler of ours...): acting now would re-enter it.  The
+    entry points that run the whole program (run, the CLI) and the wrappers
+    around the program's own code do not count."""
+    codes = {getattr(_api.last_tracing_arguments().get("filter"), "__code__", None)}
+    for sink in list(_api._sinks):  # Python sinks are flushed from the program's thread
+        for method in ("write", "flush", "close"):
+            codes.add(getattr(getattr(type(sink), method, None), "__code__", None))
+    depth = 0
+    while frame is not None and depth < 200:
+        code = frame.f_code
+        if code in codes:
+            return True
+        if code.co_filename.startswith(_OWN_DIR) and \
+                os.path.basename(code.co_filename) not in _OUTER:
+            return True
+        frame = frame.f_back
+        depth += 1
+    return False
+
+
+def _original(module, name):
+    """`module.name` as it was before gevent monkey-patched it."""
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    if gevent_monkey is not None:
+        try:
+            return gevent_monkey.get_original(module, name)
+        except (AttributeError, ImportError, KeyError):
+            pass
+    return getattr(__import__(module), name)
+
+
+def _defer(signum):
+    """Send `signum` again a little later, from a short-lived OS thread."""
+    count = _retries.get(signum, 0) + 1
+    _retries[signum] = count
+    if count > _RETRY_MAX:
+        _retries[signum] = 0
+        _note("signal %d dropped: the tracer was busy for %.0f s" % (
+            signum, _RETRY_MAX * _RETRY_DELAY))
+        return
+    sleep = _original("time", "sleep")
+    pid = os.getpid()
+
+    def resend():
+        sleep(_RETRY_DELAY)
+        os.kill(pid, signum)
+
+    _original("_thread", "start_new_thread")(resend, ())
+
+
+def _handle(signum, frame):
+    kind, _handler, previous, stats_file = _installed[signum]
+    if _inside_tracer(frame):
+        _defer(signum)  # the previous handler runs when it comes back
+        return
+    _retries[signum] = 0
+    try:
+        if kind == "toggle":
+            on = toggle_tracing()
+            _note("tracing %s (signal %d, pid %d)" % ("on" if on else "off", signum,
+                                                       os.getpid()))
+        else:
+            record_stats(stats_file)
+    except Exception as exc:  # noqa: BLE001 - never raise into the interrupted code
+        _note("%s signal %d failed: %s: %s" % (kind, signum, type(exc).__name__, exc))
+    if callable(previous):
+        previous(signum, frame)
+
+
+def _install(kind, signum, stats_file):
+    signum = int(signum)
+    current = signal.getsignal(signum)
+    mine = _installed.get(signum)
+    if mine is not None and current is mine[1]:
+        previous = mine[2]  # installing again: keep chaining to the original handler
+    else:
+        previous = current
+
+    def handler(received, frame):
+        _handle(received, frame)
+
+    handler.__qualname__ = "infi_tracing_%s_handler" % kind
+    _installed[signum] = (kind, handler, previous, stats_file)
+    try:
+        signal.signal(signum, handler)
+    except BaseException:
+        del _installed[signum]
+        raise
+
+
+def install_signal_handlers(toggle=signal.SIGUSR2, stats=signal.SIGUSR1, stats_file=None):
+    """Opt-in runtime control: `toggle` switches tracing off/on, `stats`
+    records tracing_stats() (see record_stats).  Either may be None.  Call
+    it from the main thread (a Python rule for signal handlers); each
+    handler chains to the one it replaces."""
+    if toggle is not None and toggle == stats:
+        raise ValueError("toggle and stats need different signals, got %r twice" % (toggle,))
+    for value, name in ((toggle, "toggle"), (stats, "stats")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError("%s must be a signal number or None, got %r" % (name, value))
+    if toggle is not None:
+        _install("toggle", toggle, stats_file)
+    if stats is not None:
+        _install("stats", stats, stats_file)

@@ -1,0 +1,218 @@
+"""Summaries: the run command's exit summary and readable tracing statistics.
+
+``SummarySink`` is a small Python sink that ``python -m infi_tracing run``
+adds beside the configured ones: it counts call records per function and
+the threads and greenlets seen.  ``stats_snapshot()`` / ``format_stats()``
+turn tracing_stats() into the JSON written by the stats signal and into
+the text ``python -m infi_tracing stats FILE`` prints.
+"""
+
+import json
+import os
+import time
+from collections import Counter
+
+from infi_tracing._format import format_time
+
+__all__ = ["SummarySink", "format_summary", "stats_snapshot", "compact_snapshot",
+           "format_stats", "read_stats_file", "STATS_LOGGER"]
+
+STATS_LOGGER = "infi_tracing.stats"
+COMPACT_LIMIT = 1500  # bytes of the stats log record (fits a UDP syslog datagram)
+
+
+class SummarySink:
+    """Counts call records per (module, qualname), and the (pid, tid)
+    threads and (pid, greenlet) greenlets that recorded calls."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self.reset)  # a child counts its own
+
+    def reset(self):
+        """Forget everything counted (a forked child starts afresh)."""
+        self.calls = Counter()
+        self.threads = set()
+        self.greenlets = set()
+        self.pid = os.getpid()
+
+    def write(self, batch):
+        """Count a batch (all its records come from one thread)."""
+        if not batch:
+            return
+        first = batch[0]
+        self.threads.add((first["pid"], first["tid"]))
+        calls = [rec for rec in batch if rec["event"] == "call"]
+        self.calls.update([(rec["module"], rec["qualname"]) for rec in calls])
+        self.greenlets.update([(rec["pid"], rec["greenlet"]) for rec in calls])
+
+    def flush(self):
+        """Nothing is buffered."""
+
+    def close(self):
+        """Nothing to release."""
+
+    def __repr__(self):
+        return "<infi_tracing run summary>"
+
+
+def _n(value):
+    return format(value, ",")
+
+
+def format_summary(stats, summary, top=10):
+    """The text `run` prints at exit: records and drops per sink, threads
+    and greenlets seen, the most called functions."""
+    elapsed = time.monotonic() - summary.started
+    lines = ["infi_tracing: %s records, %s lost in %.2f s (pid %d, backend %s)"
+             % (_n(stats["records"]), _n(stats["lost"]), elapsed, os.getpid(),
+                stats.get("backend") or "-")]
+    for sink in stats["sinks"]:
+        if sink["sink"] == repr(summary):
+            continue
+        line = "  sink %s: %s records written, %s lost, %s errors, %s bytes" % (
+            sink["sink"], _n(sink["records"]), _n(sink["lost"]), _n(sink["errors"]),
+            _n(sink["bytes"]))
+        if sink.get("pending"):
+            line += ", %s pending" % _n(sink["pending"])
+        lines.append(line)
+    lines.append("  threads seen: %d, greenlets seen: %d"
+                 % (len(summary.threads), len(summary.greenlets)))
+    if stats["lost"] and stats.get("overflow") != "block":
+        lines.append("  (records were lost: a ring was full; this summary's counting costs "
+                     "the drain about 1 us a record -- try --no-summary, --overflow block or "
+                     "a larger --buffer-size)")
+    if summary.calls and top > 0:
+        lines.append("  top functions by calls:")
+        for (module, qualname), count in summary.calls.most_common(top):
+            lines.append("  %12s  %s.%s" % (_n(count), module, qualname))
+    return "\n".join(lines) + "\n"
+
+
+def stats_snapshot(stats):
+    """tracing_stats() with the pid and the time, for the stats file and log."""
+    now = time.time_ns()
+    snapshot = {"pid": os.getpid(), "time": format_time(now)}
+    snapshot.update(stats)
+    return snapshot
+
+
+def compact_snapshot(snapshot, limit=COMPACT_LIMIT):
+    """JSON text of a snapshot small enough for one log record: per-thread
+    counters are cut to the three busiest threads (then left out, then the
+    sinks are summed) while the text is longer than `limit`."""
+    text = json.dumps(snapshot, separators=(",", ":"))
+    if len(text) <= limit:
+        return text
+    small = dict(snapshot)
+    threads = sorted(snapshot.get("threads", ()), key=lambda t: -t.get("records", 0))
+    small["threads"] = {"count": len(threads), "busiest": threads[:3]}
+    text = json.dumps(small, separators=(",", ":"))
+    if len(text) <= limit:
+        return text
+    small["threads"] = {"count": len(threads)}
+    text = json.dumps(small, separators=(",", ":"))
+    if len(text) <= limit:
+        return text
+    sinks = snapshot.get("sinks", ())
+    small["sinks"] = {"count": len(sinks)}
+    for key in ("records", "bytes", "errors", "lost"):
+        small["sinks"][key] = sum(s.get(key, 0) for s in sinks)
+    return json.dumps(small, separators=(",", ":"))
+
+
+def format_stats(snapshot):
+    """Readable text of one stats snapshot (see stats_snapshot)."""
+    head = "pid %s" % snapshot.get("pid", os.getpid())
+    if "time" in snapshot:
+        head += " at %s" % snapshot["time"]
+    lines = [head + ": tracing %s, backend %s, overflow %s" % (
+        "on" if snapshot.get("active") else "off", snapshot.get("backend") or "-",
+        snapshot.get("overflow", "-"))]
+    lines.append("  records %s, lost %s" % (_n(snapshot.get("records", 0)),
+                                             _n(snapshot.get("lost", 0))))
+    threads = snapshot.get("threads", [])
+    if isinstance(threads, dict):  # a compact snapshot from the trace stream
+        lines.append("  threads: %d" % threads.get("count", 0))
+        threads = threads.get("busiest", [])
+    for thread in threads:
+        lines.append("    thread %s: %s records, %s lost, buffer %s of %s bytes used" % (
+            thread.get("tid", "?"), _n(thread.get("records", 0)), _n(thread.get("lost", 0)),
+            _n(thread.get("buffer_used", 0)), _n(thread.get("buffer_bytes", 0))))
+    exited = snapshot.get("exited_threads")
+    if exited and exited.get("threads"):
+        lines.append("    %s exited threads: %s records, %s lost" % (
+            _n(exited["threads"]), _n(exited["records"]), _n(exited["lost"])))
+    sinks = snapshot.get("sinks", [])
+    if isinstance(sinks, dict):
+        lines.append("  sinks: %d, %s records, %s lost, %s errors" % (
+            sinks.get("count", 0), _n(sinks.get("records", 0)), _n(sinks.get("lost", 0)),
+            _n(sinks.get("errors", 0))))
+        sinks = []
+    for sink in sinks:
+        extra = "".join(", %s %s" % (_n(sink[key]), key)
+                        for key in ("pending", "connects", "reconnects") if sink.get(key))
+        lines.append("  sink %s: %s records, %s bytes, %s lost, %s errors%s" % (
+            sink.get("sink", "?"), _n(sink.get("records", 0)), _n(sink.get("bytes", 0)),
+            _n(sink.get("lost", 0)), _n(sink.get("errors", 0)), extra))
+    lines.append("  code objects %s, filter calls %s, filter errors %s" % (
+        _n(snapshot.get("code_objects", 0)), _n(snapshot.get("filter_calls", 0)),
+        _n(snapshot.get("filter_errors", 0))))
+    return "\n".join(lines) + "\n"
+
+
+def _snapshot_from_record(rec):
+    if rec.get("event") == "log":
+        if rec.get("logger") != STATS_LOGGER:
+            return None
+        try:
+            found = json.loads(rec["message"])
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+    if "sinks" in rec and "records" in rec:  # a snapshot itself (the stats file)
+        return rec
+    return None
+
+
+def _snapshots_from_text(path):
+    marker = " %s: " % STATS_LOGGER
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("{"):
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    rec = None
+                if isinstance(rec, dict):
+                    found = _snapshot_from_record(rec)
+                    if found is not None:
+                        yield found
+                    continue
+            head, sep, tail = line.partition(marker)
+            if sep and tail.startswith("{"):
+                try:
+                    found = json.loads(tail)
+                except ValueError:
+                    continue
+                if isinstance(found, dict):
+                    yield found
+
+
+def read_stats_file(path):
+    """Stats snapshots, in file order, from a stats file (INFI_TRACING_STATS_FILE:
+    one JSON object per line) or from a trace (text, JSON lines or binary)
+    holding ``infi_tracing.stats`` log records."""
+    from infi_tracing._binary import MAGIC, read_records
+
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC))
+    if head == MAGIC:
+        snapshots = (_snapshot_from_record(rec) for rec in read_records(path))
+        return [s for s in snapshots if s is not None]
+    return list(_snapshots_from_text(path))

@@ -1,0 +1,275 @@
+"""`python -m infi_tracing run`: a program runs traced as python would run it;
+`decode` shows progress on large files."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from conftest import check_nesting
+
+PROGRAM_INFO = """
+import json, sys
+import __main__
+print(json.dumps({"argv": sys.argv, "name": __name__, "path0": sys.path[0],
+                  "main_is_me": __main__.__dict__ is globals()}))
+"""
+
+
+def _env(**extra):
+    """The test's environment without INFI_TRACING_* settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(tmp_path, *args, env=None, input=None, timeout=120):
+    """`python -m infi_tracing ARGS` in tmp_path."""
+    return subprocess.run([sys.executable, "-m", "infi_tracing", *map(str, args)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=timeout, input=input,
+                          env=_env(**(env or {})))
+
+
+def write(path, source):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def jsonl_sink(tmp_path, name="trace.jsonl"):
+    return "file://%s?format=jsonl" % (tmp_path / name)
+
+
+def records(tmp_path, name="trace.jsonl"):
+    path = tmp_path / name
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def calls(recs):
+    return [(r["module"], r["qualname"]) for r in recs if r["event"] == "call"]
+
+
+def test_script_sees_its_argv_main_and_path(tmp_path):
+    """A script gets the argv python would give it (option-like words included),
+    runs as __main__ and has its own directory first on sys.path."""
+    write(tmp_path / "sub" / "prog.py", PROGRAM_INFO)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path),
+                   "sub/prog.py", "a", "--level", "-m", "x")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info == {"argv": ["sub/prog.py", "a", "--level", "-m", "x"], "name": "__main__",
+                    "path0": os.path.realpath(tmp_path / "sub"), "main_is_me": True}
+
+
+def test_module_sees_its_argv_main_and_path(tmp_path):
+    """-m runs a module as __main__ with python -m's argv and the cwd first on sys.path."""
+    write(tmp_path / "pkg" / "__init__.py", "")
+    write(tmp_path / "pkg" / "tool.py", PROGRAM_INFO)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path),
+                   "-m", "pkg.tool", "one", "--sink", "two")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["argv"] == [str(tmp_path / "pkg" / "tool.py"), "one", "--sink", "two"]
+    assert info["name"] == "__main__" and info["main_is_me"]
+    assert info["path0"] == str(tmp_path)
+
+
+def test_program_is_traced_from_depth_zero(tmp_path):
+    """The program's <module> is the first record, at depth 0: run's machinery is not traced."""
+    write(tmp_path / "prog.py", """
+        def leaf(n):
+            return n
+        def top():
+            return leaf(1) + leaf(2)
+        top()
+    """)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path),
+                   "--include", "__main__", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    recs = records(tmp_path)
+    assert [(r["qualname"], r["depth"]) for r in recs if r["event"] == "call"] == \
+        [("<module>", 0), ("top", 1), ("leaf", 2), ("leaf", 2)]
+    check_nesting(recs)
+
+
+def test_exit_codes_of_sys_exit_propagate(tmp_path):
+    """sys.exit(0) and sys.exit(3) in the program are run's exit codes."""
+    write(tmp_path / "prog.py", "import sys\nsys.exit(int(sys.argv[1]))\n")
+    for code in (0, 3):
+        proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path),
+                       "prog.py", code)
+        assert proc.returncode == code, proc.stderr
+
+
+def test_unhandled_exception_prints_the_programs_traceback_and_exits_1(tmp_path):
+    """An unhandled exception shows the program's traceback (not run's frames), exit code 1."""
+    write(tmp_path / "prog.py", """
+        def fail():
+            raise ValueError("boom")
+        fail()
+    """)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "prog.py")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[1].startswith('  File "prog.py", line 4, in <module>')
+    assert lines[-1] == "ValueError: boom"
+    assert "runpy" not in proc.stderr and "infi_tracing" not in proc.stderr
+    assert ("__main__", "fail") in calls(records(tmp_path))
+
+
+def test_stdin_is_left_to_the_program(tmp_path):
+    """The program reads the standard input run was given."""
+    write(tmp_path / "prog.py", "import sys\nprint(sys.stdin.read().upper(), end='')\n")
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "prog.py",
+                   input="hello\nworld\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "HELLO\nWORLD\n"
+
+
+def _three_modules(tmp_path):
+    write(tmp_path / "mylib" / "__init__.py", "")
+    write(tmp_path / "mylib" / "core.py", "def lib_func():\n    return 1\n")
+    write(tmp_path / "other.py", "def other_func():\n    return 2\n")
+    write(tmp_path / "prog.py", """
+        from mylib.core import lib_func
+        from other import other_func
+        def main_func():
+            return lib_func() + other_func()
+        main_func()
+    """)
+
+
+def test_include_traces_only_matching_modules(tmp_path):
+    """--include with a package name traces that package (submodules too) and nothing else."""
+    _three_modules(tmp_path)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path),
+                   "--include", "mylib", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    assert {m for m, _ in calls(records(tmp_path))} == {"mylib", "mylib.core"}
+
+
+def test_exclude_drops_matching_modules(tmp_path):
+    """--exclude removes what it matches from the included set."""
+    _three_modules(tmp_path)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path),
+                   "--include", "__main__", "--include", "other", "--include", "mylib",
+                   "--exclude", "mylib.*", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    names = set(calls(records(tmp_path)))
+    assert ("__main__", "main_func") in names and ("other", "other_func") in names
+    assert ("mylib", "<module>") in names and ("mylib.core", "lib_func") not in names
+
+
+def test_path_globs_match_files(tmp_path):
+    """A glob with a '/' matches file paths; relative ones are taken from the cwd."""
+    _three_modules(tmp_path)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path),
+                   "--include", "./mylib/*.py", "--include", "*/other.py", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    assert {m for m, _ in calls(records(tmp_path))} == {"mylib", "mylib.core", "other"}
+
+
+SUMMARY_PROGRAM = """
+import threading
+import gevent
+
+def work(i):
+    return i
+
+def job(n):
+    for i in range(n):
+        work(i)
+        gevent.sleep(0)
+
+gevent.joinall([gevent.spawn(job, 20) for _ in range(3)])
+t = threading.Thread(target=job, args=(5,))
+t.start()
+t.join()
+"""
+
+
+def test_summary_reports_sinks_threads_greenlets_and_top_functions(tmp_path):
+    """The exit summary counts records per sink, threads, greenlets and the most called."""
+    write(tmp_path / "prog.py", SUMMARY_PROGRAM)
+    proc = run_cli(tmp_path, "run", "--sink", jsonl_sink(tmp_path), "--include", "__main__",
+                   "--top", "2", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    recs = records(tmp_path)
+    summary = proc.stderr.splitlines()
+    assert summary[0].startswith("infi_tracing: %s records, 0 lost in " % format(len(recs), ","))
+    assert summary[1] == "  sink file:%s: %s records written, 0 lost, 0 errors, %s bytes" % (
+        tmp_path / "trace.jsonl", format(len(recs), ","),
+        format((tmp_path / "trace.jsonl").stat().st_size, ","))
+    # main greenlet + 3 gevent greenlets in the main thread; the thread's own
+    greenlets = {(r["pid"], r["greenlet"]) for r in recs if r["event"] == "call"}
+    assert summary[2] == "  threads seen: 2, greenlets seen: %d" % len(greenlets)
+    assert len(greenlets) == 5
+    assert summary[3:] == ["  top functions by calls:",
+                           "            65  __main__.work", "             4  __main__.job"]
+
+
+def test_no_summary_prints_nothing_of_its_own(tmp_path):
+    """--no-summary leaves stderr to the program."""
+    write(tmp_path / "prog.py", "import sys\nprint('only this', file=sys.stderr)\n")
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "prog.py")
+    assert proc.returncode == 0 and proc.stderr == "only this\n"
+
+
+def test_console_script_runs_programs(tmp_path):
+    """`infi-tracing run` is the same command."""
+    write(tmp_path / "prog.py", "def f():\n    return 1\nf()\n")
+    script = Path(sys.executable).parent / "infi-tracing"
+    proc = subprocess.run([str(script), "run", "--no-summary", "--sink", jsonl_sink(tmp_path),
+                           "--include", "__main__", "prog.py"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == 0, proc.stderr
+    assert calls(records(tmp_path)) == [("__main__", "<module>"), ("__main__", "f")]
+
+
+def test_bad_option_value_is_a_usage_error(tmp_path):
+    """A bad --level stops run before the program starts, naming the option (exit 2)."""
+    write(tmp_path / "prog.py", "print('ran')\n")
+    proc = run_cli(tmp_path, "run", "--level", "loud", "prog.py")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "--level: unknown trace level 'loud'" in proc.stderr
+
+
+def test_missing_script_is_a_usage_error(tmp_path):
+    """A script that does not exist is reported like python does (exit 2)."""
+    proc = run_cli(tmp_path, "run", "nothere.py")
+    assert proc.returncode == 2
+    assert "can't open file 'nothere.py'" in proc.stderr
+
+
+def test_decode_shows_progress_on_large_files(tmp_path):
+    """Decoding a trace over 1 MiB ends with a 'decoding: 100% (N records)' line on stderr."""
+    write(tmp_path / "prog.py", """
+        def f(i):
+            return i
+        for i in range(40000):
+            f(i)
+    """)
+    trace = tmp_path / "trace.itr"
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", "binary://%s" % trace,
+                   "--overflow", "block", "--include", "__main__", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    assert trace.stat().st_size > 1 << 20
+    out = subprocess.run([sys.executable, "-m", "infi_tracing", "decode", str(trace), "--format",
+                          "jsonl", "-o", str(tmp_path / "t.jsonl")], cwd=tmp_path,
+                         capture_output=True, timeout=120, env=_env())  # bytes: keep the \r
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.endswith(b"\rdecoding: 100% (80002 records)\n")
+    assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 80002
+
+
+def test_decode_is_quiet_on_small_files(tmp_path):
+    """Small files decode without a progress line."""
+    write(tmp_path / "prog.py", "def f():\n    return 1\nf()\n")
+    trace = tmp_path / "trace.itr"
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", "binary://%s" % trace, "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    out = run_cli(tmp_path, "decode", trace)
+    assert out.returncode == 0 and out.stderr == "" and "__main__.f" in out.stdout

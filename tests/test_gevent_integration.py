@@ -1,0 +1,161 @@
+"""gevent: tracing works whether set_tracing() comes before or after monkey.patch_all()."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from conftest import check_nesting, run_traced
+
+APP = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
+
+ONLY_MAIN = """
+def only_main(frame):
+    return frame.f_globals.get("__name__") == "__main__"
+"""
+
+PATCH = """
+from gevent import monkey
+monkey.patch_all()
+"""
+
+WORKLOAD = """
+import time
+import gevent
+
+def leaf(i):
+    time.sleep(0.001)  # patched: yields to the other greenlets
+    return i
+
+def middle(i):
+    return leaf(i) + leaf(i + 1)
+
+def job(i):
+    return middle(i)
+
+jobs = [gevent.spawn(job, i) for i in range(50)]
+gevent.joinall(jobs, timeout=60)
+assert [j.value for j in jobs] == [2 * i + 1 for i in range(50)]
+"""
+
+
+def _check_jobs(traced):
+    records = [r for r in traced.events() if r["qualname"] in ("job", "middle", "leaf")]
+    check_nesting(records)
+    by_greenlet = defaultdict(list)
+    for r in records:
+        by_greenlet[r["greenlet"]].append((r["event"][0], r["qualname"]))
+    expected = [("c", "job"), ("c", "middle"), ("c", "leaf"), ("r", "leaf"), ("c", "leaf"),
+                ("r", "leaf"), ("r", "middle"), ("r", "job")]
+    assert len(by_greenlet) == 50
+    assert all(seq == expected for seq in by_greenlet.values())
+
+
+def test_set_tracing_before_patch_all(tmp_path, backend):
+    """Tracing started before monkey.patch_all(): 50 patched-sleep greenlets each nest."""
+    traced = run_traced(tmp_path, PATCH + WORKLOAD, backend=backend, setup=ONLY_MAIN,
+                        tracing_args="filter=only_main")
+    _check_jobs(traced)
+
+
+def test_set_tracing_after_patch_all(tmp_path, backend):
+    """Tracing started after monkey.patch_all(): the same records."""
+    traced = run_traced(tmp_path, WORKLOAD, backend=backend, setup=PATCH + ONLY_MAIN,
+                        tracing_args="filter=only_main")
+    _check_jobs(traced)
+
+
+def test_patched_threads_are_greenlets_of_the_main_thread(tmp_path, backend):
+    """After patch_all, threading.Thread runs as greenlets: one tid, one greenlet each."""
+    traced = run_traced(tmp_path, """
+        import threading
+        def work(n):
+            return n
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    """, backend=backend, setup=PATCH + ONLY_MAIN, tracing_args="filter=only_main")
+    calls = [r for r in traced.events("call") if r["qualname"] == "work"]
+    assert len(calls) == 3 and len({r["tid"] for r in calls}) == 1
+    assert len({r["greenlet"] for r in calls}) == 3
+
+
+def test_blocking_overflow_is_lossless_under_gevent(tmp_path):
+    """overflow="block" with the smallest ring under gevent: every record arrives (the
+    drain is a native thread monkey-patching does not turn into a greenlet)."""
+    traced = run_traced(tmp_path, """
+        import gevent
+        def tick(i):
+            return i
+        def job():
+            for i in range(5000):
+                tick(i)
+                if i % 1000 == 0:
+                    gevent.sleep(0)
+        gevent.joinall([gevent.spawn(job) for _ in range(4)], timeout=60)
+    """, setup=PATCH + ONLY_MAIN,
+        tracing_args="filter=only_main, overflow='block', buffer_size=64 * 1024")
+    assert sum(1 for r in traced.events("call") if r["qualname"] == "tick") == 20000
+    assert not traced.events("lost")
+
+
+@pytest.fixture
+def traced_server(tmp_path):
+    """The example app under `python -m infi_tracing run`, configured by the environment only."""
+    port_file = tmp_path / "port.txt"
+    trace = tmp_path / "trace.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
+    env.update(INFI_TRACING_SINKS="file://%s?format=jsonl" % trace,
+               INFI_TRACING_INCLUDE="__main__", INFI_TRACING_LEVEL="primitives")
+    with open(tmp_path / "server.err", "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "infi_tracing", "run", str(APP),
+                                 "--port", "0", "--port-file", str(port_file)], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=err, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not port_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert port_file.exists(), (tmp_path / "server.err").read_text()
+        yield proc, int(port_file.read_text()), trace
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=20)
+
+
+def test_example_server_traces_concurrent_requests_per_greenlet(traced_server):
+    """Ten concurrent requests to the traced example server: each request's call chain
+    nests in its own greenlet, and every request is there."""
+    proc, port, trace = traced_server
+    bodies = {}
+
+    def fetch(n):
+        url = "http://127.0.0.1:%d/users/alice?n=%d" % (port, n)
+        with urllib.request.urlopen(url, timeout=20) as response:
+            bodies[n] = response.read()
+
+    clients = [threading.Thread(target=fetch, args=(n,)) for n in range(10)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join(timeout=30)
+    assert len(bodies) == 10
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    records = [json.loads(x) for x in trace.read_text().splitlines()]
+    requests = [r for r in records if r["event"] == "call" and r["qualname"] == "app"]
+    assert len(requests) == 10 and len({r["greenlet"] for r in requests}) == 10
+    check_nesting([r for r in records if r["event"] in ("call", "return")])
+    chain = [r["qualname"] for r in records
+             if r["event"] == "call" and r["greenlet"] == requests[0]["greenlet"]]
+    assert chain == ["app", "route", "handle_user", "load_user", "render"]

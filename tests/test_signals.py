@@ -1,0 +1,297 @@
+"""Runtime control by signals: toggling a running gevent server, stats on demand."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import infi_tracing
+
+from conftest import check_nesting
+
+APP = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
+
+
+def _env_with(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
+    env.update(extra)
+    return env
+
+
+def wait_for(condition, what, timeout=20.0):
+    """Poll `condition` every 20 ms until true; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    pytest.fail("timed out waiting for %s" % what)
+
+
+class Server:
+    """examples/gevent_server/app.py under `python -m infi_tracing run`, on 127.0.0.1
+    with an ephemeral port, stderr in a file; always killed at the end."""
+
+    def __init__(self, tmp_path, env):
+        self.tmp_path = tmp_path
+        self.port_file = tmp_path / "port.txt"
+        self.stderr_path = tmp_path / "server.err"
+        self.trace = tmp_path / "trace.jsonl"
+        self.stats_file = tmp_path / "stats.jsonl"
+        settings = {"INFI_TRACING_SINKS": "file://%s?format=jsonl" % self.trace,
+                    "INFI_TRACING_SIGNALS": "yes", "INFI_TRACING_INCLUDE": "__main__",
+                    "INFI_TRACING_LEVEL": "primitives",
+                    "INFI_TRACING_STATS_FILE": str(self.stats_file)}
+        settings.update(env)
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "infi_tracing", "run", str(APP), "--port", "0",
+                 "--port-file", str(self.port_file)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                stderr=err, env=_env_with(**settings))
+
+    def __enter__(self):
+        wait_for(lambda: self.port_file.exists() or self.proc.poll() is not None,
+                 "the server's port file")
+        assert self.proc.poll() is None, self.stderr()
+        self.port = int(self.port_file.read_text())
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def get(self, path):
+        url = "http://127.0.0.1:%d%s" % (self.port, path)
+        try:
+            with urllib.request.urlopen(url, timeout=20) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:  # 404 for an unknown user is an answer too
+            return exc.read()
+
+    def toggle(self, expect):
+        """SIGUSR2, then wait until the server says tracing is `expect` ("on"/"off")."""
+        note = "infi_tracing: tracing %s (signal %d" % (expect, signal.SIGUSR2)
+        before = self.stderr().count(note)
+        self.proc.send_signal(signal.SIGUSR2)
+        wait_for(lambda: self.stderr().count(note) > before, "tracing %s" % expect)
+
+    def stats(self):
+        """SIGUSR1, then wait for the new line in the stats file; returns it parsed."""
+        lines = self.stats_lines()
+        self.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: len(self.stats_lines()) > len(lines), "a stats line")
+        return json.loads(self.stats_lines()[-1])
+
+    def stats_lines(self):
+        return self.stats_file.read_text().splitlines() if self.stats_file.exists() else []
+
+    def stop(self):
+        """SIGTERM: the server stops serving and the process exits normally."""
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=30) == 0, self.stderr()
+
+    def records(self):
+        return [json.loads(x) for x in self.trace.read_text().splitlines()] \
+            if self.trace.exists() else []
+
+
+def handled_users(records):
+    return sorted(json.loads(r["args"]["user_id"].replace("'", '"')) for r in records
+                  if r["event"] == "call" and r["qualname"] == "handle_user")
+
+
+def test_toggle_signal_traces_only_requests_while_on(tmp_path):
+    """SIGUSR2 switches a paused gevent server's tracing on, and off again: only the
+    requests in between are in the trace, each nested in its own greenlet."""
+    with Server(tmp_path, {"INFI_TRACING_START": "no"}) as server:
+        server.get("/users/before")
+        server.toggle("on")
+        server.get("/users/during1")
+        server.get("/users/during2")
+        server.toggle("off")
+        server.get("/users/after")
+        server.stop()
+    records = server.records()
+    assert handled_users(records) == ["during1", "during2"]
+    check_nesting([r for r in records if r["event"] in ("call", "return")])
+    logs = [r["message"] for r in records if r["event"] == "log"]
+    assert logs == ["tracing on (pid %d)" % server.proc.pid,
+                    "tracing off (pid %d)" % server.proc.pid]
+
+
+def test_toggle_signal_can_switch_on_and_off_repeatedly(tmp_path):
+    """Three on/off rounds keep the server serving and trace exactly the 'on' requests."""
+    with Server(tmp_path, {}) as server:
+        server.get("/users/r0")
+        for n in range(1, 4):
+            server.toggle("off")
+            server.get("/users/off%d" % n)
+            server.toggle("on")
+            server.get("/users/on%d" % n)
+        server.stop()
+    assert handled_users(server.records()) == ["on1", "on2", "on3", "r0"]
+
+
+def test_toggle_signal_arriving_mid_request_takes_effect_in_that_greenlet(tmp_path):
+    """SIGUSR2 while a request greenlet spins on the CPU is handled between its bytecodes,
+    in that greenlet: tracing stops before the request ends."""
+    with Server(tmp_path, {"INFI_TRACING_LEVEL": "name"}) as server:
+        result = {}
+        client = threading.Thread(
+            target=lambda: result.update(body=server.get("/busy?seconds=2")))
+        client.start()
+        wait_for(lambda: any(r.get("qualname") == "spin" for r in server.records()),
+                 "the busy request")
+        server.toggle("off")
+        client.join(timeout=30)
+        assert int(result["body"]) > 0
+        server.stop()
+    records = server.records()
+    spin_calls = [r for r in records if r.get("qualname") == "spin"]
+    off = [r for r in records if r["event"] == "log" and r["message"].startswith("tracing off")]
+    assert [r["event"] for r in spin_calls] == ["call"]  # its return came after the toggle
+    assert off[0]["greenlet"] == spin_calls[0]["greenlet"]
+
+
+def test_stats_signal_while_on_writes_a_log_record_and_the_stats_file(tmp_path):
+    """SIGUSR1 while tracing: an infi_tracing.stats log record in the trace and a stats line."""
+    with Server(tmp_path, {}) as server:
+        server.get("/users/alice")
+        snapshot = server.stats()
+        server.stop()
+    assert snapshot["pid"] == server.proc.pid and snapshot["active"] is True
+    assert snapshot["sinks"][0]["sink"] == "file:%s" % server.trace
+    logged = [json.loads(r["message"]) for r in server.records()
+              if r["event"] == "log" and r["logger"] == "infi_tracing.stats"]
+    assert len(logged) == 1 and logged[0]["time"] == snapshot["time"]
+    assert logged[0]["records"] == snapshot["records"] > 0
+
+
+def test_stats_signal_while_off_without_stats_file_goes_to_stderr(tmp_path):
+    """SIGUSR1 with tracing off and no stats file: one JSON stats line on stderr."""
+    env = {"INFI_TRACING_START": "no", "INFI_TRACING_STATS_FILE": ""}
+    with Server(tmp_path, env) as server:
+        server.get("/users/bob")
+        server.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "infi_tracing: stats {" in server.stderr(), "stats on stderr")
+        server.stop()
+    line = [x for x in server.stderr().splitlines() if x.startswith("infi_tracing: stats {")]
+    snapshot = json.loads(line[0].partition("stats ")[2])
+    assert snapshot["active"] is False and snapshot["pid"] == server.proc.pid
+
+
+def _python(tmp_path, source, timeout=60):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(source)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=timeout, env=_env_with())
+
+
+def test_handlers_chain_to_the_previous_handler(tmp_path):
+    """A handler installed before install_signal_handlers() still runs, after ours."""
+    proc = _python(tmp_path, """
+        import os, signal, infi_tracing
+        seen = []
+        signal.signal(signal.SIGUSR1, lambda signum, frame: seen.append(("app", signum)))
+        infi_tracing.install_signal_handlers(toggle=None, stats=signal.SIGUSR1,
+                                             stats_file="stats.jsonl")
+        os.kill(os.getpid(), signal.SIGUSR1)
+        print(seen, len(open("stats.jsonl").read().splitlines()))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[('app',", "%d)]" % signal.SIGUSR1, "1"]
+
+
+def test_signal_inside_the_filter_is_deferred_until_it_returns(tmp_path):
+    """A toggle arriving while the trace filter runs waits until the filter has returned
+    (tracing is still on at its end), then switches tracing off."""
+    proc = _python(tmp_path, """
+        import os, signal, threading, time, infi_tracing
+        from infi_tracing.native import _core
+        infi_tracing.tracing_output_to_file("trace.jsonl", format="jsonl")
+        infi_tracing.install_signal_handlers(toggle=signal.SIGUSR2, stats=None)
+        def slow_filter(frame):
+            if frame.f_code.co_name == "decided_slowly":
+                main = threading.main_thread().ident
+                threading.Thread(target=signal.pthread_kill, args=(main, signal.SIGUSR2)).start()
+                time.sleep(0.3)  # the signal interrupts this sleep: its handler runs here
+                print("filter done", _core.backend_in_use() is not None, flush=True)
+            return frame.f_globals.get("__name__") == "__main__"
+        def decided_slowly():
+            return 1
+        infi_tracing.set_tracing(slow_filter)
+        decided_slowly()
+        deadline = time.monotonic() + 10
+        while _core.backend_in_use() is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        print("tracing", _core.backend_in_use() is not None)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["filter done True", "tracing False"]
+    assert "infi_tracing: tracing off (signal %d" % signal.SIGUSR2 in proc.stderr
+    records = [json.loads(x) for x in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    assert [r["qualname"] for r in records if r["event"] == "call"] == ["decided_slowly"]
+
+
+def test_stats_command_prints_the_latest_snapshot_per_process(tmp_path):
+    """`python -m infi_tracing stats FILE` prints each process's last snapshot as text."""
+    stats_file = tmp_path / "stats.jsonl"
+    proc = _python(tmp_path, """
+        import infi_tracing
+        infi_tracing.tracing_output_to_file("trace.log")
+        infi_tracing.set_tracing(lambda frame: frame.f_code.co_name == "f")
+        def f():
+            pass
+        f()
+        infi_tracing.record_stats(%r)
+        for _ in range(9):
+            f()
+        infi_tracing.flush_tracing()
+        infi_tracing.record_stats(%r)
+    """ % (str(stats_file), str(stats_file)))
+    assert proc.returncode == 0, proc.stderr
+    assert len(stats_file.read_text().splitlines()) == 2
+    out = subprocess.run([sys.executable, "-m", "infi_tracing", "stats", str(stats_file)],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len([x for x in lines if x.startswith("pid ")]) == 1
+    assert ": tracing on, backend " in lines[0]
+    # 20 call/return records of f and the first snapshot's log record
+    assert lines[1] == "  records 21, lost 0"
+    assert "  sink file:trace.log: 21 records, " in out.stdout
+
+
+def test_stats_command_reads_snapshots_from_a_binary_trace(tmp_path):
+    """Stats log records in a binary trace are found and printed by the stats command."""
+    proc = _python(tmp_path, """
+        import infi_tracing
+        infi_tracing.configure_sinks(["binary://%s/trace.itr"])
+        infi_tracing.set_tracing()
+        infi_tracing.record_stats()
+        infi_tracing.unset_tracing()
+    """ % tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = subprocess.run([sys.executable, "-m", "infi_tracing", "stats", "--json",
+                          str(tmp_path / "trace.itr")], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    snapshot = json.loads(out.stdout)
+    assert snapshot["active"] is True and snapshot["sinks"][0]["sink"].endswith("trace.itr")
+
+
+def test_same_signal_for_both_is_refused():
+    """toggle and stats must be different signals."""
+    with pytest.raises(ValueError, match="different signals"):
+        infi_tracing.install_signal_handlers(toggle=signal.SIGUSR1, stats=signal.SIGUSR1)
