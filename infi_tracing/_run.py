@@ -70,9 +70,7 @@ def add_run_parser(commands):
                             help="start with tracing off, for the toggle signal to switch on "
                                  "(INFI_TRACING_START=no)")
     run_parser.add_argument("--no-summary", dest="summary", action="store_false",
-                            help="print no summary at exit (its counting feeds every record "
-                                 "to a Python sink, about 1 us each in the drain: hot loops "
-                                 "may then lose records with --overflow drop)")
+                            help="print no summary at exit")
     run_parser.add_argument("--top", type=int, default=10, metavar="N",
                             help="functions listed in the summary (default 10)")
     run_parser.add_argument("target", nargs="?", metavar="script.py",
@@ -228,8 +226,8 @@ def run(args, parser=None):
         _fail(parser, "can't open file %r: no such file or directory" % args.target)
     arguments, sinks, signals, start = _settings(args, parser)
 
-    summary = _summary.SummarySink() if args.summary else None
-    _api.set_sinks(sinks + ([summary] if summary is not None else []))
+    summary = _summary.RunSummary() if args.summary else None
+    _api.set_sinks(sinks)
     if signals is not None and (signals["toggle"] is not None or signals["stats"] is not None):
         from infi_tracing import _signals
         _signals.install_signal_handlers(toggle=signals["toggle"], stats=signals["stats"],

@@ -1,8 +1,8 @@
 """Summaries: the run command's exit summary and readable tracing statistics.
 
-``SummarySink`` is a small Python sink that ``python -m infi_tracing run``
-adds beside the configured ones: it counts call records per function and
-the threads and greenlets seen.  ``stats_snapshot()`` / ``format_stats()``
+``format_summary()`` is what ``python -m infi_tracing run`` prints at exit:
+records and drops per sink, threads and greenlets seen, and the most called
+functions (counted natively by the drain thread).  ``stats_snapshot()`` / ``format_stats()``
 turn tracing_stats() into the JSON written by the stats signal and into
 the text ``python -m infi_tracing stats FILE`` prints.
 """
@@ -10,52 +10,24 @@ the text ``python -m infi_tracing stats FILE`` prints.
 import json
 import os
 import time
-from collections import Counter
 
 from infi_tracing._format import format_time
+from infi_tracing.native import _core
 
-__all__ = ["SummarySink", "format_summary", "stats_snapshot", "compact_snapshot",
+__all__ = ["RunSummary", "format_summary", "stats_snapshot", "compact_snapshot",
            "format_stats", "read_stats_file", "STATS_LOGGER"]
 
 STATS_LOGGER = "infi_tracing.stats"
 COMPACT_LIMIT = 1500  # bytes of the stats log record (fits a UDP syslog datagram)
 
 
-class SummarySink:
-    """Counts call records per (module, qualname), and the (pid, tid)
-    threads and (pid, greenlet) greenlets that recorded calls."""
+class RunSummary:
+    """What the exit summary needs beyond tracing_stats(): when the run
+    started.  Call counts come from the drain (``_core.call_counts``), so
+    the summary adds no sink and costs the traced program nothing."""
 
     def __init__(self):
         self.started = time.monotonic()
-        self.reset()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self.reset)  # a child counts its own
-
-    def reset(self):
-        """Forget everything counted (a forked child starts afresh)."""
-        self.calls = Counter()
-        self.threads = set()
-        self.greenlets = set()
-        self.pid = os.getpid()
-
-    def write(self, batch):
-        """Count a batch (all its records come from one thread)."""
-        if not batch:
-            return
-        first = batch[0]
-        self.threads.add((first["pid"], first["tid"]))
-        calls = [rec for rec in batch if rec["event"] == "call"]
-        self.calls.update([(rec["module"], rec["qualname"]) for rec in calls])
-        self.greenlets.update([(rec["pid"], rec["greenlet"]) for rec in calls])
-
-    def flush(self):
-        """Nothing is buffered."""
-
-    def close(self):
-        """Nothing to release."""
-
-    def __repr__(self):
-        return "<infi_tracing run summary>"
 
 
 def _n(value):
@@ -70,8 +42,6 @@ def format_summary(stats, summary, top=10):
              % (_n(stats["records"]), _n(stats["lost"]), elapsed, os.getpid(),
                 stats.get("backend") or "-")]
     for sink in stats["sinks"]:
-        if sink["sink"] == repr(summary):
-            continue
         line = "  sink %s: %s records written, %s lost, %s errors, %s bytes" % (
             sink["sink"], _n(sink["records"]), _n(sink["lost"]), _n(sink["errors"]),
             _n(sink["bytes"]))
@@ -79,14 +49,14 @@ def format_summary(stats, summary, top=10):
             line += ", %s pending" % _n(sink["pending"])
         lines.append(line)
     lines.append("  threads seen: %d, greenlets seen: %d"
-                 % (len(summary.threads), len(summary.greenlets)))
+                 % (stats["threads_seen"], stats["greenlets_seen"]))
     if stats["lost"] and stats.get("overflow") != "block":
-        lines.append("  (records were lost: a ring was full; this summary's counting costs "
-                     "the drain about 1 us a record -- try --no-summary, --overflow block or "
-                     "a larger --buffer-size)")
-    if summary.calls and top > 0:
+        lines.append("  (records were lost: a ring was full; try --overflow block or a larger "
+                     "--buffer-size)")
+    counts = _core.call_counts(top) if top > 0 else []
+    if counts:
         lines.append("  top functions by calls:")
-        for (module, qualname), count in summary.calls.most_common(top):
+        for module, qualname, count in counts:
             lines.append("  %12s  %s.%s" % (_n(count), module, qualname))
     return "\n".join(lines) + "\n"
 

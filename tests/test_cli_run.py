@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -203,10 +204,11 @@ def test_summary_reports_sinks_threads_greenlets_and_top_functions(tmp_path):
     assert summary[1] == "  sink file:%s: %s records written, 0 lost, 0 errors, %s bytes" % (
         tmp_path / "trace.jsonl", format(len(recs), ","),
         format((tmp_path / "trace.jsonl").stat().st_size, ","))
-    # main greenlet + 3 gevent greenlets in the main thread; the thread's own
+    # every greenlet given an id (the gevent hub too), at least those that recorded calls
     greenlets = {(r["pid"], r["greenlet"]) for r in recs if r["event"] == "call"}
-    assert summary[2] == "  threads seen: 2, greenlets seen: %d" % len(greenlets)
     assert len(greenlets) == 5
+    threads, seen = re.match(r"  threads seen: (\d+), greenlets seen: (\d+)$", summary[2]).groups()
+    assert int(threads) == 2 and int(seen) >= len(greenlets)
     assert summary[3:] == ["  top functions by calls:",
                            "            65  __main__.work", "             4  __main__.job"]
 

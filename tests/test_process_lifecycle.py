@@ -93,3 +93,29 @@ print(json.dumps(stats))
     assert stats["sinks"][0]["sink"].startswith("file:")
     assert stats["code_objects"] >= 1 and stats["filter_calls"] >= 1
     assert stats["threads"][0]["records"] == 20
+
+
+def test_forked_child_records_its_own_thread_id_and_fork_does_not_warn(tmp_path, backend):
+    """A child's records carry its own thread id; forking raises no threads warning (3.12+)."""
+    proc = run_python(tmp_path, """
+import os, warnings, infi_tracing
+warnings.simplefilter("error")   # 3.12+ warns when forking a process with threads
+infi_tracing.tracing_output_to_file("trace.jsonl", format="jsonl")
+infi_tracing.set_tracing(backend=%r, overflow="block")
+def in_child():
+    pass
+pid = os.fork()
+if pid == 0:
+    in_child()
+    infi_tracing.unset_tracing()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+infi_tracing.unset_tracing()
+print(pid, status)
+""" % backend)
+    assert proc.returncode == 0, proc.stderr
+    child, status = map(int, proc.stdout.split())
+    assert status == 0
+    records = [json.loads(x) for x in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    ours = [r for r in records if r.get("qualname") == "in_child"]
+    assert ours and all(r["pid"] == child and r["tid"] == child for r in ours)

@@ -110,6 +110,26 @@ def log_record(str level, str logger, str message):
     it_log_record(l, n, m)
 
 
+def call_counts(int top=10):
+    """The `top` most called functions: [(module, qualname, calls)], counted
+    by the drain from the call records it delivered (no extra sink needed)."""
+    cdef uint32_t i, n = it_registry_size()
+    cdef it_code_entry *e
+    found = []
+    for i in range(1, n + 1):
+        e = it_registry_get(i)
+        count = it_counter(&e.calls)
+        if count:
+            found.append((count, i))
+    found.sort(reverse=True)
+    result = []
+    for count, i in found[:top]:
+        e = it_registry_get(i)
+        result.append((e.module.decode("utf-8", "replace"), e.qualname.decode("utf-8", "replace"),
+                       count))
+    return result
+
+
 def current_greenlet_id():
     """The id this thread's running greenlet has in records."""
     cdef ThreadState ts = _thread_state_obj(True)
@@ -146,12 +166,42 @@ def stats():
         "internal_errors": _internal_errors,
         "greenlet_switch_errors": _greenlet_switch_errors,
         "drain_running": bool(it_d.running),
+        "threads_seen": _threads_seen,
+        "greenlets_seen": _next_greenlet_id - _untraced_states,
     }
 
 
+cdef bint _paused_for_fork = False
+
+
+def _before_fork():
+    """No drain thread across a fork: see it_drain_pause()."""
+    global _paused_for_fork
+    cdef int paused
+    with nogil:
+        paused = it_drain_pause()
+    _paused_for_fork = paused
+
+
+def _after_fork_in_parent():
+    global _paused_for_fork
+    if _paused_for_fork:
+        _paused_for_fork = False
+        with nogil:
+            it_drain_start()
+
+
 def _after_fork_in_child():
+    global _threads_seen, _paused_for_fork
     cdef ThreadState ts = _thread_state_obj(False)
+    it_registry_reset_counts()
+    _threads_seen = 1 if ts is not None else 0
+    if ts is not None:
+        ts.tid = it_gettid()  # the forking thread has a new id in the child
+        if ts.st.ring != NULL:
+            ts.st.ring.tid = ts.tid
     it_drain_after_fork_child(ts.st.ring if ts is not None else NULL)
+    _paused_for_fork = False
     if it_g.active:
         it_drain_start()
 
@@ -164,4 +214,5 @@ it_thread_slow = _thread_slow
 it_decide = _decide
 it_d.py_batch = _py_batch
 _init_opcodes()
-_os_core.register_at_fork(after_in_child=_after_fork_in_child)
+_os_core.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                          after_in_child=_after_fork_in_child)

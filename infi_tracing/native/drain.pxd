@@ -76,6 +76,7 @@ cdef extern from "it_drain.h" nogil:
     int it_drain_start()
     void it_drain_flush()
     void it_drain_stop()
+    int it_drain_pause()
     void it_drain_after_fork_child(it_ring *mine)
     void it_drain_lock_sinks()
     void it_drain_unlock_sinks()

@@ -48,7 +48,8 @@ typedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **r
 typedef struct {
     pthread_t thread;
     int running;
-    int stop;
+    int stop;                   /* 1: stop after a last pass; 2: pause (fork), no last pass */
+    int accepting;              /* tracing may wait for the drain (block mode) */
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     uint64_t flush_req, flush_done;
@@ -70,9 +71,10 @@ static it_drain_t it_d = {.mu = PTHREAD_MUTEX_INITIALIZER,
           .sinks_mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* Counters the drain keeps per ring, next to the ring (drain-written). */
+/* A blocked producer may keep waiting: the drain runs, or is only paused
+ * for a fork and comes back. */
 static inline int it_drain_running(void) {
-    return __atomic_load_n(&it_d.running, __ATOMIC_ACQUIRE) &&
-           !__atomic_load_n(&it_d.stop, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&it_d.accepting, __ATOMIC_ACQUIRE);
 }
 
 static inline void it_drain_wake(void) {
@@ -254,6 +256,11 @@ static size_t it_drain_ring(it_ring *r) {
                 atomic_fetch_add_explicit(&r->lost_in_stream, rec->count, memory_order_relaxed);
             } else {
                 calls++;
+                if (rec->event == IT_EV_CALL) {
+                    _Atomic uint64_t *c = &it_registry_get(rec->code_id)->calls;
+                    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                                          memory_order_relaxed);
+                }
             }
             batch[n++] = rec;
         }
@@ -341,8 +348,10 @@ static void *it_drain_main(void *arg) {
             pthread_cond_timedwait(&it_d.wake, &it_d.mu, &until);
         }
     }
+    int last_pass = it_d.stop == 1;
     pthread_mutex_unlock(&it_d.mu);
-    it_drain_pass(1);  /* last records, then stop */
+    if (last_pass)
+        it_drain_pass(1);  /* last records, then stop */
     it_drain_forget_python();
     pthread_mutex_lock(&it_d.mu);
     it_d.flush_done = it_d.flush_req;
@@ -362,8 +371,10 @@ static int it_drain_start(void) {
     pthread_attr_init(&attr);
     int rc = pthread_create(&it_d.thread, &attr, it_drain_main, NULL);
     pthread_attr_destroy(&attr);
-    if (rc == 0)
+    if (rc == 0) {
         __atomic_store_n(&it_d.running, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&it_d.accepting, 1, __ATOMIC_RELEASE);
+    }
     return rc;
 }
 
@@ -390,11 +401,32 @@ static void it_drain_stop(void) {
         pthread_mutex_unlock(&it_d.mu);
         return;
     }
+    __atomic_store_n(&it_d.accepting, 0, __ATOMIC_RELEASE);
     it_d.stop = 1;
     pthread_cond_signal(&it_d.wake);
     pthread_mutex_unlock(&it_d.mu);
     pthread_join(it_d.thread, NULL);
     __atomic_store_n(&it_d.running, 0, __ATOMIC_RELEASE);
+}
+
+/* Without the GIL, before a fork: the drain thread ends without a last pass,
+ * so no drain lock is held across the fork and the forking process has no
+ * extra thread then (CPython 3.12+ warns about forking with threads).
+ * Returns 1 when it was running (restart it in the parent afterwards).
+ * Records keep accumulating in the rings meanwhile; blocked producers wait. */
+static int it_drain_pause(void) {
+    pthread_mutex_lock(&it_d.mu);
+    if (!it_d.running) {
+        pthread_mutex_unlock(&it_d.mu);
+        return 0;
+    }
+    it_d.stop = 2;
+    pthread_cond_signal(&it_d.wake);
+    pthread_mutex_unlock(&it_d.mu);
+    pthread_join(it_d.thread, NULL);
+    __atomic_store_n(&it_d.running, 0, __ATOMIC_RELEASE);
+    /* flushes waiting on the drain: the restarted drain answers them */
+    return 1;
 }
 
 /* In a forked child (one thread, the forking one): the drain thread does
@@ -406,6 +438,7 @@ static void it_drain_after_fork_child(it_ring *mine) {
     pthread_cond_init(&it_d.done, NULL);
     it_d.running = 0;
     it_d.stop = 0;
+    it_d.accepting = 0;
     it_d.flush_req = it_d.flush_done = 0;
     it_d.pid = (long)getpid();
     it_drain_pystate = NULL;  /* CPython deleted the drain's thread state in the child */

@@ -23,6 +23,7 @@ typedef struct it_code_entry {
     int nargs;           /* names in argnames */
     char **argnames;     /* "a", "*args", "**kwargs" (for the drain) */
     uint32_t start_lasti;  /* generator code: offset of the first instruction (profile backend) */
+    _Atomic uint64_t calls;  /* call records delivered; written by the drain only (summaries) */
     PyObject *py_argnames;  /* tuple of str, for reading the frame (GIL); owned, never freed */
 } it_code_entry;
 
@@ -52,6 +53,13 @@ static inline uint32_t it_registry_add(it_code_entry *e) {
     *it_registry_get(id) = *e;
     atomic_store_explicit(&it_reg_count, id + 1, memory_order_release);
     return id;
+}
+
+/* Call counts restart (a forked child counts its own). */
+static inline void it_registry_reset_counts(void) {
+    uint32_t n = atomic_load_explicit(&it_reg_count, memory_order_acquire);
+    for (uint32_t id = 1; id < n; id++)
+        atomic_store_explicit(&it_registry_get(id)->calls, 0, memory_order_relaxed);
 }
 
 static inline uint32_t it_registry_size(void) {

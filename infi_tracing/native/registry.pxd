@@ -12,10 +12,12 @@ cdef extern from "it_registry.h" nogil:
         int nargs
         char **argnames
         uint32_t start_lasti
+        uint64_t calls
         PyObject *py_argnames
     it_code_entry *it_registry_get(uint32_t id)
     uint32_t it_registry_add(it_code_entry *e)
     uint32_t it_registry_size()
+    void it_registry_reset_counts()
 
 cdef extern from "it_state.h":
     uint64_t (*it_decide)(PyCodeObject *co, PyFrameObject *frame) noexcept

@@ -99,6 +99,7 @@ cdef uint32_t _register(object code, object frame) except? 0:
     for i in range(e.nargs):
         e.argnames[i] = _cstr(shown[i])
     e.start_lasti = start
+    e.calls = 0
     Py_INCREF(names)  # owned by the registry entry for the life of the process
     e.py_argnames = <PyObject *> names
     cdef uint32_t code_id = it_registry_add(&e)

@@ -209,8 +209,12 @@ cdef void _py_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t
 
 cdef int _exclude_this_thread() except -1:
     """The drain thread runs Python sinks: never trace what it runs."""
+    global _untraced_states, _threads_seen
     cdef ThreadState ts = _thread_state_obj(True)
-    ts.untraced = True
+    if not ts.untraced:
+        ts.untraced = True
+        _untraced_states += 1
+        _threads_seen -= 1
     ts.current.st.user_excl = 1 << 30
     return 0
 

@@ -16,6 +16,8 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 cdef uint32_t _next_greenlet_id = 0
+cdef uint64_t _threads_seen = 0      # ThreadStates made (threads that ran traced code)
+cdef uint64_t _untraced_states = 0   # GStates of the drain thread (not greenlets of the program)
 cdef uint64_t _ring_bytes = 8 * 1024 * 1024
 cdef str _TSTATE_KEY = "infi_tracing.thread_state"
 # Live ThreadState objects, for stats: id -> weak reference.  Plain dict and
@@ -116,7 +118,9 @@ cdef ThreadState _thread_state_obj(bint create):
     d = <object> PyThreadState_GetDict()
     obj = d.get(_TSTATE_KEY) if d is not None else None
     if obj is None:
+        global _threads_seen
         obj = ThreadState()
+        _threads_seen += 1
         if d is not None:
             d[_TSTATE_KEY] = obj
         _threads[id(obj)] = _weakref_ref(obj)
