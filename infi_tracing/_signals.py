@@ -16,10 +16,10 @@ handler installed before them, and never raise into the interrupted code.
 import json
 import os
 import signal
-import sys
 
 from infi_tracing import _api, _env, _summary
 from infi_tracing.native import _core
+from infi_tracing.sinks.unpatched import original
 
 __all__ = ["install_signal_handlers", "toggle_tracing", "record_stats"]
 
@@ -127,15 +127,7 @@ def _inside_tracer(frame):
     return False
 
 
-def _original(module, name):
-    """`module.name` as it was before gevent monkey-patched it."""
-    gevent_monkey = sys.modules.get("gevent.monkey")
-    if gevent_monkey is not None:
-        try:
-            return gevent_monkey.get_original(module, name)
-        except (AttributeError, ImportError, KeyError):
-            pass
-    return getattr(__import__(module), name)
+_original = original
 
 
 def _defer(signum):

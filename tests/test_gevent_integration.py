@@ -159,3 +159,58 @@ def test_example_server_traces_concurrent_requests_per_greenlet(traced_server):
     chain = [r["qualname"] for r in records
              if r["event"] == "call" and r["greenlet"] == requests[0]["greenlet"]]
     assert chain == ["app", "route", "handle_user", "load_user", "render"]
+
+
+def test_python_sink_uses_unpatched_sockets_from_the_drain_thread(tmp_path):
+    """Under monkey.patch_all() a Python sink sends over an original (blocking) socket."""
+    import socket
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    script = tmp_path / "sink_socket.py"
+    script.write_text('''
+from gevent import monkey
+monkey.patch_all()
+import json, socket, gevent, infi_tracing
+from infi_tracing.sinks import original
+assert original("socket", "socket") is not socket.socket   # gevent's is patched in
+
+class SocketSink:
+    def __init__(self, port):
+        self.sock = original("socket", "socket")()
+        self.sock.connect(("127.0.0.1", port))
+    def write(self, batch):
+        names = [r["qualname"] for r in batch if r["event"] == "call"]
+        self.sock.sendall((json.dumps(names) + "\\n").encode())
+    def flush(self):
+        pass
+    def close(self):
+        self.sock.close()
+
+infi_tracing.set_sinks([SocketSink(%d)])
+def job():
+    gevent.sleep(0)
+infi_tracing.set_tracing(lambda frame: frame.f_globals.get("__name__") == "__main__")
+gevent.joinall([gevent.spawn(job) for _ in range(3)])
+infi_tracing.unset_tracing()
+''' % server.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        server.settimeout(30)
+        conn, _ = server.accept()
+        conn.settimeout(30)
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        conn.close()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        server.close()
+    assert proc.returncode == 0, err
+    names = [n for line in data.decode().splitlines() for n in json.loads(line)]
+    assert names.count("job") == 3

@@ -7,5 +7,6 @@ without the GIL; Python sinks are called by the drain with a batch at a time.
 """
 
 from infi_tracing.sinks.stream import FileSink, StderrSink, StdoutSink
+from infi_tracing.sinks.unpatched import original
 
-__all__ = ["StdoutSink", "StderrSink", "FileSink"]
+__all__ = ["StdoutSink", "StderrSink", "FileSink", "original"]
