@@ -10,7 +10,7 @@ BUILT := $(VENV)/.infi-tracing-installed
 SOURCES := setup.py setup.cfg pyproject.toml $(shell find infi_tracing infi -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.pyi' \))
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench-quick clean venv syslog-daemons
+.PHONY: demo test lint bench-quick bench clean venv syslog-daemons
 
 venv: $(DEPS)
 
@@ -44,6 +44,30 @@ syslog-daemons:
 
 bench-quick: $(BUILT)
 	$(VPY) benchmarks/tight_loop.py --quick
+
+# make bench: benchmarks/compare.py (infi_tracing vs viztracer, cProfile, yappi) under each of
+# Python 3.10-3.13 found (pythonX.Y on PATH, then pyenv, as .ci/find-other-python looks), each
+# in its own venv with the peers pip-installed; results in benchmarks/results/.  A peer pip
+# cannot install is reported as n/a.  BENCH_ARGS=--quick for a short run.
+bench:
+	@status=0; \
+	for v in 3.10 3.11 3.12 3.13; do \
+	  py=""; \
+	  for cand in "python$$v" "$$(command -v pyenv >/dev/null 2>&1 && pyenv prefix "$$v" 2>/dev/null)/bin/python3"; do \
+	    if command -v "$$cand" >/dev/null 2>&1 && \
+	       "$$cand" -c "import sys, venv, ensurepip; sys.exit('%d.%d' % sys.version_info[:2] != '$$v')" >/dev/null 2>&1; then \
+	      py=$$(command -v "$$cand"); break; \
+	    fi; \
+	  done; \
+	  if [ -z "$$py" ]; then echo "=== bench: no Python $$v found (PATH, pyenv): skipped"; continue; fi; \
+	  echo "=== bench: Python $$v: $$py"; \
+	  $(MAKE) --no-print-directory PYTHON="$$py" .venv/$$v/.infi-tracing-installed || { status=1; continue; }; \
+	  for pkg in viztracer yappi matplotlib; do \
+	    .venv/$$v/bin/python -m pip install -q $$pkg || echo "=== bench: pip install $$pkg failed for Python $$v"; \
+	  done; \
+	  .venv/$$v/bin/python benchmarks/compare.py $(BENCH_ARGS) || status=1; \
+	done; \
+	exit $$status
 
 clean:
 	rm -rf .venv build *.egg-info infi_tracing/native/_core.c
