@@ -203,3 +203,30 @@ def test_default_level_applies_to_true(tmp_path, backend):
     """, backend=backend, tracing_args="filter=lambda frame: True, level=TRACE_FUNC_PRIMITIVES")
     call = next(r for r in traced.events("call") if r["qualname"] == "f")
     assert call["args"] == {"x": "41"}
+
+
+def test_filter_raising_system_exit_in_a_worker_thread_is_a_filter_error(tmp_path, backend):
+    """SystemExit from a filter outside the main thread: one warning, NO_TRACE, both threads go on."""
+    traced = run_traced(tmp_path, """
+        import threading, warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            t = threading.Thread(target=lambda: [victim() for _ in range(3)])
+            t.start()
+            t.join()
+            bystander()
+        messages = [str(w.message) for w in caught if w.category is TracingFilterWarning]
+        print(len(messages), infi_tracing.tracing_stats()["filter_errors"], messages)
+    """, backend=backend, setup="""
+        def victim():
+            return 1
+        def bystander():
+            return 2
+        def exiting(frame):
+            if frame.f_code.co_name == "victim":
+                raise SystemExit(3)
+            return frame.f_code.co_name == "bystander"
+    """, tracing_args="filter=exiting")
+    assert traced.stdout.startswith("1 1 "), traced.stdout
+    assert "raised SystemExit(3) for victim" in traced.stdout
+    assert traced.names() == ["bystander"]

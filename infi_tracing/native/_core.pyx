@@ -192,7 +192,9 @@ def _after_fork_in_parent():
 
 
 def _after_fork_in_child():
-    global _threads_seen, _paused_for_fork
+    global _threads_seen, _paused_for_fork, _main_thread_ident, _deferred_exc
+    _main_thread_ident = PyThread_get_thread_ident()
+    _deferred_exc = None  # its pending call was the parent's
     cdef ThreadState ts = _thread_state_obj(False)
     it_registry_reset_counts()
     _threads_seen = 1 if ts is not None else 0

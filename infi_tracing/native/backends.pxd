@@ -10,6 +10,10 @@ cdef extern from "it_evalframe.h":
     PyObject *it_pending_globals
     PyObject **it_pending_fast
 
+cdef extern from "it_hook.h":
+    # Thread-local: nonzero while the hook runs Python code of its own.
+    int it_busy
+
 cdef extern from "it_backends.h":
     int it_yield_opcode, it_yield_from_opcode, it_return_value_opcode, it_return_const_opcode, it_resume_opcode
     object it_mon_callback(const char *name)

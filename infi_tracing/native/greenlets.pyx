@@ -24,8 +24,9 @@ cdef GState _gstate_of(object g):
 
 def _greenlet_tracer(str event, tuple args):
     """greenlet.settrace callback: make the target's state current."""
-    global _greenlet_switch_errors
+    global _greenlet_switch_errors, it_busy
     cdef ThreadState ts = _thread_state_obj(False)
+    cdef GState incoming
     if ts is None:
         return None
     if event == "switch" or event == "throw":
@@ -33,7 +34,11 @@ def _greenlet_tracer(str event, tuple args):
             origin, target = args
             if ts.unbound is not None:
                 _bind_unbound(ts, origin)
-            ts.set_current(_gstate_of(target))
+            incoming = _gstate_of(target)
+            if ts.current is not None:
+                ts.current.saved_busy = it_busy
+            ts.set_current(incoming)
+            it_busy = incoming.saved_busy
         except BaseException:
             # A greenlet we cannot tag (no __dict__): its calls are recorded
             # under the previous state; counted in tracing_stats().

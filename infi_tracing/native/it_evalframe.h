@@ -40,6 +40,21 @@ typedef struct _PyInterpreterFrame it_eval_frame_t;
 typedef PyFrameObject it_eval_frame_t;
 #endif
 
+/* The default evaluator will refuse this frame with RecursionError before
+ * running any of it: a frame that never ran gets no records.  Mirrors the
+ * check at the top of _PyEval_EvalFrameDefault (_Py_EnterRecursiveCall and
+ * _Py_CheckRecursiveCall), which counts this frame before comparing. */
+static inline int it_frame_will_overflow(PyThreadState *tstate) {
+    if (tstate->recursion_headroom)
+        return 0;  /* already handling an overflow: CPython lets it run */
+#if PY_VERSION_HEX >= 0x030B0000
+    return tstate->recursion_remaining <= 0 &&
+           tstate->recursion_limit - tstate->recursion_remaining >= Py_GetRecursionLimit();
+#else
+    return tstate->recursion_depth + 1 > Py_GetRecursionLimit();
+#endif
+}
+
 static PyObject *it_eval_frame(PyThreadState *tstate, it_eval_frame_t *frame, int throwflag) {
 #if PY_VERSION_HEX >= 0x030B0000
     PyCodeObject *co = IT_FRAME(frame)->f_code;
@@ -49,6 +64,8 @@ static PyObject *it_eval_frame(PyThreadState *tstate, it_eval_frame_t *frame, in
     /* tstate->tracing: inside a trace or profile function, or greenlet's
      * switch tracer -- code the other backends do not see either. */
     if (IT_UNLIKELY(it_busy | tstate->tracing) || !it_g.active)
+        return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    if (IT_UNLIKELY(it_frame_will_overflow(tstate)))
         return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
     int resume = 0;
     int gen = (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) != 0;

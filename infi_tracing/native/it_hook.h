@@ -218,7 +218,9 @@ static inline uint64_t it_lookup(PyCodeObject *co) {
  * (monitoring: found on demand), `fast` the argument values (eval-frame). */
 static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *const *fast,
                            int resume) {
-    if (IT_UNLIKELY(!it_g.active))
+    /* it_busy: the filter runs with CPython's tracing guard lowered
+     * (it_tracing_guard.h), so its own frames come through here. */
+    if (IT_UNLIKELY(!it_g.active | it_busy))
         return IT_ENTER_NONE;
     it_tstate *ts = it_current_tstate();
     if (IT_UNLIKELY(!ts))
@@ -266,7 +268,7 @@ static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *con
  * `exc_name` the exception type's name).  A return whose
  * call was not seen (it started before tracing) is not recorded. */
 static inline int it_exit(PyCodeObject *co, int ev, PyObject *value, const char *exc_name) {
-    if (IT_UNLIKELY(!it_g.active))
+    if (IT_UNLIKELY(!it_g.active | it_busy))
         return 0;
     uint64_t d = it_lookup(co);
     if (IT_UNLIKELY((d >> 40) != it_g.gen))

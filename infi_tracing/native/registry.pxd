@@ -21,3 +21,7 @@ cdef extern from "it_registry.h" nogil:
 
 cdef extern from "it_state.h":
     uint64_t (*it_decide)(PyCodeObject *co, PyFrameObject *frame) noexcept
+
+cdef extern from "it_tracing_guard.h":
+    int it_tracing_lower()
+    void it_tracing_raise(int lowered)

@@ -16,6 +16,11 @@ from cpython.pystate cimport PyFrameObject as _CyFrame
 
 cdef extern from "Python.h":
     _CyFrame *PyEval_GetFrame()
+    int Py_AddPendingCall(int (*func)(void *) noexcept with gil, void *arg)
+    void PyErr_SetObject(object type, object value)
+    unsigned long PyThread_get_thread_ident() nogil
+
+import threading as _threading
 
 cdef object _filter = None
 cdef int _default_level = IT_TRACE_FUNC_NAME
@@ -116,16 +121,25 @@ cdef str _describe(object code):
 
 
 cdef int _level_from_filter(object code, object frame) except -1:
-    """Ask the user's filter; a bad filter gets one warning per code object."""
+    """Ask the user's filter; a bad filter gets one warning per code object.
+
+    KeyboardInterrupt and SystemExit (a signal handler's exception that hit
+    while the filter ran) are the program's, not the filter's: they propagate
+    to _decide, which hands them back to the program."""
     global _filter_calls, _filter_errors
     _filter_calls += 1
+    cdef int lowered = it_tracing_lower()  # see it_tracing_guard.h
     try:
         answer = _filter(frame)
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
         _filter_errors += 1
-        _warn("infi_tracing: the trace filter raised %r for %s; not tracing it"
-              % (exc, _describe(code)))
+        _warn("infi_tracing: the trace filter raised %s for %s; not tracing it"
+              % (_safe_repr(exc), _describe(code)))
         return IT_NO_TRACE
+    finally:
+        it_tracing_raise(lowered)
     if answer is True:
         return _default_level
     if answer is False:
@@ -133,9 +147,23 @@ cdef int _level_from_filter(object code, object frame) except -1:
     if isinstance(answer, int) and IT_NO_TRACE <= answer <= IT_TRACE_FUNC_REPR:
         return int(answer)
     _filter_errors += 1
-    _warn("infi_tracing: the trace filter returned %.80r for %s, expected a trace level "
-          "(NO_TRACE .. TRACE_FUNC_REPR) or a bool; not tracing it" % (answer, _describe(code)))
+    _warn("infi_tracing: the trace filter returned %s for %s, expected a trace level "
+          "(NO_TRACE .. TRACE_FUNC_REPR) or a bool; not tracing it"
+          % (_safe_repr(answer), _describe(code)))
     return IT_NO_TRACE
+
+
+cdef str _safe_repr(object value):
+    """repr() of what a filter gave us, bounded; its own __repr__ may fail."""
+    try:
+        text = repr(value)
+        if isinstance(text, str):
+            return text if len(text) <= 80 else text[:77] + "..."
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:
+        pass
+    return "<%s object (repr failed)>" % type(value).__name__
 
 
 cdef void _warn(str message):
@@ -195,8 +223,24 @@ cdef object _stand_in(object code):
                         <object> caller if caller != NULL else None)
 
 
+cdef object _deferred_exc = None
+
+
+cdef int _raise_deferred(void *unused) noexcept with gil:
+    """Py_AddPendingCall callback: raise the exception stashed by _decide in
+    the main thread, where CPython raises signal handlers' exceptions."""
+    global _deferred_exc
+    exc = _deferred_exc
+    _deferred_exc = None
+    if exc is None:
+        return 0
+    PyErr_SetObject(type(exc), exc)
+    return -1
+
+
 cdef uint64_t _decide(PyCodeObject *co, PyFrameObject *frame) noexcept:
     """it_decide: never leaves an exception; 0 means 'do not record'."""
+    global _deferred_exc
     cdef it_saved_exc saved
     cdef uint64_t d = 0
     it_exc_save(&saved)
@@ -209,6 +253,20 @@ cdef uint64_t _decide(PyCodeObject *co, PyFrameObject *frame) noexcept:
             caller = <PyObject *> PyEval_GetFrame()
             f = <object> caller if caller != NULL else None
         d = _decide_py(<object> co, f)
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Ctrl-C or a signal handler's sys.exit() that arrived while the
+        # filter ran.  The hook cannot raise, so the exception is handed back
+        # the way CPython delivers signal exceptions: a pending call that
+        # raises it in the main thread at its next instruction boundary.
+        # The decision is not cached; the filter is asked again next time.
+        if _deferred_exc is None and _is_main_thread():
+            _deferred_exc = exc
+            Py_AddPendingCall(_raise_deferred, NULL)
+            d = 0
+        else:
+            _note_filter_error(<object> co, exc)
+            d = it_decision_pack(IT_NO_TRACE, 0)
+            IT_CODE_SET_EXTRA(<object> co, it_g.extra_index, <void *> <uintptr_t> d)
     except BaseException:
         # A bug of ours, not the filter's (those are handled above): count it
         # and leave the code untraced rather than fail on every call.
@@ -218,6 +276,31 @@ cdef uint64_t _decide(PyCodeObject *co, PyFrameObject *frame) noexcept:
         IT_CODE_SET_EXTRA(<object> co, it_g.extra_index, <void *> <uintptr_t> d)
     it_exc_restore(&saved)
     return d
+
+
+# The thread CPython delivers signals (and pending calls) to; 0 if unknown
+# (the module was imported elsewhere), in which case nothing is deferred.
+# The forking thread becomes the child's main thread (_after_fork_in_child).
+cdef unsigned long _main_thread_ident = (
+    PyThread_get_thread_ident()
+    if _threading.current_thread() is _threading.main_thread() else 0)
+
+
+cdef bint _is_main_thread():
+    return _main_thread_ident != 0 and PyThread_get_thread_ident() == _main_thread_ident
+
+
+cdef void _note_filter_error(object code, object exc) noexcept:
+    """A KeyboardInterrupt/SystemExit from a filter outside the main thread
+    (no signal is delivered there), or while another one waits to be
+    re-raised: an ordinary filter error, NO_TRACE for the code object."""
+    global _filter_errors
+    _filter_errors += 1
+    try:
+        _warn("infi_tracing: the trace filter raised %s for %s; not tracing it"
+              % (_safe_repr(exc), _describe(code)))
+    except BaseException:
+        pass
 
 
 cdef int _pin_level(object code, int level) except -1:

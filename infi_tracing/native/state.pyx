@@ -28,6 +28,10 @@ cdef dict _threads = {}
 cdef class GState:
     """Tracer state of one greenlet (or of a thread without greenlets)."""
     cdef it_gstate st
+    # it_busy of this greenlet while it is switched out: a filter or a
+    # __repr__ may switch greenlets (gevent-patched I/O) in the middle of the
+    # hook, and the greenlets that run meanwhile must be traced as usual.
+    cdef int saved_busy
 
     def __cinit__(self):
         global _next_greenlet_id
