@@ -24,6 +24,7 @@ include "sinks.pyx"
 include "backends.pyx"
 
 import os as _os_core
+import sys as _sys_core
 
 NO_TRACE = IT_NO_TRACE
 NO_TRACE_NESTED = IT_NO_TRACE_NESTED
@@ -184,11 +185,57 @@ def _before_fork():
 
 
 def _after_fork_in_parent():
-    global _paused_for_fork
+    global _paused_for_fork, _forking_frame, _forking_lasti
     if _paused_for_fork:
         _paused_for_fork = False
+        if _sys_core.version_info >= (3, 13) and _is_main_thread():
+            # See it_drain_restart_deferred in it_drain.h.  Other at-fork
+            # hooks (Python functions, run after this one) reach the
+            # pending call before os.fork() has warned; remember where
+            # os.fork() was called so the pending call can tell.
+            caller = <PyObject *> PyEval_GetFrame()
+            _forking_frame = <object> caller if caller != NULL else None
+            _forking_lasti = _forking_frame.f_lasti if _forking_frame is not None else -1
+            it_drain_defer_restart()
+            if Py_AddPendingCall(_restart_drain, NULL) == 0:
+                return
+            _forking_frame = None
         with nogil:
             it_drain_start()
+
+
+cdef object _forking_frame = None   # the frame that called os.fork() (3.13+)
+cdef int _forking_lasti = -1
+
+
+cdef bint _still_in_fork():
+    """True while the at-fork hooks of the os.fork() call run: the forking
+    frame is below us, still at the instruction that called os.fork()."""
+    f = _forking_frame
+    if f is None:
+        return False
+    caller = <PyObject *> PyEval_GetFrame()
+    cur = <object> caller if caller != NULL else None
+    if cur is f:
+        return False          # back in the forking frame: fork() returned
+    while cur is not None:
+        if cur is f:
+            return f.f_lasti == _forking_lasti
+        cur = cur.f_back
+    return False
+
+
+cdef int _restart_drain(void *unused) noexcept with gil:
+    global _forking_frame
+    try:
+        if _still_in_fork() and Py_AddPendingCall(_restart_drain, NULL) == 0:
+            return 0          # asked again at the next instruction boundary
+    except BaseException:
+        pass
+    _forking_frame = None
+    with nogil:
+        it_drain_restart_if_deferred()
+    return 0
 
 
 def _after_fork_in_child():

@@ -77,6 +77,8 @@ cdef extern from "it_drain.h" nogil:
     void it_drain_flush()
     void it_drain_stop()
     int it_drain_pause()
+    void it_drain_defer_restart()
+    void it_drain_restart_if_deferred()
     void it_drain_after_fork_child(it_ring *mine)
     void it_drain_lock_sinks()
     void it_drain_unlock_sinks()

@@ -378,9 +378,30 @@ static int it_drain_start(void) {
     return rc;
 }
 
+/* Python 3.13 counts the process's threads for its "fork() with threads"
+ * warning after the at-fork hooks have run in the parent, so a drain
+ * restarted there would make every fork of a single-threaded program warn.
+ * The parent's main thread then defers the restart to a pending call, run
+ * as soon as it executes Python code again.  Until then records wait in the
+ * rings; a producer that finds its ring full, a flush and a stop restart
+ * the drain themselves (whoever swaps the flag to 0 starts it, once). */
+static int it_drain_restart_deferred;
+
+static void it_drain_defer_restart(void) {
+    __atomic_store_n(&it_drain_restart_deferred, 1, __ATOMIC_RELEASE);
+}
+
+/* Without the GIL or with it (pthread_create needs neither). */
+static void it_drain_restart_if_deferred(void) {
+    if (IT_UNLIKELY(__atomic_load_n(&it_drain_restart_deferred, __ATOMIC_ACQUIRE)) &&
+        __atomic_exchange_n(&it_drain_restart_deferred, 0, __ATOMIC_ACQ_REL))
+        it_drain_start();
+}
+
 /* Without the GIL: everything written before this call is delivered and
  * the native sinks' buffers are written out when it returns. */
 static void it_drain_flush(void) {
+    it_drain_restart_if_deferred();
     pthread_mutex_lock(&it_d.mu);
     if (!it_d.running) {
         pthread_mutex_unlock(&it_d.mu);
@@ -396,6 +417,7 @@ static void it_drain_flush(void) {
 
 /* Without the GIL. */
 static void it_drain_stop(void) {
+    it_drain_restart_if_deferred();
     pthread_mutex_lock(&it_d.mu);
     if (!it_d.running) {
         pthread_mutex_unlock(&it_d.mu);
@@ -438,6 +460,7 @@ static void it_drain_after_fork_child(it_ring *mine) {
     pthread_cond_init(&it_d.done, NULL);
     it_d.running = 0;
     it_d.stop = 0;
+    it_drain_restart_deferred = 0;  /* the parent's; the child starts its own drain */
     it_d.accepting = 0;
     it_d.flush_req = it_d.flush_done = 0;
     it_d.pid = (long)getpid();

@@ -27,6 +27,7 @@ static __thread int it_busy __attribute__((tls_model("initial-exec")));
 /* Full ring: either wait for the drain (overflow="block", GIL released so
  * other threads go on) or count the drop.  Out of line: it is rare. */
 static __attribute__((noinline)) char *it_overflow(it_ring *r, uint32_t size) {
+    it_drain_restart_if_deferred();  /* paused for a fork and not back yet */
     if (it_g.block) {
         for (;;) {
             if (!it_drain_running())
@@ -220,7 +221,7 @@ static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *con
                            int resume) {
     /* it_busy: the filter runs with CPython's tracing guard lowered
      * (it_tracing_guard.h), so its own frames come through here. */
-    if (IT_UNLIKELY(!it_g.active | it_busy))
+    if (IT_UNLIKELY(!it_g.active || it_busy))
         return IT_ENTER_NONE;
     it_tstate *ts = it_current_tstate();
     if (IT_UNLIKELY(!ts))
@@ -268,7 +269,7 @@ static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *con
  * `exc_name` the exception type's name).  A return whose
  * call was not seen (it started before tracing) is not recorded. */
 static inline int it_exit(PyCodeObject *co, int ev, PyObject *value, const char *exc_name) {
-    if (IT_UNLIKELY(!it_g.active | it_busy))
+    if (IT_UNLIKELY(!it_g.active || it_busy))
         return 0;
     uint64_t d = it_lookup(co);
     if (IT_UNLIKELY((d >> 40) != it_g.gen))
