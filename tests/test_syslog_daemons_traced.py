@@ -128,5 +128,7 @@ def test_rsyslog_killed_mid_stream_and_restarted(tmp_path, rsyslogd):
     messages = rsyslogd.messages(6 * n - stats["lost"], timeout=30)
     work = _ours(messages, name="__main__.work ")
     reported = lost_reported(m["msg"] for m in messages if m["msgid"] == "lost")
+    print("rsyslogd killed mid-stream: %d produced, %d received, %d reported lost"
+          % (6 * n, len(work), reported))
     assert stats["reconnects"] >= 1 and reported == stats["lost"]
     assert len(work) + reported == 6 * n
