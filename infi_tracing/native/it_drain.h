@@ -242,14 +242,21 @@ static size_t it_drain_ring(it_ring *r) {
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t total = 0, calls = 0;  /* calls: function records, without "lost" notices */
+    if (tail == head)
+        return 0;
+    /* after the acquire of head: every record up to it was stamped before */
+    it_clock_point now;
+    double k = it_clock_begin(&r->conv, &now);
     while (tail < head) {
         size_t n = 0;
         uint64_t pos = tail;
         while (pos < head && n < IT_BATCH_MAX) {
-            const it_record *rec = (const it_record *)(r->buf + (pos & r->mask));
+            /* the bytes up to head are the drain's until tail moves past them */
+            it_record *rec = (it_record *)(r->buf + (pos & r->mask));
             pos += rec->size;
             if (rec->event == IT_EV_PAD)
                 continue;
+            rec->ts = it_clock_convert(&r->conv, k, rec->ts);
             if (rec->event == IT_EV_LOST) {
                 if (!rec->count)
                     continue;
@@ -270,6 +277,7 @@ static size_t it_drain_ring(it_ring *r) {
         /* release: we are done reading these bytes before the producer reuses them */
         atomic_store_explicit(&r->tail, tail, memory_order_release);
     }
+    it_clock_end(&r->conv, &now);
     atomic_fetch_add_explicit(&r->drained, calls, memory_order_relaxed);
     return total;
 }

@@ -57,7 +57,7 @@ static __attribute__((noinline)) int it_emit_lost(it_ring *r) {
     memset(rec, 0, sizeof *rec);
     rec->size = sizeof *rec;
     rec->event = IT_EV_LOST;
-    rec->ts = it_now_ns();
+    rec->ts = it_clock_raw();
     rec->count = atomic_exchange_explicit(&r->lost_pending, 0, memory_order_relaxed);
     it_ring_commit(r, sizeof *rec);
     return 1;
@@ -83,7 +83,7 @@ static inline void it_emit(it_tstate *ts, int ev, uint32_t code_id, it_gstate *g
     rec->nvalues = nvalues;
     rec->code_id = code_id;
     rec->greenlet_id = g->id;
-    rec->ts = it_now_ns();
+    rec->ts = it_clock_raw();
     rec->depth = depth;
     rec->reserved = 0;
     if (plen)
