@@ -142,10 +142,13 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
 /* Binary file: code definitions first seen, then the records as they are.
  * Chunks never straddle a write() (see it_binary.h). */
 static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n) {
+    uint32_t last_id = 0;  /* a tight loop names the same few codes over and over */
     for (size_t i = 0; i < n; i++) {
         const it_record *rec = recs[i];
-        if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG ||
-            !it_binary_first_sight(s->binary, rec->code_id))
+        if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG || rec->code_id == last_id)
+            continue;
+        last_id = rec->code_id;
+        if (!it_binary_first_sight(s->binary, rec->code_id))
             continue;
         if (s->len + IT_LINE_MAX > IT_SINK_BUF)
             it_sink_write_out(s);
@@ -166,9 +169,14 @@ static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record *
         fixed[2] = it_d.wall_offset;
         size_t len = s->len + head;
         while (i < n && len + recs[i]->size <= IT_SINK_BUF) {
-            memcpy(s->buf + len, recs[i], recs[i]->size);
-            len += recs[i]->size;
-            i++;
+            /* records usually lie back to back in the ring: one copy per run */
+            const char *from = (const char *)recs[i];
+            size_t run = recs[i]->size;
+            for (i++; i < n && (const char *)recs[i] == from + run &&
+                       len + run + recs[i]->size <= IT_SINK_BUF; i++)
+                run += recs[i]->size;
+            memcpy(s->buf + len, from, run);
+            len += run;
         }
         h->length = (uint32_t)(len - s->len - sizeof(it_bin_chunk));
         s->len = len;

@@ -63,8 +63,12 @@ static __attribute__((noinline)) int it_emit_lost(it_ring *r) {
     return 1;
 }
 
-static inline void it_emit(it_tstate *ts, int ev, uint32_t code_id, it_gstate *g, int32_t depth,
-                           const char *payload, uint32_t plen, uint16_t nvalues) {
+/* Always inlined: called with constants from each site, so the common
+ * record (no payload) compiles to a handful of stores without a call. */
+static inline __attribute__((always_inline)) void it_emit(it_tstate *ts, int ev,
+                                                          uint32_t code_id, it_gstate *g,
+                                                          int32_t depth, const char *payload,
+                                                          uint32_t plen, uint16_t nvalues) {
     it_ring *r = ts->ring;
     if (IT_UNLIKELY(atomic_load_explicit(&r->lost_pending, memory_order_relaxed)) &&
         !it_emit_lost(r)) {

@@ -99,7 +99,20 @@ static inline void it_ring_free(it_ring *r) {
  * Returns NULL when the ring is full.  When the record would straddle the
  * end of the buffer, a PAD record fills the rest and the record starts at
  * offset 0; the pad becomes visible together with the record at commit. */
-static inline char *it_ring_reserve(it_ring *r, uint32_t size) {
+static char *it_ring_reserve_slow(it_ring *r, uint32_t size);
+
+static inline __attribute__((always_inline)) char *it_ring_reserve(it_ring *r, uint32_t size) {
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t off = head & r->mask;
+    /* common case: no wrap and room left since the last look at tail */
+    if (IT_LIKELY(off + size <= r->cap && head + size - r->cached_tail <= r->cap)) {
+        r->reserved_head = head;
+        return r->buf + off;
+    }
+    return it_ring_reserve_slow(r, size);
+}
+
+static __attribute__((noinline)) char *it_ring_reserve_slow(it_ring *r, uint32_t size) {
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t off = head & r->mask;
     uint64_t contig = r->cap - off;
