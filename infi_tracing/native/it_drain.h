@@ -156,30 +156,27 @@ static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record *
         it_binary_code_chunk(&o, rec->code_id, it_d.pid);
         s->len += o.len;
     }
+    /* PACKED chunks (it_binary.h), each closed before its buffer is written */
+    const size_t head = sizeof(it_bin_chunk) + 3 * sizeof(int64_t);
     size_t i = 0;
     while (i < n) {
-        const size_t head = sizeof(it_bin_chunk) + 3 * sizeof(int64_t);
-        if (s->len + head + recs[i]->size > IT_SINK_BUF)
+        if (s->len + head + it_packed_need(recs[i]) + 8 > IT_SINK_BUF)
             it_sink_write_out(s);
-        it_bin_chunk *h = (it_bin_chunk *)(s->buf + s->len);
-        int64_t *fixed = (int64_t *)(h + 1);
-        h->type = IT_BIN_RECORDS;
-        fixed[0] = it_d.pid;
-        fixed[1] = r->tid;
-        fixed[2] = it_d.wall_offset;
-        size_t len = s->len + head;
-        while (i < n && len + recs[i]->size <= IT_SINK_BUF) {
-            /* records usually lie back to back in the ring: one copy per run */
-            const char *from = (const char *)recs[i];
-            size_t run = recs[i]->size;
-            for (i++; i < n && (const char *)recs[i] == from + run &&
-                       len + run + recs[i]->size <= IT_SINK_BUF; i++)
-                run += recs[i]->size;
-            memcpy(s->buf + len, from, run);
-            len += run;
-        }
-        h->length = (uint32_t)(len - s->len - sizeof(it_bin_chunk));
-        s->len = len;
+        size_t start = s->len;
+        it_bin_chunk *h = (it_bin_chunk *)(s->buf + start);
+        int64_t fixed[3] = {it_d.pid, r->tid, it_d.wall_offset};
+        h->type = IT_BIN_PACKED;
+        memcpy(h + 1, fixed, sizeof fixed);
+        char *p = s->buf + start + head;
+        const char *limit = s->buf + IT_SINK_BUF - 8;  /* room for the pad */
+        it_packed_state st = {0, 0, 0};
+        for (; i < n && p + it_packed_need(recs[i]) <= limit; i++)
+            p = it_packed_put(p, &st, recs[i]);
+        size_t len = (size_t)(p - s->buf) - start - sizeof(it_bin_chunk);
+        size_t pad = (8 - len % 8) % 8;
+        memset(p, 0, pad);
+        h->length = (uint32_t)(len + pad);
+        s->len = start + sizeof(it_bin_chunk) + len + pad;
     }
     atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
 }
