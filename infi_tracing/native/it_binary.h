@@ -1,5 +1,6 @@
 /* Binary trace file: the compact, lossless, fastest way out.  Records are
- * written as they sit in the ring, behind chunk headers; the code registry
+ * packed behind chunk headers (name-level calls and returns in a few bytes,
+ * the rest as they sit in the ring); the code registry
  * entries they name are written once per process before first use.
  * `python -m infi_tracing decode FILE` turns a file into text, JSON lines or
  * Perfetto (infi_tracing/_binary.py reads it; keep the two in step).
