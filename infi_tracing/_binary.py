@@ -16,7 +16,7 @@ _RECORDS = struct.Struct("<qqq")
 _RECORD = struct.Struct("<IHHIIQiI")
 _EVENTS = {1: "call", 2: "return", 3: "exception", 4: "resume", 5: "yield", 6: "lost",
            7: "log"}
-_CODE_CHUNK, _RECORDS_CHUNK = 1, 2
+_CODE_CHUNK, _RECORDS_CHUNK, _PACKED_CHUNK = 1, 2, 3
 
 
 class TraceFileError(ValueError):
@@ -67,6 +67,10 @@ def read_records(path, progress=None):
             pid, tid, wall_offset = _RECORDS.unpack_from(data, start)
             yield from _decode_records(path, data, start + _RECORDS.size, end, pid, tid,
                                        wall_offset, codes)
+        elif kind == _PACKED_CHUNK:
+            pid, tid, wall_offset = _RECORDS.unpack_from(data, start)
+            yield from _decode_packed(path, data, start + _RECORDS.size, end, pid, tid,
+                                      wall_offset, codes)
         else:
             raise TraceFileError("%s: unknown chunk type %d at byte %d" % (path, kind, offset))
         offset = end
@@ -90,13 +94,7 @@ def _decode_records(path, data, pos, end, pid, tid, wall_offset, codes):
                        logger=logger.decode("utf-8", "replace"),
                        message=message.decode("utf-8", "replace"))
         else:
-            try:
-                module, qualname, filename, line, argnames = codes[pid, code_id]
-            except KeyError:
-                raise TraceFileError("%s: record at byte %d names code %d of pid %d, which the "
-                                     "file never defined" % (path, pos, code_id, pid)) from None
-            rec.update(greenlet=greenlet, depth=depth, module=module, qualname=qualname,
-                       file=filename, line=line)
+            argnames = _add_code(rec, path, pos, codes, pid, code_id, greenlet, depth)
             payload = data[pos + _RECORD.size:pos + size].split(b"\0")[:nvalues]
             values = [v.decode("utf-8", "replace") for v in payload]
             if event == 1 and values:
@@ -107,3 +105,60 @@ def _decode_records(path, data, pos, end, pid, tid, wall_offset, codes):
                 rec["retval"] = values[0]
         yield rec
         pos += size
+
+
+def _add_code(rec, path, pos, codes, pid, code_id, greenlet, depth):
+    """Add the function's fields to `rec`; returns its argument names."""
+    try:
+        module, qualname, filename, line, argnames = codes[pid, code_id]
+    except KeyError:
+        raise TraceFileError("%s: record at byte %d names code %d of pid %d, which the "
+                             "file never defined" % (path, pos, code_id, pid)) from None
+    rec.update(greenlet=greenlet, depth=depth, module=module, qualname=qualname,
+               file=filename, line=line)
+    return argnames
+
+
+def _decode_packed(path, data, pos, end, pid, tid, wall_offset, codes):
+    """Entries of a PACKED chunk (see native/it_binary.h)."""
+    ts = depth = greenlet = 0
+
+    def varint():
+        nonlocal pos
+        value = shift = 0
+        while True:
+            if pos >= end:
+                raise TraceFileError("%s: damaged packed record before byte %d" % (path, end))
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+
+    while pos < end:
+        at, tag = pos, data[pos]
+        pos += 1
+        if tag == 0:  # the pad
+            break
+        if tag & 0x10:
+            if pos + 4 > end:
+                raise TraceFileError("%s: damaged record at byte %d" % (path, at))
+            size = _CHUNK.unpack_from(data, pos)[0]
+            yield from _decode_records(path, data, pos, min(pos + size, end), pid, tid,
+                                       wall_offset, codes)
+            pos += size
+            continue
+        event = tag & 0x07
+        if event not in _EVENTS or event > 5:
+            raise TraceFileError("%s: damaged record at byte %d" % (path, at))
+        code_id = varint()
+        ts += varint()
+        zigzag = varint()
+        depth += (zigzag >> 1) ^ -(zigzag & 1)
+        if tag & 0x08:
+            greenlet = varint()
+        rec = {"mono_ns": ts, "time_ns": ts + wall_offset, "pid": pid, "tid": tid,
+               "event": _EVENTS[event]}
+        _add_code(rec, path, at, codes, pid, code_id, greenlet, depth)
+        yield rec

@@ -126,3 +126,44 @@ print(os.getpid(), pid)
     calls = sorted((r["qualname"], r["pid"]) for r in map(json.loads, out.stdout.splitlines())
                    if r["event"] == "call" and r["qualname"].startswith("in_"))
     assert calls == [("in_child", child), ("in_parent", parent), ("in_parent", parent)]
+
+
+PACKED_PROGRAM = """
+import infi_tracing
+infi_tracing.configure_sinks(["binary://%(dir)s/trace.itr",
+                              "file://%(dir)s/native.jsonl?format=jsonl"])
+infi_tracing.set_tracing(backend=%(backend)r, overflow="block", generators=True)
+%(greenlets)s
+def deep(n):
+    return n if n == 0 else deep(n - 1)
+def gen():
+    yield 1
+    yield 2
+def fails():
+    raise ValueError("x")
+for i in range(300):
+    deep(i %% 40)
+    list(gen())
+    try:
+        fails()
+    except ValueError:
+        pass
+infi_tracing.unset_tracing()
+"""
+
+
+def test_packed_name_records_decode_as_the_jsonl_sink_wrote_them(tmp_path, backend):
+    """Name-level records (packed in the file: greenlet switches, depth jumps, resumes and
+    yields, exceptions) decode to exactly the records the JSON-lines sink got."""
+    from conftest import TWO_GREENLETS
+    proc = run_python(tmp_path, PACKED_PROGRAM % {"dir": tmp_path, "backend": backend,
+                                                  "greenlets": TWO_GREENLETS})
+    assert proc.returncode == 0, proc.stderr
+    out = _decode(tmp_path / "trace.itr", "--format", "jsonl", "-o", str(tmp_path / "d.jsonl"))
+    assert out.returncode == 0, out.stderr
+    decoded = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
+    native = [json.loads(x) for x in (tmp_path / "native.jsonl").read_text().splitlines()]
+    assert decoded == native
+    assert {r["event"] for r in decoded} >= {"call", "return", "exception", "resume", "yield"}
+    assert len({r["greenlet"] for r in decoded}) >= 3
+    assert max(r["depth"] for r in decoded) >= 39

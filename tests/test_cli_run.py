@@ -251,7 +251,7 @@ def test_decode_shows_progress_on_large_files(tmp_path):
     write(tmp_path / "prog.py", """
         def f(i):
             return i
-        for i in range(40000):
+        for i in range(250000):  # binary records pack into ~5 bytes: well over 1 MiB
             f(i)
     """)
     trace = tmp_path / "trace.itr"
@@ -263,8 +263,8 @@ def test_decode_shows_progress_on_large_files(tmp_path):
                           "jsonl", "-o", str(tmp_path / "t.jsonl")], cwd=tmp_path,
                          capture_output=True, timeout=120, env=_env())  # bytes: keep the \r
     assert out.returncode == 0, out.stderr
-    assert out.stderr.endswith(b"\rdecoding: 100% (80002 records)\n")
-    assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 80002
+    assert out.stderr.endswith(b"\rdecoding: 100% (500002 records)\n")
+    assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 500002
 
 
 def test_decode_is_quiet_on_small_files(tmp_path):

@@ -167,6 +167,7 @@ def stats():
         "internal_errors": _internal_errors,
         "greenlet_switch_errors": _greenlet_switch_errors,
         "drain_running": bool(it_d.running),
+        "clock": _clock_name,
         "threads_seen": _threads_seen,
         "greenlets_seen": _next_greenlet_id - _untraced_states,
     }
@@ -256,6 +257,7 @@ def _after_fork_in_child():
 
 
 # ---- module initialisation ----------------------------------------------
+_clock_name = it_clock_init().decode()  # before any ring: records' time base
 it_g.extra_index = IT_REQUEST_EXTRA_INDEX(NULL)
 if it_g.extra_index < 0:
     raise ImportError("infi_tracing: no code-object extra slot left")

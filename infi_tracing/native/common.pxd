@@ -24,6 +24,7 @@ cdef extern from "it_common.h" nogil:
         IT_EV_LOST
         IT_EV_LOG
     uint64_t it_now_ns()
+    const char *it_clock_init()
     long it_gettid()
     ctypedef struct it_saved_exc:
         pass

@@ -117,58 +117,107 @@ static inline PyObject *it_mon_result(int r) {
 }
 /* it_exit answers IT_DISABLE or 0 */
 
-static PyObject *it_mon_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    return it_mon_result(nargs >= 1 ? it_enter((PyCodeObject *)args[0], NULL, NULL, 0) : 0);
+/* Each callback is an object of a small type of our own whose vectorcall
+ * slot is the callback itself: sys.monitoring calls it through
+ * PyObject_Vectorcall, straight into our function.  (A builtin function
+ * made from a PyMethodDef goes through cfunction_vectorcall_FASTCALL first,
+ * which checks keywords and the recursion limit on every event.)  CPython
+ * always passes the documented positional arguments, so nargs is only
+ * checked to be safe against a direct call from Python. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    const char *name;
+} it_mon_cb;
+
+#define IT_NARGS(nargsf) PyVectorcall_NARGS(nargsf)
+
+static PyObject *it_mon_start(PyObject *self, PyObject *const *args, size_t nargsf,
+                              PyObject *kw) {
+    (void)self, (void)kw;
+    return it_mon_result(IT_NARGS(nargsf) >= 1 ? it_enter((PyCodeObject *)args[0], NULL, NULL, 0)
+                                               : 0);
 }
 
-static PyObject *it_mon_resume(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    return it_mon_result(nargs >= 1 ? it_enter((PyCodeObject *)args[0], NULL, NULL, 1) : 0);
+static PyObject *it_mon_resume(PyObject *self, PyObject *const *args, size_t nargsf,
+                               PyObject *kw) {
+    (void)self, (void)kw;
+    return it_mon_result(IT_NARGS(nargsf) >= 1 ? it_enter((PyCodeObject *)args[0], NULL, NULL, 1)
+                                               : 0);
 }
 
 /* PY_THROW is not a local event: it cannot be disabled. */
-static PyObject *it_mon_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs >= 1)
+static PyObject *it_mon_throw(PyObject *self, PyObject *const *args, size_t nargsf,
+                              PyObject *kw) {
+    (void)self, (void)kw;
+    if (IT_NARGS(nargsf) >= 1)
         it_enter((PyCodeObject *)args[0], NULL, NULL, 1);
     Py_RETURN_NONE;
 }
 
-static PyObject *it_mon_return(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    return it_mon_result(nargs >= 3 ? it_exit((PyCodeObject *)args[0], IT_EV_RETURN, args[2], NULL)
-                                    : 0);
+static PyObject *it_mon_return(PyObject *self, PyObject *const *args, size_t nargsf,
+                               PyObject *kw) {
+    (void)self, (void)kw;
+    return it_mon_result(IT_NARGS(nargsf) >= 3
+                             ? it_exit((PyCodeObject *)args[0], IT_EV_RETURN, args[2], NULL)
+                             : 0);
 }
 
-static PyObject *it_mon_yield(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    return it_mon_result(nargs >= 3 ? it_exit((PyCodeObject *)args[0], IT_EV_YIELD, args[2], NULL)
-                                    : 0);
+static PyObject *it_mon_yield(PyObject *self, PyObject *const *args, size_t nargsf,
+                              PyObject *kw) {
+    (void)self, (void)kw;
+    return it_mon_result(IT_NARGS(nargsf) >= 3
+                             ? it_exit((PyCodeObject *)args[0], IT_EV_YIELD, args[2], NULL)
+                             : 0);
 }
 
-static PyObject *it_mon_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs >= 3)
+static PyObject *it_mon_unwind(PyObject *self, PyObject *const *args, size_t nargsf,
+                               PyObject *kw) {
+    (void)self, (void)kw;
+    if (IT_NARGS(nargsf) >= 3)
         it_exit((PyCodeObject *)args[0], IT_EV_UNWIND, NULL, Py_TYPE(args[2])->tp_name);
     Py_RETURN_NONE;
 }
 
-static PyMethodDef it_mon_defs[] = {
-    {"py_start", (PyCFunction)(void (*)(void))it_mon_start, METH_FASTCALL, NULL},
-    {"py_resume", (PyCFunction)(void (*)(void))it_mon_resume, METH_FASTCALL, NULL},
-    {"py_throw", (PyCFunction)(void (*)(void))it_mon_throw, METH_FASTCALL, NULL},
-    {"py_return", (PyCFunction)(void (*)(void))it_mon_return, METH_FASTCALL, NULL},
-    {"py_yield", (PyCFunction)(void (*)(void))it_mon_yield, METH_FASTCALL, NULL},
-    {"py_unwind", (PyCFunction)(void (*)(void))it_mon_unwind, METH_FASTCALL, NULL},
-    {NULL, NULL, 0, NULL},
+static const struct {
+    const char *name;
+    vectorcallfunc fn;
+} it_mon_defs[] = {
+    {"py_start", it_mon_start},   {"py_resume", it_mon_resume}, {"py_throw", it_mon_throw},
+    {"py_return", it_mon_return}, {"py_yield", it_mon_yield},   {"py_unwind", it_mon_unwind},
+};
+
+static void it_mon_cb_dealloc(PyObject *self) { Py_TYPE(self)->tp_free(self); }
+
+static PyObject *it_mon_cb_repr(PyObject *self) {
+    return PyUnicode_FromFormat("<infi_tracing %s callback>", ((it_mon_cb *)self)->name);
+}
+
+static PyTypeObject it_mon_cb_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "infi_tracing.native._core.MonitoringCallback",
+    .tp_basicsize = sizeof(it_mon_cb),
+    .tp_dealloc = it_mon_cb_dealloc,
+    .tp_vectorcall_offset = offsetof(it_mon_cb, vectorcall),
+    .tp_repr = it_mon_cb_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
 };
 
 /* New reference to the callback named `name`, or NULL with an exception. */
 static PyObject *it_mon_callback(const char *name) {
-    for (PyMethodDef *d = it_mon_defs; d->ml_name; d++)
-        if (strcmp(d->ml_name, name) == 0)
-            return PyCFunction_New(d, NULL);
+    if (!(it_mon_cb_type.tp_flags & Py_TPFLAGS_READY) && PyType_Ready(&it_mon_cb_type) < 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof it_mon_defs / sizeof it_mon_defs[0]; i++) {
+        if (strcmp(it_mon_defs[i].name, name) == 0) {
+            it_mon_cb *cb = PyObject_New(it_mon_cb, &it_mon_cb_type);
+            if (cb) {
+                cb->vectorcall = it_mon_defs[i].fn;
+                cb->name = it_mon_defs[i].name;
+            }
+            return (PyObject *)cb;
+        }
+    }
     PyErr_Format(PyExc_KeyError, "no monitoring callback %s", name);
     return NULL;
 }

@@ -1,5 +1,6 @@
 /* Binary trace file: the compact, lossless, fastest way out.  Records are
- * written as they sit in the ring, behind chunk headers; the code registry
+ * packed behind chunk headers (name-level calls and returns in a few bytes,
+ * the rest as they sit in the ring); the code registry
  * entries they name are written once per process before first use.
  * `python -m infi_tracing decode FILE` turns a file into text, JSON lines or
  * Perfetto (infi_tracing/_binary.py reads it; keep the two in step).
@@ -9,7 +10,15 @@
  *   type 1 CODE:    i64 pid | u32 code_id | i32 line | u32 nargs | u32 0 |
  *                   NUL-terminated module, qualname, file, argnames... | pad
  *   type 2 RECORDS: i64 pid | i64 tid | i64 wall_offset_ns | records (as in
- *                   it_ring.h: each starts with its u32 size)
+ *                   it_ring.h: each starts with its u32 size)  [older writers]
+ *   type 3 PACKED:  i64 pid | i64 tid | i64 wall_offset_ns | entries | zero pad
+ *     entry: u8 tag = event | 0x08 (greenlet follows) | 0x10 (raw record)
+ *       raw: the record as in the ring (u32 size first), for records with
+ *            values, "lost" and "log" records; it changes no running state
+ *       else: varint code_id, varint (ts - previous ts), varint zigzag
+ *            (depth - previous depth), [varint greenlet]; the running ts,
+ *            depth and greenlet start at 0 in each chunk
+ *     A tag byte 0 ends the entries (the pad).  Varints are LEB128.
  * All little-endian (native).  A chunk is written with a single write() so
  * processes appending to one file (fork) never interleave inside a chunk. */
 #ifndef IT_BINARY_H
@@ -19,7 +28,7 @@
 #include <stdlib.h>
 
 #define IT_BIN_MAGIC "INFITRC1"
-enum { IT_BIN_CODE = 1, IT_BIN_RECORDS = 2 };
+enum { IT_BIN_CODE = 1, IT_BIN_RECORDS = 2, IT_BIN_PACKED = 3 };
 
 typedef struct {
     uint32_t type, length;
@@ -84,6 +93,53 @@ static inline void it_binary_code_chunk(it_out *o, uint32_t id, long pid) {
     static const char zeros[8] = {0};
     it_out_put(o, zeros, (8 - (o->len - start) % 8) % 8);
     ((it_bin_chunk *)(o->p + start))->length = (uint32_t)(o->len - start - sizeof h);
+}
+
+/* PACKED entries.  Why: the file sink's cost is dominated by the kernel
+ * copying bytes into the page cache; a name-level call or return packs into
+ * 4-6 bytes instead of its 32 ring bytes, so the drain keeps up with a tight
+ * loop where it used to make the traced program wait (overflow="block"). */
+typedef struct {
+    uint64_t ts;
+    int32_t depth;
+    uint32_t greenlet;
+} it_packed_state;
+
+#define IT_PACKED_MAX 32  /* bytes a non-raw entry may take: 1 + 4 varints */
+
+static inline char *it_put_varint(char *p, uint64_t v) {
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+}
+
+/* Bytes entry `rec` needs at most. */
+static inline size_t it_packed_need(const it_record *rec) {
+    return rec->nvalues || rec->event > IT_EV_YIELD ? 1 + (size_t)rec->size : IT_PACKED_MAX;
+}
+
+/* Write the entry for `rec` at `p`; returns the end. */
+static inline char *it_packed_put(char *p, it_packed_state *st, const it_record *rec) {
+    if (rec->nvalues || rec->event > IT_EV_YIELD || rec->ts < st->ts) {
+        *p++ = (char)(rec->event | 0x10);
+        memcpy(p, rec, rec->size);
+        return p + rec->size;
+    }
+    int gchange = rec->greenlet_id != st->greenlet;
+    *p++ = (char)(rec->event | (gchange ? 0x08 : 0));
+    p = it_put_varint(p, rec->code_id);
+    p = it_put_varint(p, rec->ts - st->ts);
+    int64_t dd = (int64_t)rec->depth - st->depth;
+    p = it_put_varint(p, ((uint64_t)dd << 1) ^ (uint64_t)(dd >> 63));
+    if (gchange)
+        p = it_put_varint(p, rec->greenlet_id);
+    st->ts = rec->ts;
+    st->depth = rec->depth;
+    st->greenlet = rec->greenlet_id;
+    return p;
 }
 
 #endif

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "it_clock.h"
 
 #define IT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define IT_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -38,20 +39,6 @@ enum {
     IT_EV_LOST = 6,    /* `count` records of this thread were dropped here */
     IT_EV_LOG = 7,     /* a logging record: values level, logger, message; no code */
 };
-
-/* Monotonic nanoseconds.  clock_gettime(CLOCK_MONOTONIC) goes through the
- * vDSO on Linux (no system call), about 20 ns. */
-static inline uint64_t it_now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static inline uint64_t it_realtime_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 static inline long it_gettid(void) { return (long)syscall(SYS_gettid); }
 

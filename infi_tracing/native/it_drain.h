@@ -142,10 +142,13 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
 /* Binary file: code definitions first seen, then the records as they are.
  * Chunks never straddle a write() (see it_binary.h). */
 static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n) {
+    uint32_t last_id = 0;  /* a tight loop names the same few codes over and over */
     for (size_t i = 0; i < n; i++) {
         const it_record *rec = recs[i];
-        if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG ||
-            !it_binary_first_sight(s->binary, rec->code_id))
+        if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG || rec->code_id == last_id)
+            continue;
+        last_id = rec->code_id;
+        if (!it_binary_first_sight(s->binary, rec->code_id))
             continue;
         if (s->len + IT_LINE_MAX > IT_SINK_BUF)
             it_sink_write_out(s);
@@ -153,25 +156,27 @@ static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record *
         it_binary_code_chunk(&o, rec->code_id, it_d.pid);
         s->len += o.len;
     }
+    /* PACKED chunks (it_binary.h), each closed before its buffer is written */
+    const size_t head = sizeof(it_bin_chunk) + 3 * sizeof(int64_t);
     size_t i = 0;
     while (i < n) {
-        const size_t head = sizeof(it_bin_chunk) + 3 * sizeof(int64_t);
-        if (s->len + head + recs[i]->size > IT_SINK_BUF)
+        if (s->len + head + it_packed_need(recs[i]) + 8 > IT_SINK_BUF)
             it_sink_write_out(s);
-        it_bin_chunk *h = (it_bin_chunk *)(s->buf + s->len);
-        int64_t *fixed = (int64_t *)(h + 1);
-        h->type = IT_BIN_RECORDS;
-        fixed[0] = it_d.pid;
-        fixed[1] = r->tid;
-        fixed[2] = it_d.wall_offset;
-        size_t len = s->len + head;
-        while (i < n && len + recs[i]->size <= IT_SINK_BUF) {
-            memcpy(s->buf + len, recs[i], recs[i]->size);
-            len += recs[i]->size;
-            i++;
-        }
-        h->length = (uint32_t)(len - s->len - sizeof(it_bin_chunk));
-        s->len = len;
+        size_t start = s->len;
+        it_bin_chunk *h = (it_bin_chunk *)(s->buf + start);
+        int64_t fixed[3] = {it_d.pid, r->tid, it_d.wall_offset};
+        h->type = IT_BIN_PACKED;
+        memcpy(h + 1, fixed, sizeof fixed);
+        char *p = s->buf + start + head;
+        const char *limit = s->buf + IT_SINK_BUF - 8;  /* room for the pad */
+        it_packed_state st = {0, 0, 0};
+        for (; i < n && p + it_packed_need(recs[i]) <= limit; i++)
+            p = it_packed_put(p, &st, recs[i]);
+        size_t len = (size_t)(p - s->buf) - start - sizeof(it_bin_chunk);
+        size_t pad = (8 - len % 8) % 8;
+        memset(p, 0, pad);
+        h->length = (uint32_t)(len + pad);
+        s->len = start + sizeof(it_bin_chunk) + len + pad;
     }
     atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
 }
@@ -242,14 +247,21 @@ static size_t it_drain_ring(it_ring *r) {
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t total = 0, calls = 0;  /* calls: function records, without "lost" notices */
+    if (tail == head)
+        return 0;
+    /* after the acquire of head: every record up to it was stamped before */
+    it_clock_point now;
+    double k = it_clock_begin(&r->conv, &now);
     while (tail < head) {
         size_t n = 0;
         uint64_t pos = tail;
         while (pos < head && n < IT_BATCH_MAX) {
-            const it_record *rec = (const it_record *)(r->buf + (pos & r->mask));
+            /* the bytes up to head are the drain's until tail moves past them */
+            it_record *rec = (it_record *)(r->buf + (pos & r->mask));
             pos += rec->size;
             if (rec->event == IT_EV_PAD)
                 continue;
+            rec->ts = it_clock_convert(&r->conv, k, rec->ts);
             if (rec->event == IT_EV_LOST) {
                 if (!rec->count)
                     continue;
@@ -270,6 +282,7 @@ static size_t it_drain_ring(it_ring *r) {
         /* release: we are done reading these bytes before the producer reuses them */
         atomic_store_explicit(&r->tail, tail, memory_order_release);
     }
+    it_clock_end(&r->conv, &now);
     atomic_fetch_add_explicit(&r->drained, calls, memory_order_relaxed);
     return total;
 }

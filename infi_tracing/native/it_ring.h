@@ -31,7 +31,7 @@ typedef struct it_record {
         };
         uint64_t count;           /* IT_EV_LOST: records dropped */
     };
-    uint64_t ts;          /* it_now_ns() */
+    uint64_t ts;          /* it_clock_raw(); the drain makes it nanoseconds */
     int32_t depth;
     uint32_t reserved;
 } it_record;              /* 32 bytes; payload follows */
@@ -39,28 +39,35 @@ typedef struct it_record {
 #define IT_RECORD_ALIGN 8u
 #define IT_ROUND_UP(n) (((n) + IT_RECORD_ALIGN - 1) & ~(uint32_t)(IT_RECORD_ALIGN - 1))
 
+/* Layout: each cache line is written by one side only, so the producer's
+ * common path never waits for a line the drain has just written (the drain
+ * updates its counters on every pass).  Line 0: head (producer writes, drain
+ * reads).  Line 1: what the producer reads and writes on every record.
+ * Line 2: tail and the drain's counters.  Line 3+: set up once. */
 typedef struct it_ring {
     _Atomic uint64_t head;            /* written by the producer only */
     char _pad0[56];
-    _Atomic uint64_t tail;            /* written by the drain only */
-    char _pad1[56];
-    /* producer-private */
+    /* producer-private (plus lost_pending, see below) */
     uint64_t cached_tail;
     uint64_t reserved_head;           /* head after a pad, between reserve/commit */
-    /* counters read by tracing_stats() and the drain (relaxed) */
+    uint64_t cap, mask;
+    char *buf;
     /* drops not yet reported by a LOST record: the producer adds, and
      * whoever swaps it to zero (producer writing a LOST record, or the drain
      * for an idle or exited thread) reports exactly those: each drop is
-     * reported once. */
+     * reported once.  The drain touches it only at a flush or thread exit. */
     _Atomic uint64_t lost_pending;
+    _Atomic uint64_t lost_total;      /* records dropped on overflow (producer adds) */
+    char _pad1[8];
+    _Atomic uint64_t tail;            /* written by the drain only */
+    /* counters read by tracing_stats() (relaxed); drain-written */
     _Atomic uint64_t drained;         /* function records delivered (not "lost" notices) */
-    _Atomic uint64_t lost_total;      /* records dropped on overflow */
     _Atomic uint64_t lost_in_stream;  /* drops covered by LOST records drained */
+    it_clock_conv conv;               /* drain-private: record times to nanoseconds */
+    char _pad2[16];
     _Atomic int dead;                 /* the thread has exited; drain frees */
-    uint64_t cap, mask;
     long tid;                         /* OS thread id (gettid) */
     struct it_ring *next;             /* drain's private list / adoption stack */
-    char *buf;
 } it_ring;
 
 static inline it_ring *it_ring_new(uint64_t cap, long tid) {
@@ -76,6 +83,8 @@ static inline it_ring *it_ring_new(uint64_t cap, long tid) {
     r->cap = cap;
     r->mask = cap - 1;
     r->tid = tid;
+    /* before any record: every time in this ring comes after this sample */
+    r->conv.prev = it_clock_sample();
     return r;
 }
 
@@ -90,7 +99,20 @@ static inline void it_ring_free(it_ring *r) {
  * Returns NULL when the ring is full.  When the record would straddle the
  * end of the buffer, a PAD record fills the rest and the record starts at
  * offset 0; the pad becomes visible together with the record at commit. */
-static inline char *it_ring_reserve(it_ring *r, uint32_t size) {
+static char *it_ring_reserve_slow(it_ring *r, uint32_t size);
+
+static inline __attribute__((always_inline)) char *it_ring_reserve(it_ring *r, uint32_t size) {
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t off = head & r->mask;
+    /* common case: no wrap and room left since the last look at tail */
+    if (IT_LIKELY(off + size <= r->cap && head + size - r->cached_tail <= r->cap)) {
+        r->reserved_head = head;
+        return r->buf + off;
+    }
+    return it_ring_reserve_slow(r, size);
+}
+
+static __attribute__((noinline)) char *it_ring_reserve_slow(it_ring *r, uint32_t size) {
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t off = head & r->mask;
     uint64_t contig = r->cap - off;
