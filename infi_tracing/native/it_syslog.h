@@ -361,6 +361,17 @@ static int it_syslog_pump(it_syslog *s) {
                     it_syslog_count_lost(s, 1);
                 continue;
             }
+            if (n > 0) {
+                /* A datagram goes out whole or not at all, and nothing
+                 * acknowledges it: sent is settled.  Settle it now, so the
+                 * next datagram's length is measured from the next end. */
+                s->tail += len;
+                s->sent_pos += len;
+                atomic_fetch_add_explicit(&s->bytes_sent, (uint64_t)n, memory_order_relaxed);
+                if (it_syslog_pop(s))
+                    atomic_fetch_add_explicit(&s->delivered, 1, memory_order_relaxed);
+                continue;
+            }
         }
         if (n > 0) {
             s->tail += (size_t)n;
