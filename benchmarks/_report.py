@@ -33,8 +33,8 @@ def summary(meta, configs, workloads, runs, na, nesting):
                             "nesting": nesting.get((c.name, w))}
         rows.append({"name": c.name, "cells": cells})
     keep = ("python", "implementation", "cpu", "cores", "cpus", "kernel", "machine", "date",
-            "rounds", "quick", "backends", "peers")
-    return {"meta": {k: meta[k] for k in keep}, "workloads": list(workloads), "rows": rows,
+            "load", "rounds", "quick", "backends", "peers")
+    return {"meta": {k: meta.get(k) for k in keep}, "workloads": list(workloads), "rows": rows,
             "host": host_line(meta)}
 
 
@@ -99,8 +99,10 @@ def markdown(meta, configs, workloads, runs, na, nesting, notes):
     sz = meta["sizes"]
     desc = ["`python benchmarks/compare.py%s` (%d rounds, every (configuration, workload) pair "
             "interleaved in shuffled order, each run in a fresh subprocess after an untimed "
-            "warm-up; %.0f s in all)." % (" --quick" if meta["quick"] else "", meta["rounds"],
-                                          meta["duration_s"])]
+            "warm-up; %.0f s in all; 1-minute load average %s at the end: other work on the "
+            "machine skews the figures)." % (" --quick" if meta["quick"] else "",
+                                             meta["rounds"], meta["duration_s"],
+                                             meta.get("load"))]
     if "tight" in sz and "tight" in workloads:
         desc.append("**tight loop**: %s calls of `f(a, b)`, seconds." % format(
             sz["tight"]["calls"], ","))

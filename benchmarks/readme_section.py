@@ -76,8 +76,9 @@ def section(runs):
     quick = any(s["meta"]["quick"] for _v, s in runs)
     out = ["Measured by `make bench` (`benchmarks/compare.py%s`) on %s; %s." % (
         " --quick" if quick else "", " and ".join(hosts),
-        ", ".join("Python %s %s (%d rounds)" % (s["meta"]["python"], s["meta"]["date"],
-                                                s["meta"]["rounds"]) for _v, s in runs)), ""]
+        ", ".join("Python %s %s (%d rounds, load average %s)" % (
+            s["meta"]["python"], s["meta"]["date"], s["meta"]["rounds"], s["meta"].get("load"))
+            for _v, s in runs)), ""]
     out.append("Each cell is %s: the median slowdown against the untraced run of the same "
                "interpreter (time / untraced time; for wsgi, untraced requests/s / "
                "requests/s), so 1.00x is free. † = the tool got the greenlets' call tree wrong "
