@@ -23,8 +23,8 @@ Two measurements per (sink, level), each in a fresh subprocess:
   producer and the drain share the cores).
 
 The ring bytes per record come from the ring itself: with the drain paused, bytes used in the
-thread's ring after the calls / records made (the records are fixed-size headers plus, at
-TRACE_FUNC_PRIMITIVES, the rendered values, each padded to 8 bytes).  Pausing the drain uses the
+thread's ring after the calls / records made (a record is a 32-byte header plus, at
+TRACE_FUNC_PRIMITIVES, the rendered values, padded to a multiple of 8 bytes).  Pausing the drain uses the
 hooks the tracer registers for fork (``infi_tracing.native._core._before_fork`` and
 ``_after_fork_in_parent``): private, so this benchmark, not the tracer, breaks if they change.
 
