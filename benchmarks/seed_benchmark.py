@@ -19,7 +19,9 @@ Each configuration runs in a fresh subprocess (cwd = a temp dir).  Tracing uses 
 instead of slowing the program, so each configuration also reports what ``tracing_stats()``
 counted after ``unset_tracing()``: records delivered, records lost in the rings (``lost``) and
 records a sink dropped (the syslog spool when rsyslogd falls behind; for that configuration also
-what rsyslogd wrote out).  ``--overflow block`` measures the lossless mode instead.  Trace
+what rsyslogd wrote out).  A dropped record costs the program less than a delivered one, so
+in this mode a configuration whose drain falls further behind can look faster: read the slowdown
+together with the share lost.  ``--overflow block`` measures the lossless mode instead.  Trace
 files are truncated between samples (the sinks append), so a long run does not fill the disk.
 
 Usage::
@@ -165,9 +167,11 @@ def summary_line(result, baseline_avg):
 
 def counts_line(result, received=None):
     """Records delivered and lost for a traced configuration."""
-    text = ("%-18s records %s, lost in rings %s, lost by the sink %s, sink bytes %s, "
+    made = result["records"] + result["lost"]
+    text = ("%-18s records %s, lost in rings %s (%.1f%%), lost by the sink %s, sink bytes %s, "
             "unset_tracing() %.3f s" % (result["config"], format(result["records"], ","),
                                         format(result["lost"], ","),
+                                        100.0 * result["lost"] / made if made else 0.0,
                                         format(result["sink_lost"], ","),
                                         format(result["sink_bytes"], ","), result["flush_s"]))
     if received is not None:
