@@ -10,7 +10,8 @@ BUILT := $(VENV)/.infi-tracing-installed
 SOURCES := setup.py setup.cfg pyproject.toml $(shell find infi_tracing infi -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.pyi' \))
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench-quick bench clean venv syslog-daemons
+.PHONY: demo test lint bench-quick bench bench-readme bench-seed bench-drain bench-soak clean venv \
+	syslog-daemons
 
 venv: $(DEPS)
 
@@ -47,7 +48,8 @@ bench-quick: $(BUILT)
 
 # make bench: benchmarks/compare.py (infi_tracing vs viztracer, cProfile, yappi) under each of
 # Python 3.10-3.13 found (pythonX.Y on PATH, then pyenv, as .ci/find-other-python looks), each
-# in its own venv with the peers pip-installed; results in benchmarks/results/.  A peer pip
+# in its own venv with the peers pip-installed; results in benchmarks/results/ (tables, charts:
+# tracked in git), then the README's figures are regenerated (bench-readme).  A peer pip
 # cannot install is reported as n/a.  BENCH_ARGS=--quick for a short run.
 bench:
 	@status=0; \
@@ -67,7 +69,25 @@ bench:
 	  done; \
 	  .venv/$$v/bin/python benchmarks/compare.py $(BENCH_ARGS) || status=1; \
 	done; \
+	$(PYTHON) benchmarks/readme_section.py || status=1; \
 	exit $$status
+
+# The README's benchmark figures (between its bench-results markers) from benchmarks/results/.
+bench-readme:
+	$(PYTHON) benchmarks/readme_section.py
+
+# The 2013 seed's benchmark (foo() -> bar() + time(), 5 samples of 5 s per configuration),
+# records per second each sink drains, and a 10-minute RSS soak; BENCH_ARGS=--quick where the
+# script has it (rss_soak: e.g. BENCH_ARGS="--minutes 2").  seed and drain start a real
+# rsyslogd (make syslog-daemons installs one).
+bench-seed: $(BUILT)
+	$(VPY) benchmarks/seed_benchmark.py $(BENCH_ARGS)
+
+bench-drain: $(BUILT)
+	$(VPY) benchmarks/drain_throughput.py $(BENCH_ARGS)
+
+bench-soak: $(BUILT)
+	$(VPY) benchmarks/rss_soak.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv build *.egg-info infi_tracing/native/_core.c

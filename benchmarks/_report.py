@@ -8,6 +8,36 @@ TITLES = {"tight": "tight loop", "greenlets": "greenlets", "wsgi": "wsgi"}
 NA_WIDTH = 70
 
 
+def host_line(meta):
+    """Where a run was measured: CPU model, cores, kernel, architecture, date."""
+    cores = "%s cores" % meta["cores"]
+    if meta["cpus"] != meta["cores"]:
+        cores += " of %s" % meta["cpus"]
+    return "%s (%s), %s %s, %s" % (meta["cpu"], cores, meta["kernel"], meta["machine"],
+                                   meta["date"])
+
+
+def summary(meta, configs, workloads, runs, na, nesting):
+    """The figures ``readme_section.py`` shows, as a JSON-able dict: the run's facts and, per
+    configuration and workload, the ratio (or why there is none) and the nesting status."""
+    rows = []
+    for c in configs:
+        cells = {}
+        for w in workloads:
+            if w not in c.workloads:
+                continue
+            if (c.name, w) in na:
+                cells[w] = {"na": str(na[c.name, w])}
+            elif runs.get((c.name, w)):
+                cells[w] = {"ratio": ratio(runs[c.name, w], runs.get(("baseline", w)), w),
+                            "nesting": nesting.get((c.name, w))}
+        rows.append({"name": c.name, "cells": cells})
+    keep = ("python", "implementation", "cpu", "cores", "cpus", "kernel", "machine", "date",
+            "load", "rounds", "quick", "backends", "peers")
+    return {"meta": {k: meta.get(k) for k in keep}, "workloads": list(workloads), "rows": rows,
+            "host": host_line(meta)}
+
+
 def _rate(run):
     """What a run measured: seconds, or requests per second for wsgi."""
     return run["rps"] if "rps" in run else run["elapsed_s"]
@@ -64,14 +94,15 @@ def markdown(meta, configs, workloads, runs, na, nesting, notes):
     """The whole compare.md text for one interpreter."""
     out = []
     add = out.append
-    add("## Python %s (%s), %s, %s CPUs, %s" % (meta["python"], meta["implementation"],
-                                                meta["machine"], meta["cpus"], meta["date"]))
+    add("## Python %s (%s), %s" % (meta["python"], meta["implementation"], host_line(meta)))
     add("")
     sz = meta["sizes"]
     desc = ["`python benchmarks/compare.py%s` (%d rounds, every (configuration, workload) pair "
             "interleaved in shuffled order, each run in a fresh subprocess after an untimed "
-            "warm-up; %.0f s in all)." % (" --quick" if meta["quick"] else "", meta["rounds"],
-                                          meta["duration_s"])]
+            "warm-up; %.0f s in all; 1-minute load average %s at the end: other work on the "
+            "machine skews the figures)." % (" --quick" if meta["quick"] else "",
+                                             meta["rounds"], meta["duration_s"],
+                                             meta.get("load"))]
     if "tight" in sz and "tight" in workloads:
         desc.append("**tight loop**: %s calls of `f(a, b)`, seconds." % format(
             sz["tight"]["calls"], ","))
@@ -237,9 +268,8 @@ def chart(meta, configs, workloads, runs, nesting, path):
     axes[0][0].set_yticklabels(names)
     axes[0][0].invert_yaxis()
     fig.suptitle("Tracer overhead (median of %d rounds; hatched: the tool got the greenlets' "
-                 "call tree wrong) - Python %s, %s, %s CPUs, %s"
-                 % (meta["rounds"], meta["python"], meta["machine"], meta["cpus"],
-                    meta["date"]))
+                 "call tree wrong)\nPython %s, %s" % (meta["rounds"], meta["python"],
+                                                       host_line(meta)))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -28,7 +28,8 @@ shuffled order.  Before the rounds, one small untimed run per pair on the gevent
 that the tool sees the right call tree (``nesting``).  A peer that cannot be imported or fails
 is reported as ``n/a (reason)``.  Results: a Markdown table (printed and written to
 ``results/<X.Y>/compare.md``), a bar chart (``compare.png``, needs matplotlib) and
-``results/README.md``, which collects every interpreter's table.
+``results/README.md``, which collects every interpreter's table; ``compare.json`` beside the
+table holds the ratios for ``readme_section.py`` (the README's Benchmarks section).
 
 Usage::
 
@@ -38,13 +39,13 @@ Usage::
 import argparse
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
 import tempfile
 import time
 
+import _machine
 import _report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -266,18 +267,17 @@ def main(argv=None):
                 if note not in notes:
                     notes.append(note)
 
-    meta = {"python": platform.python_version(), "implementation":
-            platform.python_implementation(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M"),
-            "rounds": args.rounds, "quick": args.quick, "sizes": sizes,
-            "backends": backends, "duration_s": time.time() - started,
-            "peers": peer_versions()}
+    meta = dict(_machine.facts(), rounds=args.rounds, quick=args.quick, sizes=sizes,
+                backends=backends, duration_s=time.time() - started, peers=peer_versions())
     outdir = os.path.join(RESULTS, "%d.%d" % sys.version_info[:2])
     os.makedirs(outdir, exist_ok=True)
     text = _report.markdown(meta, configs, workloads, runs, na, nesting, notes)
     print(text)
     with open(os.path.join(outdir, "compare.md"), "w", encoding="utf-8") as fh:
         fh.write(text)
+    with open(os.path.join(outdir, "compare.json"), "w", encoding="utf-8") as fh:
+        json.dump(_report.summary(meta, configs, workloads, runs, na, nesting), fh, indent=1)
+        fh.write("\n")
     png = os.path.join(outdir, "compare.png")
     problem = _report.chart(meta, configs, workloads, runs, nesting, png)
     print(problem or "chart: %s" % png, file=sys.stderr)
