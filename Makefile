@@ -26,7 +26,11 @@ $(DEPS): requirements-dev.txt | $(VPY)
 
 EXAMPLE_PLUGIN := examples/infi-tracing-sink-example
 
-$(BUILT): $(DEPS) $(SOURCES) $(wildcard $(EXAMPLE_PLUGIN)/*)
+# The plugin's sources only: pip writes build/ and *.egg-info there, which would
+# make every other interpreter's venv look stale.
+EXAMPLE_SOURCES := $(wildcard $(EXAMPLE_PLUGIN)/*.py $(EXAMPLE_PLUGIN)/*.toml)
+
+$(BUILT): $(DEPS) $(SOURCES) $(EXAMPLE_SOURCES)
 	$(VPY) -m pip install -q --no-build-isolation --no-deps --force-reinstall .
 	$(VPY) -m pip install -q --no-build-isolation --no-deps --force-reinstall ./$(EXAMPLE_PLUGIN)
 	touch $@
