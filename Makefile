@@ -64,7 +64,7 @@ ASAN_TESTS ?= tests/test_records.py tests/test_levels.py tests/test_filter.py \
 	tests/test_process_lifecycle.py tests/test_signals.py tests/test_gevent_integration.py
 # ASan's quarantine keeps freed memory from being reused at once, which this test needs.
 ASAN_DESELECT := --deselect tests/test_filter.py::test_decision_cache_is_safe_when_code_addresses_are_reused
-ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
+ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so.6)" \
 	PYTHONMALLOC=malloc \
 	ASAN_OPTIONS=detect_leaks=0:log_path=$(abspath $(ASAN_LOGS))/asan:suppressions=$(abspath tests/native/asan.supp) \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(abspath $(ASAN_LOGS))/ubsan
