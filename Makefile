@@ -50,10 +50,12 @@ syslog-daemons:
 # instrumented: libasan is preloaded (it must come first) with libstdc++ (so ASan's
 # __cxa_throw interceptor finds the real one when greenlet, C++, throws).  PYTHONMALLOC=malloc:
 # Python objects come from malloc, so ASan sees overruns and use-after-free of objects our code
-# touches.  Leaks are not checked (CPython leaves much allocated at exit).  Reports go to files
-# in $(ASAN_LOGS), since many tests run programs in subprocesses whose stderr a test may not
-# check: any report fails the run.  tests/native/asan.supp says why greenlet's stack copies are
-# exempt.
+# touches.  Leaks are not checked (CPython leaves much allocated at exit).  ASan reports go to
+# files in $(ASAN_LOGS), since many tests run programs in subprocesses whose stderr a test may
+# not check: any report fails the run.  gcc's UBSan runtime, combined with ASan, ignores
+# log_path and writes to the process's stderr; the build stops at the first UBSan finding
+# (-fno-sanitize-recover), so the process exits with status 1 and fails its test.
+# tests/native/asan.supp says why greenlet's stack copies are exempt.
 ASAN_VENV := .venv/asan-$(PYVER)
 ASAN_LOGS := $(ASAN_VENV)/reports
 ASAN_TESTS ?= tests/test_records.py tests/test_levels.py tests/test_filter.py \
@@ -67,7 +69,7 @@ ASAN_DESELECT := --deselect tests/test_filter.py::test_decision_cache_is_safe_wh
 ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so.6)" \
 	PYTHONMALLOC=malloc \
 	ASAN_OPTIONS=detect_leaks=0:log_path=$(abspath $(ASAN_LOGS))/asan:suppressions=$(abspath tests/native/asan.supp) \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(abspath $(ASAN_LOGS))/ubsan
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 $(ASAN_VENV)/.infi-tracing-installed: $(SOURCES)
 	$(MAKE) --no-print-directory VENV=$(ASAN_VENV) $(ASAN_VENV)/.deps-installed
@@ -83,7 +85,7 @@ test-asan: $(ASAN_VENV)/.infi-tracing-installed
 	  for f in $(ASAN_LOGS)/*; do echo "=== sanitizer report $$f"; cat "$$f"; done; \
 	  echo "=== test-asan: sanitizer reports above"; exit 1; \
 	fi; \
-	echo "=== test-asan: no sanitizer report (pytest exit status $$status)"; exit $$status
+	echo "=== test-asan: no ASan report (UBSan: see any failed test; pytest exit status $$status)"; exit $$status
 
 # make test-tsan: tests/native/ring_stress.c (the ring with a producer and a drain thread)
 # built with -fsanitize=thread and run by tests/test_ring_stress.py, longer than in make test.
