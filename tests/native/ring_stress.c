@@ -197,9 +197,10 @@ static void *drain(void *arg) {
     stress *s = arg;
     uint64_t next_seq = 0, passes = 0;
     for (;;) {
+        /* done before the pass: a final pass after it sees every commit */
         int done = atomic_load_explicit(&s->done, memory_order_acquire);
         size_t n = drain_once(s, &next_seq);
-        if (!s->block && ++passes % 256 == 0)
+        if (++passes % 256 == 0 && !s->block)
             claim_pending(s);  /* a flush racing the producer */
         if (atomic_load(&s->broken))
             break;
@@ -208,8 +209,11 @@ static void *drain(void *arg) {
             claim_pending(s);
             break;
         }
-        if (!n && passes % 16 == 0)
-            sched_yield();  /* let the producer fill the ring: more overflow, more wraps */
+        /* Nothing to read: give the core to the producer (block mode: it
+         * may be waiting for room), in drop mode only now and then so the
+         * ring fills up and overflows. */
+        if (!n && (s->block || passes % 16 == 0))
+            sched_yield();
     }
     return NULL;
 }
