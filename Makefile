@@ -1,6 +1,8 @@
 # make demo  - build into a local venv and trace a small gevent program
 # make test  - build and run the whole test suite
 # PYTHON=/path/to/python3.12 make test   - the same with another interpreter
+# make test-asan - native-heavy tests against an ASan+UBSan build (own venv)
+# make test-tsan - the ring buffer stress test under ThreadSanitizer
 PYTHON ?= python3
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 VENV ?= .venv/$(PYVER)
@@ -10,8 +12,8 @@ BUILT := $(VENV)/.infi-tracing-installed
 SOURCES := setup.py setup.cfg pyproject.toml $(shell find infi_tracing infi -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.pyi' \))
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench-quick bench bench-readme bench-seed bench-drain bench-soak clean venv \
-	syslog-daemons
+.PHONY: demo test test-asan test-tsan lint bench-quick bench bench-readme bench-seed bench-drain \
+	bench-soak clean venv syslog-daemons
 
 venv: $(DEPS)
 
@@ -46,6 +48,55 @@ lint: $(DEPS)
 
 syslog-daemons:
 	.ci/install-syslog-daemons
+
+# make test-asan: the extension built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (INFI_TRACING_SANITIZE, read by setup.py; its own build directory) into its own venv,
+# .venv/asan-X.Y, so the normal venv keeps the normal build.  The interpreter is not
+# instrumented: libasan is preloaded (it must come first) with libstdc++ (so ASan's
+# __cxa_throw interceptor finds the real one when greenlet, C++, throws).  PYTHONMALLOC=malloc:
+# Python objects come from malloc, so ASan sees overruns and use-after-free of objects our code
+# touches.  Leaks are not checked (CPython leaves much allocated at exit).  ASan reports go to
+# files in $(ASAN_LOGS), since many tests run programs in subprocesses whose stderr a test may
+# not check: any report fails the run.  gcc's UBSan runtime, combined with ASan, ignores
+# log_path and writes to the process's stderr; the build stops at the first UBSan finding
+# (-fno-sanitize-recover), so the process exits with status 1 and fails its test.
+# tests/native/asan.supp says why greenlet's stack copies are exempt.
+ASAN_VENV := .venv/asan-$(PYVER)
+ASAN_LOGS := $(ASAN_VENV)/reports
+ASAN_TESTS ?= tests/test_records.py tests/test_levels.py tests/test_filter.py \
+	tests/test_exclusion.py tests/test_greenlets.py tests/test_threads_and_overflow.py \
+	tests/test_overflow_accounting.py tests/test_binary.py tests/test_syslog_wire.py \
+	tests/test_syslog_faults.py tests/test_hostile.py tests/test_fork.py tests/test_sinks.py \
+	tests/test_logging.py tests/test_perfetto.py tests/test_shutdown.py tests/test_load.py \
+	tests/test_process_lifecycle.py tests/test_signals.py tests/test_gevent_integration.py
+# ASan's quarantine keeps freed memory from being reused at once, which this test needs.
+ASAN_DESELECT := --deselect tests/test_filter.py::test_decision_cache_is_safe_when_code_addresses_are_reused
+ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so.6)" \
+	PYTHONMALLOC=malloc \
+	ASAN_OPTIONS=detect_leaks=0:log_path=$(abspath $(ASAN_LOGS))/asan:suppressions=$(abspath tests/native/asan.supp) \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+$(ASAN_VENV)/.infi-tracing-installed: $(SOURCES)
+	$(MAKE) --no-print-directory VENV=$(ASAN_VENV) $(ASAN_VENV)/.deps-installed
+	INFI_TRACING_SANITIZE=address,undefined $(ASAN_VENV)/bin/python -m pip install -q \
+	  --no-build-isolation --no-deps --force-reinstall . ./$(EXAMPLE_PLUGIN)
+	ldd $(ASAN_VENV)/lib/python$(PYVER)/site-packages/infi_tracing/native/_core*.so | grep -q libasan
+	touch $@
+
+test-asan: $(ASAN_VENV)/.infi-tracing-installed
+	@rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
+	@status=0; $(ASAN_ENV) $(ASAN_VENV)/bin/pytest -p no:cacheprovider $(ASAN_DESELECT) $(ASAN_TESTS) $(PYTEST_ARGS) || status=$$?; \
+	if [ -n "$$(ls -A $(ASAN_LOGS))" ]; then \
+	  for f in $(ASAN_LOGS)/*; do echo "=== sanitizer report $$f"; cat "$$f"; done; \
+	  echo "=== test-asan: sanitizer reports above"; exit 1; \
+	fi; \
+	echo "=== test-asan: no ASan report (UBSan: see any failed test; pytest exit status $$status)"; exit $$status
+
+# make test-tsan: tests/native/ring_stress.c (the ring with a producer and a drain thread)
+# built with -fsanitize=thread and run by tests/test_ring_stress.py, longer than in make test.
+RING_STRESS_RECORDS ?= 1000000
+test-tsan: $(BUILT)
+	RING_STRESS_RECORDS=$(RING_STRESS_RECORDS) $(VENV)/bin/pytest -p no:cacheprovider -s tests/test_ring_stress.py
 
 bench-quick: $(BUILT)
 	$(VPY) benchmarks/tight_loop.py --quick
