@@ -266,6 +266,7 @@ static int run(uint64_t n, uint64_t cap, int block) {
 int main(int argc, char **argv) {
     uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
     uint64_t cap = argc > 2 ? strtoull(argv[2], NULL, 10) : 4096;
+    printf("ring_stress: record clock %s\n", it_clock_init());  /* as the extension does */
     if (cap < 4096 || (cap & (cap - 1))) {
         fprintf(stderr, "ring_stress: ring_bytes must be a power of two >= 4096\n");
         return 2;
