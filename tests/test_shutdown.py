@@ -315,14 +315,13 @@ def _lost_bound(lines):
     return RING_BYTES // RECORD_BYTES + SINK_BUFFER_BYTES // shortest_line
 
 
-def test_os_exit_keeps_every_flushed_record(tmp_path, backend):
-    """os._exit(): everything flushed before is there; of the rest, at most what the drain held."""
-    proc = run_python(tmp_path, """
-import os
-import infi_tracing
+def _flushed_prefix(backend, more_args):
+    """Program start for the sudden-death tests: 40,000 records of kept() flushed, then
+    maybe() defined for the records at risk."""
+    return """import infi_tracing
 infi_tracing.tracing_output_to_file("trace.jsonl", format="jsonl")
 infi_tracing.set_tracing(lambda frame: frame.f_code.co_name in ("kept", "maybe"),
-                         backend=%r, overflow="block", buffer_size=%d)
+                         backend=%r, overflow="block", buffer_size=%d%s)
 
 def kept(i):
     return i
@@ -333,10 +332,17 @@ def maybe(i):
 for i in range(20_000):
     kept(i)
 infi_tracing.flush_tracing()
-for i in range(50_000):
+""" % (backend, RING_BYTES, more_args)
+
+
+def test_os_exit_keeps_every_flushed_record(tmp_path, backend):
+    """os._exit(): everything flushed before is there; of the rest, at most what the drain held."""
+    proc = run_python(tmp_path, """
+import os
+%sfor i in range(50_000):
     maybe(i)
 os._exit(7)
-""" % (backend, RING_BYTES), timeout=60)
+""" % _flushed_prefix(backend, ""), timeout=60)
     assert proc.returncode == 7, proc.stderr
     lines = (tmp_path / "trace.jsonl").read_text().splitlines()
     records = read_jsonl(tmp_path / "trace.jsonl", torn_tail=True)
@@ -354,29 +360,14 @@ def test_sigkill_keeps_every_flushed_record(tmp_path, backend):
     """SIGKILL mid-stream: flushed records all there; the rest is a hole-free prefix."""
     proc = start_program(tmp_path, """
 import time
-import infi_tracing
-infi_tracing.tracing_output_to_file("trace.jsonl", format="jsonl")
-infi_tracing.set_tracing(lambda frame: frame.f_code.co_name in ("kept", "maybe"),
-                         backend=%r, overflow="block", buffer_size=%d,
-                         level=infi_tracing.TRACE_FUNC_PRIMITIVES)
-
-def kept(i):
-    return i
-
-def maybe(i):
-    return i
-
-for i in range(20_000):
-    kept(i)
-infi_tracing.flush_tracing()
-print("flushed", flush=True)
+%sprint("flushed", flush=True)
 i = 0
 while True:
     maybe(i)
     i += 1
     if i %% 100 == 0:
         time.sleep(0.0002)
-""" % (backend, RING_BYTES))
+""" % _flushed_prefix(backend, ", level=infi_tracing.TRACE_FUNC_PRIMITIVES"))
     wait_for_line(proc, "flushed")
     time.sleep(0.15)
     code, _, err = finish(proc, signal.SIGKILL)
