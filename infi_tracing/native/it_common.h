@@ -18,6 +18,10 @@
 
 #define IT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define IT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* For the hot path's entry and exit: each backend has one or two call
+ * sites, and a call of its own costs ~10 instructions of register saves
+ * and restores per event (callgrind, 3.11 eval-frame). */
+#define IT_ALWAYS_INLINE __attribute__((always_inline))
 
 /* Trace levels: the public constants in infi_tracing mirror these values. */
 enum {

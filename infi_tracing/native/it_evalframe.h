@@ -61,6 +61,12 @@ static PyObject *it_eval_frame(PyThreadState *tstate, it_eval_frame_t *frame, in
 #else
     PyCodeObject *co = frame->f_code;
 #endif
+    uint64_t d = it_lookup(co);
+    /* Filtered out (NO_TRACE, decided this generation): the bulk of the
+     * frames of a filtered program.  Nothing is recorded or counted for
+     * them whatever the other checks below say, so none of them run. */
+    if (it_decision_is_no_trace(d))
+        return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
     /* tstate->tracing: inside a trace or profile function, or greenlet's
      * switch tracer -- code the other backends do not see either. */
     if (IT_UNLIKELY(it_busy | tstate->tracing) || !it_g.active)
@@ -77,7 +83,6 @@ static PyObject *it_eval_frame(PyThreadState *tstate, it_eval_frame_t *frame, in
         Py_ssize_t at = IT_FRAME(frame)->prev_instr - code;
         if (at < 0)
             return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
-        uint64_t d = it_lookup(co);
         uint32_t id = (d >> 40) == it_g.gen ? (uint32_t)(d >> 8) : 0;
         resume = id && (uint32_t)(at * 2) >= it_registry_get(id)->start_lasti;
 #else
@@ -87,19 +92,23 @@ static PyObject *it_eval_frame(PyThreadState *tstate, it_eval_frame_t *frame, in
 #if PY_VERSION_HEX >= 0x030B0000
     /* First sight: the filter needs the frame's globals and arguments, and
      * 3.11 has no public way to make its frame object before it runs. */
-    if (IT_UNLIKELY((it_lookup(co) >> 40) != it_g.gen))
+    if (IT_UNLIKELY((d >> 40) != it_g.gen))
         it_pending_globals = IT_FRAME(frame)->f_globals, it_pending_fast = IT_FRAME(frame)->localsplus;
-    int entered = it_enter(co, NULL, IT_FRAME(frame)->localsplus, resume);
+    int entered = it_enter_known(co, d, NULL, IT_FRAME(frame)->localsplus, resume);
     it_pending_globals = NULL;
 #else
-    int entered = it_enter(co, frame, NULL, resume);
+    int entered = it_enter_known(co, d, frame, NULL, resume);
 #endif
     PyObject *result = _PyEval_EvalFrameDefault(tstate, frame, throwflag);
     if (entered != IT_ENTER_RECORDED && entered != IT_ENTER_NESTED)
         return result;
+    /* One it_exit call site, so that inlining it costs one copy. */
+    int ev = IT_EV_RETURN;
+    const char *exc_name = NULL;
     if (!result) {
         PyObject *t = PyErr_Occurred();
-        it_exit(co, IT_EV_UNWIND, NULL, t && PyType_Check(t) ? ((PyTypeObject *)t)->tp_name : "?");
+        ev = IT_EV_UNWIND;
+        exc_name = t && PyType_Check(t) ? ((PyTypeObject *)t)->tp_name : "?";
     } else if (IT_UNLIKELY(gen)) {
 #if PY_VERSION_HEX >= 0x030B0000
         int op = _Py_OPCODE(*IT_FRAME(frame)->prev_instr);
@@ -107,10 +116,10 @@ static PyObject *it_eval_frame(PyThreadState *tstate, it_eval_frame_t *frame, in
 #else
         int yielded = frame->f_state == FRAME_SUSPENDED;
 #endif
-        it_exit(co, yielded ? IT_EV_YIELD : IT_EV_RETURN, result, NULL);
-    } else {
-        it_exit(co, IT_EV_RETURN, result, NULL);
+        if (yielded)
+            ev = IT_EV_YIELD;
     }
+    it_exit(co, ev, result, exc_name);
     return result;
 }
 

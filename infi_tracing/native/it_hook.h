@@ -220,9 +220,11 @@ static inline uint64_t it_lookup(PyCodeObject *co) {
 /* A frame starts (CALL) or is re-entered (RESUME).  Returns what it did
  * (IT_ENTER_*); IT_DISABLE when the code object is not traced at all, so
  * sys.monitoring can switch the event off for it.  `frame` may be NULL
- * (monitoring: found on demand), `fast` the argument values (eval-frame). */
-static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *const *fast,
-                           int resume) {
+ * (monitoring: found on demand), `fast` the argument values (eval-frame);
+ * `d` is it_lookup(co), possibly stale (then it is decided again here). */
+static inline IT_ALWAYS_INLINE int it_enter_known(PyCodeObject *co, uint64_t d,
+                                                  PyFrameObject *frame,
+                                                  PyObject *const *fast, int resume) {
     /* it_busy: the filter runs with CPython's tracing guard lowered
      * (it_tracing_guard.h), so its own frames come through here. */
     if (IT_UNLIKELY(!it_g.active || it_busy))
@@ -230,7 +232,6 @@ static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *con
     it_tstate *ts = it_current_tstate();
     if (IT_UNLIKELY(!ts))
         return IT_ENTER_NONE;
-    uint64_t d = it_lookup(co);
     if (IT_UNLIKELY((d >> 40) != it_g.gen)) {
         it_busy++;
         d = it_decide(co, frame);
@@ -268,11 +269,25 @@ static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *con
     return IT_ENTER_RECORDED;
 }
 
+/* it_enter_known with the decision looked up here; a caller that has
+ * already read it (the eval-frame hook) passes it in instead. */
+static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *const *fast,
+                           int resume) {
+    return it_enter_known(co, it_lookup(co), frame, fast, resume);
+}
+
+/* The cached decision says "not traced at all" (NO_TRACE, current
+ * generation): nothing to record or count for this frame. */
+static inline int it_decision_is_no_trace(uint64_t d) {
+    return (d & 0xff) == 1 && (d >> 40) == it_g.gen;
+}
+
 /* A frame is left: by return (`value` the return value), by yield (ev
  * YIELD, `value` the yielded value) or by an exception (ev UNWIND,
  * `exc_name` the exception type's name).  A return whose
  * call was not seen (it started before tracing) is not recorded. */
-static inline int it_exit(PyCodeObject *co, int ev, PyObject *value, const char *exc_name) {
+static inline IT_ALWAYS_INLINE int it_exit(PyCodeObject *co, int ev, PyObject *value,
+                                           const char *exc_name) {
     if (IT_UNLIKELY(!it_g.active || it_busy))
         return 0;
     uint64_t d = it_lookup(co);
