@@ -306,3 +306,39 @@ def test_write_error_mid_batch_keeps_the_rest_for_later(tmp_path, monkeypatch):
     sink.close()
     assert [e["ph"] for e in json.loads((tmp_path / "t.json").read_text())] == \
         ["M", "M", "M", "B", "E"]
+
+
+def test_first_events_of_forked_processes_racing_keep_the_array_valid(tmp_path):
+    """Eight forked children and their parent write their first events at once: the file parses."""
+    proc = run_python(tmp_path, """
+import json, os
+from infi_tracing.sinks.perfetto import PerfettoSink
+
+def record(pid):
+    return {"event": "call", "mono_ns": 1000, "time_ns": 1, "pid": pid, "tid": pid,
+            "greenlet": 1, "depth": 0, "module": "m", "qualname": "f", "file": "m.py", "line": 1}
+
+for round_ in range(20):
+    sink = PerfettoSink("race.json")
+    go_r, go_w = os.pipe()
+    children = []
+    for _ in range(8):
+        pid = os.fork()
+        if pid == 0:
+            os.read(go_r, 1)
+            sink.write([record(os.getpid())])
+            os._exit(0)
+        children.append(pid)
+    os.write(go_w, b"x" * 8)
+    sink.write([record(os.getpid())])
+    for pid in children:
+        os.waitpid(pid, 0)
+    sink.close()
+    os.close(go_r)
+    os.close(go_w)
+    with open("race.json") as f:
+        events = json.load(f)
+    assert sum(e["ph"] == "B" for e in events) == 9, (round_, events)
+print("ok")
+""")
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr

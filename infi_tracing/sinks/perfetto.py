@@ -38,6 +38,7 @@ T, named "thread T" (greenlet ids count up from 1 and never get there).
 """
 
 import errno
+import fcntl
 import json
 import os
 import threading
@@ -92,16 +93,21 @@ class PerfettoSink:
                 lines.extend(_dumps(event) for event in self._events(rec, procs, tracks))
             if not lines:
                 return
-            first = "," if self._started or self._others_wrote() else ""
-            data = (first + "\n,".join(lines) + "\n").encode("utf-8", "backslashreplace")
-            written = 0
-            try:
-                while written < len(data):
-                    written += _write_some(self._fd, data[written:])
-            except OSError:
-                if not written:
-                    raise  # nothing reached the file: the tracer retries the whole batch
-                self._backlog = data[written:]
+            body = "\n,".join(lines) + "\n"
+            if self._started:
+                self._append(("," + body).encode("utf-8", "backslashreplace"))
+            else:
+                # Our first event: whether it leads with "," depends on whether a forked
+                # relative (or the parent) got an event in first.  Deciding and writing
+                # under a POSIX record lock (per process, unlike flock on a shared open
+                # file) keeps two first writers from both leaving the comma out.
+                locked = _lock(self._fd)
+                try:
+                    first = "," if self._others_wrote() else ""
+                    self._append((first + body).encode("utf-8", "backslashreplace"))
+                finally:
+                    if locked:
+                        _unlock(self._fd)
             self._started = True
             self._procs |= procs
             self._tracks |= tracks
@@ -128,6 +134,16 @@ class PerfettoSink:
 
     def __repr__(self):
         return "<PerfettoSink %s>" % self.path
+
+    def _append(self, data):
+        written = 0
+        try:
+            while written < len(data):
+                written += _write_some(self._fd, data[written:])
+        except OSError:
+            if not written:
+                raise  # nothing reached the file: the tracer retries the whole batch
+            self._backlog = data[written:]
 
     def _write_backlog(self):
         while self._backlog:
@@ -191,3 +207,19 @@ def _write_some(fd, data):
 def _write_all(fd, data):
     while data:
         data = data[_write_some(fd, data):]
+
+
+def _lock(fd):
+    """Take the file's POSIX record lock; False where the file system has none."""
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        return True
+    except OSError:
+        return False
+
+
+def _unlock(fd):
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+    except OSError:
+        pass
