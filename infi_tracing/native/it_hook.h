@@ -42,27 +42,10 @@ static __attribute__((noinline)) char *it_overflow(it_ring *r, uint32_t size) {
                 return p;
         }
     }
-    atomic_fetch_add_explicit(&r->lost_pending, 1, memory_order_relaxed);
-    atomic_store_explicit(&r->lost_total,
-                          atomic_load_explicit(&r->lost_total, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    it_ring_count_drop(r);
     return NULL;
 }
 
-/* Report earlier drops in the stream, at the point where they happened.
- * Whoever swaps lost_pending to zero owns those drops (see it_drain.h). */
-static __attribute__((noinline)) int it_emit_lost(it_ring *r) {
-    it_record *rec = (it_record *)it_ring_reserve(r, sizeof(it_record));
-    if (!rec)
-        return 0;
-    memset(rec, 0, sizeof *rec);
-    rec->size = sizeof *rec;
-    rec->event = IT_EV_LOST;
-    rec->ts = it_clock_raw();
-    rec->count = atomic_exchange_explicit(&r->lost_pending, 0, memory_order_relaxed);
-    it_ring_commit(r, sizeof *rec);
-    return 1;
-}
 
 /* Always inlined: called with constants from each site, so the common
  * record (no payload) compiles to a handful of stores without a call. */
@@ -72,7 +55,7 @@ static inline __attribute__((always_inline)) void it_emit(it_tstate *ts, int ev,
                                                           uint32_t plen, uint16_t nvalues) {
     it_ring *r = ts->ring;
     if (IT_UNLIKELY(atomic_load_explicit(&r->lost_pending, memory_order_relaxed)) &&
-        !it_emit_lost(r)) {
+        !it_ring_emit_lost(r)) {
         it_overflow(r, 0);  /* still full: this record is dropped too */
         return;
     }

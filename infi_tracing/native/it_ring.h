@@ -153,4 +153,30 @@ static inline uint64_t it_ring_used(it_ring *r) {
            atomic_load_explicit(&r->tail, memory_order_acquire);
 }
 
+/* Producer side of drop accounting, shared by the hook and the C stress
+ * test (tests/native/ring_stress.c).  A drop: counted where the drain
+ * reports it (lost_pending) and in the total (only the producer writes it). */
+static inline void it_ring_count_drop(it_ring *r) {
+    atomic_fetch_add_explicit(&r->lost_pending, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->lost_total,
+                          atomic_load_explicit(&r->lost_total, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* Report earlier drops in the stream, at the point where they happened.
+ * Whoever swaps lost_pending to zero owns those drops (see it_drain.h).
+ * Out of line: it runs only after a drop. */
+static __attribute__((noinline)) int it_ring_emit_lost(it_ring *r) {
+    it_record *rec = (it_record *)it_ring_reserve(r, sizeof(it_record));
+    if (!rec)
+        return 0;
+    memset(rec, 0, sizeof *rec);
+    rec->size = sizeof *rec;
+    rec->event = IT_EV_LOST;
+    rec->ts = it_clock_raw();
+    rec->count = atomic_exchange_explicit(&r->lost_pending, 0, memory_order_relaxed);
+    it_ring_commit(r, sizeof *rec);
+    return 1;
+}
+
 #endif

@@ -3,11 +3,12 @@
  * thread hammer a small ring, so records wrap around the end (PAD records)
  * thousands of times, with sizes from a bare header to a quarter of the ring.
  *
- * The ring primitives are the real ones (it_ring_new/reserve/commit/free and
- * the fields the drain uses).  The producer's overflow handling and the
- * drain's walk are copied from it_hook.h (it_emit, it_emit_lost,
- * it_overflow) and it_drain.h (it_drain_ring, it_drain_report_pending_lost),
- * which need a live interpreter; keep them in step.
+ * The ring primitives are the real ones (it_ring_new/reserve/commit/free,
+ * the drop accounting it_ring_count_drop and it_ring_emit_lost, and the
+ * fields the drain uses).  The producer's emit loop and the drain's walk are
+ * copied from it_hook.h (it_emit, it_overflow) and it_drain.h (it_drain_ring,
+ * it_drain_report_pending_lost), which need a live interpreter; keep them in
+ * step.
  *
  * Checks, per mode:
  *  - every record lies inside the buffer, its size is a multiple of 8, its
@@ -53,34 +54,13 @@ static uint32_t payload_len(uint64_t seq) {
 
 static char payload_byte(uint64_t seq, uint32_t i) { return (char)((seq * 31 + i * 7) & 0xff); }
 
-/* it_emit_lost: report earlier drops in the stream. */
-static int emit_lost(it_ring *r) {
-    it_record *rec = (it_record *)it_ring_reserve(r, sizeof(it_record));
-    if (!rec)
-        return 0;
-    memset(rec, 0, sizeof *rec);
-    rec->size = sizeof *rec;
-    rec->event = IT_EV_LOST;
-    rec->count = atomic_exchange_explicit(&r->lost_pending, 0, memory_order_relaxed);
-    it_ring_commit(r, sizeof *rec);
-    return 1;
-}
-
-/* it_overflow in drop mode: count the drop. */
-static void count_drop(it_ring *r) {
-    atomic_fetch_add_explicit(&r->lost_pending, 1, memory_order_relaxed);
-    atomic_store_explicit(&r->lost_total,
-                          atomic_load_explicit(&r->lost_total, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-}
-
 /* A drop costs the producer nothing, so it would outrun the drain for good
  * and the ring would hardly move.  A traced program does work between
  * records: here, after a few drops in a row, the producer lets the drain
  * empty half the ring, so the ring keeps wrapping with drops and LOST
  * records between runs of delivered records. */
 static void drop(stress *s, uint64_t drops) {
-    count_drop(s->r);
+    it_ring_count_drop(s->r);
     if (drops % 3 == 0)
         while (it_ring_used(s->r) > s->r->cap / 2 && !atomic_load(&s->broken))
             sched_yield();
@@ -93,7 +73,7 @@ static void *producer(void *arg) {
     for (uint64_t seq = 0; seq < s->n && !atomic_load(&s->broken); seq++) {
         uint32_t plen = payload_len(seq);
         uint32_t size = IT_ROUND_UP((uint32_t)sizeof(it_record) + plen);
-        if (atomic_load_explicit(&r->lost_pending, memory_order_relaxed) && !emit_lost(r)) {
+        if (atomic_load_explicit(&r->lost_pending, memory_order_relaxed) && !it_ring_emit_lost(r)) {
             drop(s, ++drops);  /* still full: this record is dropped too */
             continue;
         }
