@@ -150,7 +150,7 @@ def _decode_packed(path, data, pos, end, pid, tid, wall_offset, codes):
             pos += size
             continue
         event = tag & 0x07
-        if event not in _EVENTS or event > 5:
+        if not 1 <= event <= 5:  # call .. yield: the events that are packed
             raise TraceFileError("%s: damaged record at byte %d" % (path, at))
         code_id = varint()
         ts += varint()

@@ -10,6 +10,15 @@ import sys
 import time
 from collections import Counter, defaultdict
 
+from conftest import run_python
+
+
+def run_for_fields(tmp_path, program, timeout):
+    """Run `program` (which prints "name value..." lines) to a clean exit; its lines by name."""
+    proc = run_python(tmp_path, program, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+
 
 def read_jsonl(path, torn_tail=False):
     """Every record of a JSON-lines trace file; raises if any line does not parse.

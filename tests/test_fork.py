@@ -5,7 +5,7 @@ pre-forking gevent server, and fork in a tight loop under load."""
 import pytest
 
 from conftest import BACKENDS, check_nesting, run_python
-from reliability_helpers import count_by, read_jsonl
+from reliability_helpers import count_by, read_jsonl, run_for_fields
 
 FORK_WITH_BUFFERED_RECORDS = """
 import os, sys, threading, time, warnings
@@ -88,10 +88,8 @@ def fork_run(request, tmp_path_factory):
     """One run of FORK_WITH_BUFFERED_RECORDS per backend: (parent, child, thread tid,
     the child's report, records)."""
     tmp_path = tmp_path_factory.mktemp("fork-" + request.param)
-    proc = run_python(tmp_path, FORK_WITH_BUFFERED_RECORDS % {"backend": request.param},
-                      timeout=60)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    lines = run_for_fields(tmp_path, FORK_WITH_BUFFERED_RECORDS % {"backend": request.param},
+                           timeout=60)
     parent, child, thread_tid, status = map(int, lines["pids"].split())
     assert status == 0
     return parent, child, thread_tid, lines["child"], read_jsonl(tmp_path / "trace.jsonl")
@@ -202,10 +200,8 @@ if __name__ == "__main__":
 
 
 def _run_multiprocessing(tmp_path, backend, method, targets):
-    proc = run_python(tmp_path, MULTIPROCESSING % {"backend": backend, "method": method,
-                                                   "targets": targets}, timeout=90)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    lines = run_for_fields(tmp_path, MULTIPROCESSING % {"backend": backend, "method": method,
+                                                        "targets": targets}, timeout=90)
     assert lines["exitcodes"].split() == ["0"] * len(lines["pids"].split()[1:])
     pids = list(map(int, lines["pids"].split()))
     return pids[0], pids[1:], read_jsonl(tmp_path / "trace.jsonl")
@@ -304,9 +300,7 @@ print("statuses", *statuses)
 
 def test_preforking_gevent_server_workers_trace_with_their_own_pids(tmp_path, backend):
     """Three forked gevent StreamServer workers on one socket: each one's records, its pid, nested."""
-    proc = run_python(tmp_path, PREFORK_SERVER % {"backend": backend}, timeout=90)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    lines = run_for_fields(tmp_path, PREFORK_SERVER % {"backend": backend}, timeout=90)
     workers = set(map(int, lines["workers"].split()))
     assert lines["statuses"].split() == ["0"] * 3
     served = dict(map(int, item.split(":")) for item in lines["served"].split()[1:])
@@ -375,9 +369,7 @@ print("children", *children)
 
 def test_fork_in_a_tight_loop_while_another_thread_traces(tmp_path, backend):
     """200 forks (10 at a time) while a thread traces flat out: no deadlock, every record arrives."""
-    proc = run_python(tmp_path, FORK_LOOP % {"backend": backend}, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    lines = run_for_fields(tmp_path, FORK_LOOP % {"backend": backend}, timeout=120)
     children = list(map(int, lines["children"].split()))
     assert len(set(children)) == 200
     busy_calls = int(lines["busy"])

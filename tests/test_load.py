@@ -3,8 +3,8 @@ memory, and greenlets that die in odd ways leaving no state behind."""
 
 import pytest
 
-from conftest import BACKENDS, check_nesting, run_python, run_traced
-from reliability_helpers import decode_binary
+from conftest import BACKENDS, check_nesting, run_traced
+from reliability_helpers import decode_binary, run_for_fields
 
 THREADS_OF_GREENLETS = """
 import threading
@@ -49,10 +49,8 @@ print("stats", stats["records"], stats["lost"])
 def test_32_threads_of_200_greenlets_lossless_and_nested(tmp_path, backend):
     """32 threads x 200 gevent greenlets, block mode, binary sink: exact counts, every stream nested."""
     trace = tmp_path / "trace.itr"
-    proc = run_python(tmp_path, THREADS_OF_GREENLETS % {"path": str(trace), "backend": backend},
-                      timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    program = THREADS_OF_GREENLETS % {"path": str(trace), "backend": backend}
+    lines = run_for_fields(tmp_path, program, timeout=120)
     tids = set(map(int, lines["tids"].split()))
     produced, lost = map(int, lines["stats"].split())
     records = decode_binary(trace, tmp_path)
@@ -117,9 +115,7 @@ print("exited", stats["exited_threads"]["threads"], stats["exited_threads"]["rec
 def churn(request, tmp_path_factory):
     """One THREAD_CHURN run per backend: (RSS figures, exited-thread figures, trace path)."""
     tmp_path = tmp_path_factory.mktemp("churn-" + request.param)
-    proc = run_python(tmp_path, THREAD_CHURN % request.param, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    lines = run_for_fields(tmp_path, THREAD_CHURN % request.param, timeout=120)
     return ([int(x) for x in lines["rss"].split()], [int(x) for x in lines["exited"].split()],
             tmp_path / "trace.jsonl")
 

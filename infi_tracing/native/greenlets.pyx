@@ -65,8 +65,7 @@ def _greenlet_tracer(str event, tuple args):
     if st == NULL:
         return None
     ts = <ThreadState> st.owner
-    if (event is _EV_SWITCH or event is _EV_THROW or event == _EV_SWITCH
-            or event == _EV_THROW):
+    if event == _EV_SWITCH or event == _EV_THROW:  # identity is checked first
         try:
             if len(args) != 2:
                 raise TypeError("greenlet tracer: (origin, target) expected")

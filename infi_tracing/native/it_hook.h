@@ -262,7 +262,7 @@ static inline int it_enter(PyCodeObject *co, PyFrameObject *frame, PyObject *con
 /* The cached decision says "not traced at all" (NO_TRACE, current
  * generation): nothing to record or count for this frame. */
 static inline int it_decision_is_no_trace(uint64_t d) {
-    return (d & 0xff) == 1 && (d >> 40) == it_g.gen;
+    return d == it_decision_pack(IT_NO_TRACE, 0);  /* NO_TRACE never has a code id */
 }
 
 /* A frame is left: by return (`value` the return value), by yield (ev

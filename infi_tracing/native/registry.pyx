@@ -134,9 +134,7 @@ cdef int _level_from_filter(object code, object frame) except -1:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
-        _filter_errors += 1
-        _warn("infi_tracing: the trace filter raised %s for %s; not tracing it"
-              % (_safe_repr(exc), _describe(code)))
+        _note_filter_error(code, exc)
         return IT_NO_TRACE
     finally:
         it_tracing_raise(lowered)
@@ -291,9 +289,10 @@ cdef bint _is_main_thread():
 
 
 cdef void _note_filter_error(object code, object exc) noexcept:
-    """A KeyboardInterrupt/SystemExit from a filter outside the main thread
-    (no signal is delivered there), or while another one waits to be
-    re-raised: an ordinary filter error, NO_TRACE for the code object."""
+    """The filter raised: one counted error and one warning naming the
+    function (the caller makes it NO_TRACE).  Also for a KeyboardInterrupt or
+    SystemExit outside the main thread (no signal is delivered there), or
+    while another one waits to be re-raised."""
     global _filter_errors
     _filter_errors += 1
     try:
