@@ -23,8 +23,9 @@ Two measurements per (sink, level), each in a fresh subprocess:
   producer and the drain share the cores).
 
 The ring bytes per record come from the ring itself: with the drain paused, bytes used in the
-thread's ring after the calls / records made (a record is a 32-byte header plus, at
-TRACE_FUNC_PRIMITIVES, the rendered values, padded to a multiple of 8 bytes).  Pausing the drain uses the
+thread's ring after the calls / records made (a name-level call or return in the same
+greenlet as the record before it is a 16-byte compact record; others are a 32-byte header plus,
+at TRACE_FUNC_PRIMITIVES, the rendered values, padded to a multiple of 8 bytes).  Pausing the drain uses the
 hooks the tracer registers for fork (``infi_tracing.native._core._before_fork`` and
 ``_after_fork_in_parent``): private, so this benchmark, not the tracer, breaks if they change.
 

@@ -180,3 +180,41 @@ def test_importing_greenlet_while_tracing_keeps_every_record(tmp_path, backend):
     """, backend=backend)
     check_nesting(traced.events())
     assert traced.names().count("work") == 1
+
+
+def test_each_record_names_its_greenlet_when_records_are_dropped(tmp_path, backend):
+    """Compact records (greenlet implied) keep their greenlet across switches and drops."""
+    traced = run_traced(tmp_path, """
+        import greenlet
+
+        def make(i):
+            ns = {}
+            exec("def work_%d(x):\\n    return x" % i, ns)
+            work = ns["work_%d" % i]
+
+            def run():
+                for _ in range(3000):
+                    for x in range(20):
+                        work(x)
+                    main.switch()
+            return greenlet.greenlet(run)
+
+        main = greenlet.getcurrent()
+        workers = [make(i) for i in range(8)]
+        for _ in range(3001):
+            for w in workers:
+                if not w.dead:
+                    w.switch()
+    """, backend=backend, tracing_args="overflow='drop', buffer_size=65536")
+    greenlets = defaultdict(set)
+    lost = 0
+    for r in traced.records:
+        if r["event"] == "lost":
+            lost += r["count"]
+        elif r["qualname"].startswith("work_"):
+            greenlets[r["qualname"]].add(r["greenlet"])
+    print("records lost in a 64 KiB ring: %d" % lost)
+    assert lost > 0  # the case under test: records dropped around switches
+    assert len(greenlets) >= 2  # (a worker whose every record was dropped is absent)
+    assert all(len(ids) == 1 for ids in greenlets.values()), greenlets
+    assert len(set.union(*greenlets.values())) == len(greenlets)

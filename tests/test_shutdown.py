@@ -304,7 +304,7 @@ print("drain", stats["drain_running"], stats["active"])
 
 
 RING_BYTES = 65536
-RECORD_BYTES = 32          # a name-only record: header, no payload
+RECORD_BYTES = 16          # the smallest record in the ring: a compact name-level one
 SINK_BUFFER_BYTES = 256 * 1024
 
 

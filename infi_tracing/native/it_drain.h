@@ -12,34 +12,26 @@
 #ifndef IT_DRAIN_H
 #define IT_DRAIN_H
 
-#include "it_format.h"
-#include "it_syslog.h"
-#include "it_binary.h"
+#include "it_sinks.h"
 #include <errno.h>
 #include <pthread.h>
 #include <unistd.h>
 
-enum { IT_SINK_FD = 0, IT_SINK_PY = 1, IT_SINK_SYSLOG = 2, IT_SINK_BINARY = 3 };
-
-#define IT_SINK_BUF (256 * 1024)
-#define IT_LINE_MAX (32 * 1024)
 #define IT_BATCH_MAX 1024
 #define IT_IDLE_NS 10000000L  /* drain sleeps 10 ms when every ring is empty */
+/* Pacing.  A drain that starts its next pass as soon as one delivered
+ * anything reads each record right after it is written: the cache lines the
+ * producer is filling, and `head` itself, then bounce between the two cores
+ * on every record.  Measured on 3.12 (benchmarks/NOTES.md, "Drain pacing"):
+ * the traced thread's own CPU time on a tight loop went from 2.58x to 2.20x
+ * of untraced when the drain waited between light passes.  So after a pass
+ * in which no ring held more than 1/IT_PACE_FILL of its capacity, the drain
+ * waits a little (woken early by a flush, a stop or a blocked producer).
+ * The wait is short enough that even a producer writing one 16-byte record
+ * every 8 ns fills at most a quarter of the smallest ring meanwhile. */
+#define IT_PACE_FILL 64
+#define IT_PACE_MAX_NS 1000000L   /* 1 ms: records reach the sinks within ~1 ms */
 
-typedef struct it_sink {
-    int kind;
-    int fd;                  /* IT_SINK_FD, IT_SINK_BINARY */
-    int format;              /* IT_SINK_FD: IT_FORMAT_* */
-    int owns_fd;
-    int values;              /* 0: hide arguments and return values (detail level) */
-    int flush_timeout_ms;    /* IT_SINK_SYSLOG: how long a final flush may wait */
-    PyObject *pyobj;         /* IT_SINK_PY: the sink object (owned by the Cython wrapper) */
-    it_syslog *syslog;       /* IT_SINK_SYSLOG */
-    it_binary *binary;       /* IT_SINK_BINARY */
-    char *buf;               /* IT_SINK_FD, IT_SINK_BINARY: bytes not yet written */
-    size_t len;
-    _Atomic uint64_t records, bytes, errors, lost;
-} it_sink;
 
 /* Python-side batch delivery, implemented in Cython; called with the GIL. */
 typedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
@@ -96,91 +88,6 @@ static inline void it_drain_adopt(it_ring *r) {
                                                     memory_order_relaxed));
 }
 
-/* ---- native sinks ---------------------------------------------------- */
-
-static void it_sink_write_out(it_sink *s) {
-    size_t off = 0;
-    int tries = 0;
-    while (off < s->len) {
-        ssize_t n = write(s->fd, s->buf + off, s->len - off);
-        if (n > 0) {
-            off += (size_t)n;
-            atomic_fetch_add_explicit(&s->bytes, (uint64_t)n, memory_order_relaxed);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
-        if (n < 0 && errno == EAGAIN && ++tries < 100) {
-            struct timespec t = {0, 1000000};
-            nanosleep(&t, NULL);
-            continue;
-        }
-        break;  /* what is left of this buffer is lost for this sink */
-    }
-    s->len = 0;
-}
-
-static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n) {
-    char line[IT_LINE_MAX];
-    for (size_t i = 0; i < n; i++) {
-        it_out o = {line, 0, sizeof line};
-        if (s->format == IT_FORMAT_JSONL)
-            it_format_jsonl(&o, recs[i], it_d.pid, r->tid, it_d.wall_offset, s->values);
-        else
-            it_format_text(&o, recs[i], it_d.pid, r->tid, it_d.wall_offset, s->values);
-        if (o.len == o.cap)
-            line[o.len - 1] = '\n';  /* a cut line still ends the record */
-        if (s->len + o.len > IT_SINK_BUF)
-            it_sink_write_out(s);
-        memcpy(s->buf + s->len, line, o.len);
-        s->len += o.len;
-    }
-    atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
-}
-
-/* Binary file: code definitions first seen, then the records as they are.
- * Chunks never straddle a write() (see it_binary.h). */
-static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n) {
-    uint32_t last_id = 0;  /* a tight loop names the same few codes over and over */
-    for (size_t i = 0; i < n; i++) {
-        const it_record *rec = recs[i];
-        if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG || rec->code_id == last_id)
-            continue;
-        last_id = rec->code_id;
-        if (!it_binary_first_sight(s->binary, rec->code_id))
-            continue;
-        if (s->len + IT_LINE_MAX > IT_SINK_BUF)
-            it_sink_write_out(s);
-        it_out o = {s->buf + s->len, 0, IT_SINK_BUF - s->len};
-        it_binary_code_chunk(&o, rec->code_id, it_d.pid);
-        s->len += o.len;
-    }
-    /* PACKED chunks (it_binary.h), each closed before its buffer is written */
-    const size_t head = sizeof(it_bin_chunk) + 3 * sizeof(int64_t);
-    size_t i = 0;
-    while (i < n) {
-        if (s->len + head + it_packed_need(recs[i]) + 8 > IT_SINK_BUF)
-            it_sink_write_out(s);
-        size_t start = s->len;
-        it_bin_chunk *h = (it_bin_chunk *)(s->buf + start);
-        int64_t fixed[3] = {it_d.pid, r->tid, it_d.wall_offset};
-        h->type = IT_BIN_PACKED;
-        memcpy(h + 1, fixed, sizeof fixed);
-        char *p = s->buf + start + head;
-        const char *limit = s->buf + IT_SINK_BUF - 8;  /* room for the pad */
-        it_packed_state st = {0, 0, 0};
-        for (; i < n && p + it_packed_need(recs[i]) <= limit; i++)
-            p = it_packed_put(p, &st, recs[i]);
-        size_t len = (size_t)(p - s->buf) - start - sizeof(it_bin_chunk);
-        size_t pad = (8 - len % 8) % 8;
-        memset(p, 0, pad);
-        h->length = (uint32_t)(len + pad);
-        s->len = start + sizeof(it_bin_chunk) + len + pad;
-    }
-    atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
-}
-
 /* The drain thread's Python thread state, created on the first Python
  * sink batch and kept (GIL released) between batches, so that a batch costs
  * one GIL acquisition and no thread-state creation. */
@@ -212,9 +119,9 @@ static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
         if (s->kind == IT_SINK_FD)
-            it_sink_fd_batch(s, r, recs, n);
+            it_sink_fd_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_BINARY)
-            it_sink_binary_batch(s, r, recs, n);
+            it_sink_binary_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_SYSLOG)
             it_syslog_batch(s->syslog, r, recs, n, it_d.pid, it_d.wall_offset, s->values);
         else if (it_d.py_batch) {
@@ -241,14 +148,20 @@ static void it_flush_sinks(int final) {
 
 /* ---- draining ------------------------------------------------------- */
 
-/* Drain one ring up to the head seen now.  Returns records delivered. */
-static size_t it_drain_ring(it_ring *r) {
+/* Drain one ring up to the head seen now.  Returns records delivered;
+ * `*heavy` becomes 1 if the ring held more than 1/IT_PACE_FILL of its
+ * capacity (the drain should not pause before its next pass). */
+static size_t it_drain_ring(it_ring *r, int *heavy) {
     const it_record *batch[IT_BATCH_MAX];
+    it_record expanded[IT_BATCH_MAX];  /* compact records, made whole for the sinks */
+    uint32_t gid = r->drain_gid;
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t total = 0, calls = 0;  /* calls: function records, without "lost" notices */
     if (tail == head)
         return 0;
+    if ((head - tail) * IT_PACE_FILL > r->cap)
+        *heavy = 1;
     /* after the acquire of head: every record up to it was stamped before */
     it_clock_point now;
     double k = it_clock_begin(&r->conv, &now);
@@ -258,9 +171,25 @@ static size_t it_drain_ring(it_ring *r) {
         while (pos < head && n < IT_BATCH_MAX) {
             /* the bytes up to head are the drain's until tail moves past them */
             it_record *rec = (it_record *)(r->buf + (pos & r->mask));
-            pos += rec->size;
-            if (rec->event == IT_EV_PAD)
-                continue;
+            if (rec->size & 1) {
+                const it_compact *c = (const it_compact *)rec;
+                pos += IT_COMPACT_SIZE;
+                rec = &expanded[n];
+                rec->size = sizeof(it_record);
+                rec->event = (uint16_t)((c->word >> 1) & 7);
+                rec->nvalues = 0;
+                rec->code_id = c->code_id;
+                rec->greenlet_id = gid;
+                rec->ts = c->ts;
+                rec->depth = (int32_t)(c->word >> 4);
+                rec->reserved = 0;
+            } else {
+                pos += rec->size;
+                if (rec->event == IT_EV_PAD)
+                    continue;
+                if (rec->event != IT_EV_LOST)
+                    gid = rec->greenlet_id;  /* see it_emit: last_gid */
+            }
             rec->ts = it_clock_convert(&r->conv, k, rec->ts);
             if (rec->event == IT_EV_LOST) {
                 if (!rec->count)
@@ -279,6 +208,7 @@ static size_t it_drain_ring(it_ring *r) {
         it_deliver(r, batch, n);
         total += n;
         tail = pos;
+        r->drain_gid = gid;  /* with tail: a paused drain resumes at both */
         /* release: we are done reading these bytes before the producer reuses them */
         atomic_store_explicit(&r->tail, tail, memory_order_release);
     }
@@ -305,8 +235,9 @@ static void it_drain_report_pending_lost(it_ring *r) {
 }
 
 /* One pass over every ring; frees rings of exited threads once empty.
- * `final`: also report drops still pending in live rings (flush). */
-static size_t it_drain_pass(int final) {
+ * `final`: also report drops still pending in live rings (flush).  Sets
+ * `*pace_ns` (if given) to how long to wait before the next pass (0: go on at once). */
+static size_t it_drain_pass(int final, long *pace_ns) {
     it_ring *adopted = atomic_exchange_explicit(&it_d.adopt, NULL, memory_order_acquire);
     while (adopted) {
         it_ring *next = adopted->next;
@@ -315,12 +246,16 @@ static size_t it_drain_pass(int final) {
         adopted = next;
     }
     size_t total = 0;
+    int heavy = 0;
+    long pace = IT_PACE_MAX_NS;
     pthread_mutex_lock(&it_d.sinks_mu);
     it_ring **link = &it_d.rings;
     while (*link) {
         it_ring *r = *link;
         int dead = atomic_load_explicit(&r->dead, memory_order_acquire);
-        total += it_drain_ring(r);
+        total += it_drain_ring(r, &heavy);
+        if ((long)(r->cap / 4 / 2) < pace)  /* a quarter of it at 2 bytes per ns */
+            pace = (long)(r->cap / 4 / 2);
         if (dead || final)
             it_drain_report_pending_lost(r);
         if (dead) {
@@ -335,6 +270,8 @@ static size_t it_drain_pass(int final) {
     }
     it_flush_sinks(final);  /* also lets syslog sinks reconnect and resend while idle */
     pthread_mutex_unlock(&it_d.sinks_mu);
+    if (pace_ns)
+        *pace_ns = total && !heavy ? pace : 0;
     return total;
 }
 
@@ -344,16 +281,17 @@ static void *it_drain_main(void *arg) {
     while (!it_d.stop) {
         uint64_t req = it_d.flush_req;
         pthread_mutex_unlock(&it_d.mu);
-        size_t n = it_drain_pass(req != it_d.flush_done);
+        long pace_ns = 0;
+        size_t n = it_drain_pass(req != it_d.flush_done, &pace_ns);
         pthread_mutex_lock(&it_d.mu);
         if (req != it_d.flush_done) {
             it_d.flush_done = req;
             pthread_cond_broadcast(&it_d.done);
         }
-        if (!n && !it_d.stop && it_d.flush_req == req) {
+        if ((!n || pace_ns) && !it_d.stop && it_d.flush_req == req) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += IT_IDLE_NS;
+            until.tv_nsec += n ? pace_ns : IT_IDLE_NS;
             if (until.tv_nsec >= 1000000000L) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000L;
@@ -364,7 +302,7 @@ static void *it_drain_main(void *arg) {
     int last_pass = it_d.stop == 1;
     pthread_mutex_unlock(&it_d.mu);
     if (last_pass)
-        it_drain_pass(1);  /* last records, then stop */
+        it_drain_pass(1, NULL);  /* last records, then stop */
     it_drain_forget_python();
     pthread_mutex_lock(&it_d.mu);
     it_d.flush_done = it_d.flush_req;
@@ -418,7 +356,7 @@ static void it_drain_flush(void) {
     pthread_mutex_lock(&it_d.mu);
     if (!it_d.running) {
         pthread_mutex_unlock(&it_d.mu);
-        it_drain_pass(1);
+        it_drain_pass(1, NULL);
         return;
     }
     uint64_t req = ++it_d.flush_req;
@@ -498,6 +436,7 @@ static void it_drain_after_fork_child(it_ring *mine) {
         uint64_t head = atomic_load(&r->head);
         atomic_store(&r->tail, head);
         r->cached_tail = head;
+        r->drain_gid = r->last_gid;  /* the child's next compact record is in it */
         atomic_store(&r->lost_pending, 0);
         if (r != mine)
             atomic_store(&r->dead, 1);  /* those threads do not exist here */

@@ -59,6 +59,20 @@ static inline __attribute__((always_inline)) void it_emit(it_tstate *ts, int ev,
         it_overflow(r, 0);  /* still full: this record is dropped too */
         return;
     }
+    if (IT_LIKELY(!plen && !nvalues && g->id == r->last_gid &&
+                  (uint32_t)depth <= IT_COMPACT_MAX_DEPTH)) {
+        /* the common record, compact (it_ring.h): two stores */
+        uint64_t *c = (uint64_t *)it_ring_reserve(r, IT_COMPACT_SIZE);
+        if (IT_UNLIKELY(!c)) {
+            c = (uint64_t *)it_overflow(r, IT_COMPACT_SIZE);
+            if (!c)
+                return;
+        }
+        c[0] = it_compact_word(ev, depth, code_id);
+        c[1] = it_clock_raw();
+        it_ring_commit(r, IT_COMPACT_SIZE);
+        return;
+    }
     uint32_t size = IT_ROUND_UP((uint32_t)sizeof(it_record) + plen);
     it_record *rec = (it_record *)it_ring_reserve(r, size);
     if (IT_UNLIKELY(!rec)) {
@@ -66,6 +80,7 @@ static inline __attribute__((always_inline)) void it_emit(it_tstate *ts, int ev,
         if (!rec)
             return;
     }
+    r->last_gid = g->id;  /* only once the record is in the ring: the drain sees it */
     rec->size = size;
     rec->event = (uint16_t)ev;
     rec->nvalues = nvalues;

@@ -36,6 +36,28 @@ typedef struct it_record {
     uint32_t reserved;
 } it_record;              /* 32 bytes; payload follows */
 
+/* The compact form of the commonest record: a name-level call, return,
+ * resume or yield (no payload) in the same greenlet as the ring's previous
+ * full record.  16 bytes instead of 32: the hook writes two words, and the
+ * ring, the cache lines travelling from the traced thread's core to the
+ * drain's, and the drain's reads are halved.  The drain expands it back to
+ * an it_record (greenlet id from the last full record it read) before any
+ * sink sees it.  `word`: bit 0 set (a full record's size is a multiple of
+ * 8, so bit 0 tells the two apart), bits 1-3 the event, bits 4-31 the
+ * depth; a deeper frame, or a greenlet switch, gets a full record. */
+typedef struct it_compact {
+    uint32_t word;
+    uint32_t code_id;
+    uint64_t ts;
+} it_compact;
+
+#define IT_COMPACT_SIZE 16u
+#define IT_COMPACT_MAX_DEPTH ((1 << 28) - 1)
+
+static inline uint64_t it_compact_word(int ev, int32_t depth, uint32_t code_id) {
+    return 1u | ((uint32_t)ev << 1) | ((uint32_t)depth << 4) | ((uint64_t)code_id << 32);
+}
+
 #define IT_RECORD_ALIGN 8u
 #define IT_ROUND_UP(n) (((n) + IT_RECORD_ALIGN - 1) & ~(uint32_t)(IT_RECORD_ALIGN - 1))
 
@@ -58,13 +80,18 @@ typedef struct it_ring {
      * reported once.  The drain touches it only at a flush or thread exit. */
     _Atomic uint64_t lost_pending;
     _Atomic uint64_t lost_total;      /* records dropped on overflow (producer adds) */
-    char _pad1[8];
+    uint32_t last_gid;                /* greenlet of the last full record written */
+    char _pad1[4];
     _Atomic uint64_t tail;            /* written by the drain only */
     /* counters read by tracing_stats() (relaxed); drain-written */
     _Atomic uint64_t drained;         /* function records delivered (not "lost" notices) */
     _Atomic uint64_t lost_in_stream;  /* drops covered by LOST records drained */
     it_clock_conv conv;               /* drain-private: record times to nanoseconds */
-    char _pad2[16];
+    /* drain-private: the greenlet of the last full record up to `tail`
+     * (compact records after it are in that greenlet); it follows
+     * last_gid, one record behind the other */
+    uint32_t drain_gid;
+    char _pad2[12];
     _Atomic int dead;                 /* the thread has exited; drain frees */
     long tid;                         /* OS thread id (gettid) */
     struct it_ring *next;             /* drain's private list / adoption stack */
