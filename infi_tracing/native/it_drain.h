@@ -160,7 +160,7 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
     size_t total = 0, calls = 0;  /* calls: function records, without "lost" notices */
     if (tail == head)
         return 0;
-    if ((head - tail) * IT_PACE_FILL > r->cap)
+    if ((head - tail) * IT_PACE_FILL > r->dcap)
         *heavy = 1;
     /* after the acquire of head: every record up to it was stamped before */
     it_clock_point now;
@@ -170,7 +170,7 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
         uint64_t pos = tail;
         while (pos < head && n < IT_BATCH_MAX) {
             /* the bytes up to head are the drain's until tail moves past them */
-            it_record *rec = (it_record *)(r->buf + (pos & r->mask));
+            it_record *rec = (it_record *)(r->dbuf + (pos & r->dmask));
             if (rec->size & 1) {
                 const it_compact *c = (const it_compact *)rec;
                 pos += IT_COMPACT_SIZE;
@@ -254,8 +254,8 @@ static size_t it_drain_pass(int final, long *pace_ns) {
         it_ring *r = *link;
         int dead = atomic_load_explicit(&r->dead, memory_order_acquire);
         total += it_drain_ring(r, &heavy);
-        if ((long)(r->cap / 4 / 2) < pace)  /* a quarter of it at 2 bytes per ns */
-            pace = (long)(r->cap / 4 / 2);
+        if ((long)(r->dcap / 4 / 2) < pace)  /* a quarter of it at 2 bytes per ns */
+            pace = (long)(r->dcap / 4 / 2);
         if (dead || final)
             it_drain_report_pending_lost(r);
         if (dead) {

@@ -61,15 +61,20 @@ static inline uint64_t it_compact_word(int ev, int32_t depth, uint32_t code_id) 
 #define IT_RECORD_ALIGN 8u
 #define IT_ROUND_UP(n) (((n) + IT_RECORD_ALIGN - 1) & ~(uint32_t)(IT_RECORD_ALIGN - 1))
 
-/* Layout: each cache line is written by one side only, so the producer's
- * common path never waits for a line the drain has just written (the drain
- * updates its counters on every pass).  Line 0: head (producer writes, drain
- * reads).  Line 1: what the producer reads and writes on every record.
- * Line 2: tail and the drain's counters.  Line 3+: set up once. */
+/* Layout: each cache line is written by one side only, and the drain reads
+ * nothing the producer writes on every record except `head`, once per pass.
+ * A line the drain reads moves to its core, and the producer's next store
+ * to it has to take it back; before, the drain read `buf` and `mask` for
+ * every record from the line the producer writes on every record (the
+ * measured difference was within noise: benchmarks/NOTES.md "Third pass").
+ * Line 1: everything the producer's fast path touches.  Line 2: tail and
+ * what the drain writes.  Line 3: the drain's copies of the geometry, and
+ * fields written rarely. */
+#define IT_LINE _Alignas(64)
 typedef struct it_ring {
-    _Atomic uint64_t head;            /* written by the producer only */
-    char _pad0[56];
-    /* producer-private (plus lost_pending, see below) */
+    /* line 1: the producer's (the drain reads head once per pass, and
+     * swaps lost_pending only at a flush or thread exit) */
+    IT_LINE _Atomic uint64_t head;    /* written by the producer only */
     uint64_t cached_tail;
     uint64_t reserved_head;           /* head after a pad, between reserve/commit */
     uint64_t cap, mask;
@@ -77,21 +82,23 @@ typedef struct it_ring {
     /* drops not yet reported by a LOST record: the producer adds, and
      * whoever swaps it to zero (producer writing a LOST record, or the drain
      * for an idle or exited thread) reports exactly those: each drop is
-     * reported once.  The drain touches it only at a flush or thread exit. */
+     * reported once. */
     _Atomic uint64_t lost_pending;
-    _Atomic uint64_t lost_total;      /* records dropped on overflow (producer adds) */
     uint32_t last_gid;                /* greenlet of the last full record written */
-    char _pad1[4];
-    _Atomic uint64_t tail;            /* written by the drain only */
-    /* counters read by tracing_stats() (relaxed); drain-written */
+    /* line 2: written by the drain only */
+    IT_LINE _Atomic uint64_t tail;
+    /* counters read by tracing_stats() (relaxed) */
     _Atomic uint64_t drained;         /* function records delivered (not "lost" notices) */
     _Atomic uint64_t lost_in_stream;  /* drops covered by LOST records drained */
-    it_clock_conv conv;               /* drain-private: record times to nanoseconds */
     /* drain-private: the greenlet of the last full record up to `tail`
      * (compact records after it are in that greenlet); it follows
      * last_gid, one record behind the other */
     uint32_t drain_gid;
-    char _pad2[12];
+    it_clock_conv conv;               /* drain-private: record times to nanoseconds */
+    /* line 3: set up once, and fields written rarely */
+    IT_LINE uint64_t dcap, dmask;     /* the drain's copies of cap and mask, and of buf */
+    char *dbuf;                       /* (the drain converts times in place) */
+    _Atomic uint64_t lost_total;      /* records dropped on overflow (producer adds) */
     _Atomic int dead;                 /* the thread has exited; drain frees */
     long tid;                         /* OS thread id (gettid) */
     struct it_ring *next;             /* drain's private list / adoption stack */
@@ -107,8 +114,9 @@ static inline it_ring *it_ring_new(uint64_t cap, long tid) {
         free(r);
         return NULL;
     }
-    r->cap = cap;
-    r->mask = cap - 1;
+    r->cap = r->dcap = cap;
+    r->mask = r->dmask = cap - 1;
+    r->dbuf = r->buf;
     r->tid = tid;
     /* before any record: every time in this ring comes after this sample */
     r->conv.prev = it_clock_sample();
