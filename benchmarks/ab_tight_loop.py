@@ -26,6 +26,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _ab import interleaved  # noqa: E402
 from tight_loop import CHILD_CODE, WARMUP_CALLS  # noqa: E402
 
 
@@ -52,12 +53,8 @@ def main(argv=None):
     parser.add_argument("--cpu", action="store_true", help="thread CPU time instead of wall time")
     parser.add_argument("configs", nargs="+", help="[PATH:]CONFIG")
     args = parser.parse_args(argv)
-    specs = [("", "baseline")] + [tuple(c.rsplit(":", 1)) if ":" in c else ("", c)
-                                  for c in args.configs]
-    times = {spec: [] for spec in specs}
-    for _ in range(args.rounds):
-        for spec in specs:
-            times[spec].append(run(spec[0], spec[1], args.calls, args.cpu))
+    specs, times = interleaved(args.configs, args.rounds,
+                               lambda path, config: run(path, config, args.calls, args.cpu))
     base = times[("", "baseline")]
     print(f"Python {sys.version.split()[0]}, {args.calls} calls, {args.rounds} rounds, "
           f"{'thread CPU' if args.cpu else 'wall'} time")
