@@ -22,7 +22,7 @@
 /* Pacing.  A drain that starts its next pass as soon as one delivered
  * anything reads each record right after it is written: the cache lines the
  * producer is filling, and `head` itself, then bounce between the two cores
- * on every record.  Measured on 3.12 (benchmarks/NOTES.md, "Drain pacing"):
+ * on every record.  Measured on 3.12 (benchmarks/NOTES.md, "Third pass"):
  * the traced thread's own CPU time on a tight loop went from 2.58x to 2.20x
  * of untraced when the drain waited between light passes.  So after a pass
  * in which no ring held more than 1/IT_PACE_FILL of its capacity, the drain
