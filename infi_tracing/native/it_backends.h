@@ -132,18 +132,30 @@ typedef struct {
 
 #define IT_NARGS(nargsf) PyVectorcall_NARGS(nargsf)
 
+/* PY_START and PY_RESUME: (code, offset). */
+static inline PyObject *it_mon_enter(PyObject *const *args, size_t nargsf, int resume) {
+    return it_mon_result(IT_NARGS(nargsf) >= 1
+                             ? it_enter((PyCodeObject *)args[0], NULL, NULL, resume)
+                             : 0);
+}
+
+/* PY_RETURN and PY_YIELD: (code, offset, value). */
+static inline PyObject *it_mon_leave(PyObject *const *args, size_t nargsf, int ev) {
+    return it_mon_result(IT_NARGS(nargsf) >= 3
+                             ? it_exit((PyCodeObject *)args[0], ev, args[2], NULL)
+                             : 0);
+}
+
 static PyObject *it_mon_start(PyObject *self, PyObject *const *args, size_t nargsf,
                               PyObject *kw) {
     (void)self, (void)kw;
-    return it_mon_result(IT_NARGS(nargsf) >= 1 ? it_enter((PyCodeObject *)args[0], NULL, NULL, 0)
-                                               : 0);
+    return it_mon_enter(args, nargsf, 0);
 }
 
 static PyObject *it_mon_resume(PyObject *self, PyObject *const *args, size_t nargsf,
                                PyObject *kw) {
     (void)self, (void)kw;
-    return it_mon_result(IT_NARGS(nargsf) >= 1 ? it_enter((PyCodeObject *)args[0], NULL, NULL, 1)
-                                               : 0);
+    return it_mon_enter(args, nargsf, 1);
 }
 
 /* PY_THROW is not a local event: it cannot be disabled. */
@@ -158,17 +170,13 @@ static PyObject *it_mon_throw(PyObject *self, PyObject *const *args, size_t narg
 static PyObject *it_mon_return(PyObject *self, PyObject *const *args, size_t nargsf,
                                PyObject *kw) {
     (void)self, (void)kw;
-    return it_mon_result(IT_NARGS(nargsf) >= 3
-                             ? it_exit((PyCodeObject *)args[0], IT_EV_RETURN, args[2], NULL)
-                             : 0);
+    return it_mon_leave(args, nargsf, IT_EV_RETURN);
 }
 
 static PyObject *it_mon_yield(PyObject *self, PyObject *const *args, size_t nargsf,
                               PyObject *kw) {
     (void)self, (void)kw;
-    return it_mon_result(IT_NARGS(nargsf) >= 3
-                             ? it_exit((PyCodeObject *)args[0], IT_EV_YIELD, args[2], NULL)
-                             : 0);
+    return it_mon_leave(args, nargsf, IT_EV_YIELD);
 }
 
 static PyObject *it_mon_unwind(PyObject *self, PyObject *const *args, size_t nargsf,

@@ -105,7 +105,10 @@ typedef struct {
     uint32_t greenlet;
 } it_packed_state;
 
-#define IT_PACKED_MAX 32  /* bytes a non-raw entry may take: 1 + 4 varints */
+/* Bytes a packable record's entry may take: 1 + 4 varints (at most 31), or
+ * the raw form it falls back to when its time runs backwards (the drain
+ * clamps times per ring, so this is a safeguard): 1 + a bare record. */
+#define IT_PACKED_MAX (1 + sizeof(it_record))
 
 static inline char *it_put_varint(char *p, uint64_t v) {
     while (v >= 0x80) {
@@ -116,14 +119,19 @@ static inline char *it_put_varint(char *p, uint64_t v) {
     return p;
 }
 
+/* Records with values, "lost" and "log" records are written raw. */
+static inline int it_packed_raw(const it_record *rec) {
+    return rec->nvalues || rec->event > IT_EV_YIELD;
+}
+
 /* Bytes entry `rec` needs at most. */
 static inline size_t it_packed_need(const it_record *rec) {
-    return rec->nvalues || rec->event > IT_EV_YIELD ? 1 + (size_t)rec->size : IT_PACKED_MAX;
+    return it_packed_raw(rec) ? 1 + (size_t)rec->size : IT_PACKED_MAX;
 }
 
 /* Write the entry for `rec` at `p`; returns the end. */
 static inline char *it_packed_put(char *p, it_packed_state *st, const it_record *rec) {
-    if (rec->nvalues || rec->event > IT_EV_YIELD || rec->ts < st->ts) {
+    if (it_packed_raw(rec) || rec->ts < st->ts) {
         *p++ = (char)(rec->event | 0x10);
         memcpy(p, rec, rec->size);
         return p + rec->size;

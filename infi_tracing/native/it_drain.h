@@ -171,18 +171,10 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
         while (pos < head && n < IT_BATCH_MAX) {
             /* the bytes up to head are the drain's until tail moves past them */
             it_record *rec = (it_record *)(r->dbuf + (pos & r->dmask));
-            if (rec->size & 1) {
-                const it_compact *c = (const it_compact *)rec;
-                pos += IT_COMPACT_SIZE;
+            if (it_record_is_compact(rec)) {
+                it_compact_expand((const it_compact *)rec, gid, &expanded[n]);
                 rec = &expanded[n];
-                rec->size = sizeof(it_record);
-                rec->event = (uint16_t)((c->word >> 1) & 7);
-                rec->nvalues = 0;
-                rec->code_id = c->code_id;
-                rec->greenlet_id = gid;
-                rec->ts = c->ts;
-                rec->depth = (int32_t)(c->word >> 4);
-                rec->reserved = 0;
+                pos += IT_COMPACT_SIZE;
             } else {
                 pos += rec->size;
                 if (rec->event == IT_EV_PAD)

@@ -46,6 +46,11 @@ static __attribute__((noinline)) char *it_overflow(it_ring *r, uint32_t size) {
     return NULL;
 }
 
+/* `size` bytes of the ring, or NULL when the record is dropped. */
+static inline __attribute__((always_inline)) char *it_reserve(it_ring *r, uint32_t size) {
+    char *p = it_ring_reserve(r, size);
+    return IT_LIKELY(p != NULL) ? p : it_overflow(r, size);
+}
 
 /* Always inlined: called with constants from each site, so the common
  * record (no payload) compiles to a handful of stores without a call. */
@@ -62,24 +67,18 @@ static inline __attribute__((always_inline)) void it_emit(it_tstate *ts, int ev,
     if (IT_LIKELY(!plen && !nvalues && g->id == r->last_gid &&
                   (uint32_t)depth <= IT_COMPACT_MAX_DEPTH)) {
         /* the common record, compact (it_ring.h): two stores */
-        uint64_t *c = (uint64_t *)it_ring_reserve(r, IT_COMPACT_SIZE);
-        if (IT_UNLIKELY(!c)) {
-            c = (uint64_t *)it_overflow(r, IT_COMPACT_SIZE);
-            if (!c)
-                return;
-        }
+        uint64_t *c = (uint64_t *)it_reserve(r, IT_COMPACT_SIZE);
+        if (!c)
+            return;
         c[0] = it_compact_word(ev, depth, code_id);
         c[1] = it_clock_raw();
         it_ring_commit(r, IT_COMPACT_SIZE);
         return;
     }
     uint32_t size = IT_ROUND_UP((uint32_t)sizeof(it_record) + plen);
-    it_record *rec = (it_record *)it_ring_reserve(r, size);
-    if (IT_UNLIKELY(!rec)) {
-        rec = (it_record *)it_overflow(r, size);
-        if (!rec)
-            return;
-    }
+    it_record *rec = (it_record *)it_reserve(r, size);
+    if (!rec)
+        return;
     r->last_gid = g->id;  /* only once the record is in the ring: the drain sees it */
     rec->size = size;
     rec->event = (uint16_t)ev;

@@ -54,8 +54,24 @@ typedef struct it_compact {
 #define IT_COMPACT_SIZE 16u
 #define IT_COMPACT_MAX_DEPTH ((1 << 28) - 1)
 
+/* The compact record's first 8 bytes (word and code id, one store). */
 static inline uint64_t it_compact_word(int ev, int32_t depth, uint32_t code_id) {
     return 1u | ((uint32_t)ev << 1) | ((uint32_t)depth << 4) | ((uint64_t)code_id << 32);
+}
+
+static inline int it_record_is_compact(const it_record *rec) { return rec->size & 1; }
+
+/* The whole record a compact one stands for; `gid` is the greenlet of the
+ * last full record before it in the ring. */
+static inline void it_compact_expand(const it_compact *c, uint32_t gid, it_record *out) {
+    out->size = sizeof(it_record);
+    out->event = (uint16_t)((c->word >> 1) & 7);
+    out->nvalues = 0;
+    out->code_id = c->code_id;
+    out->greenlet_id = gid;
+    out->ts = c->ts;
+    out->depth = (int32_t)(c->word >> 4);
+    out->reserved = 0;
 }
 
 #define IT_RECORD_ALIGN 8u

@@ -19,6 +19,7 @@ cdef extern from "Python.h":
     int Py_AddPendingCall(int (*func)(void *) noexcept with gil, void *arg)
     void PyErr_SetObject(object type, object value)
     unsigned long PyThread_get_thread_ident() nogil
+    void PyErr_Clear()
 
 import threading as _threading
 
@@ -263,16 +264,23 @@ cdef uint64_t _decide(PyCodeObject *co, PyFrameObject *frame) noexcept:
             d = 0
         else:
             _note_filter_error(<object> co, exc)
-            d = it_decision_pack(IT_NO_TRACE, 0)
-            IT_CODE_SET_EXTRA(<object> co, it_g.extra_index, <void *> <uintptr_t> d)
+            d = _cache_no_trace(<object> co)
     except BaseException:
         # A bug of ours, not the filter's (those are handled above): count it
         # and leave the code untraced rather than fail on every call.
         global _internal_errors
         _internal_errors += 1
-        d = it_decision_pack(IT_NO_TRACE, 0)
-        IT_CODE_SET_EXTRA(<object> co, it_g.extra_index, <void *> <uintptr_t> d)
+        d = _cache_no_trace(<object> co)
     it_exc_restore(&saved)
+    return d
+
+
+cdef uint64_t _cache_no_trace(object code) noexcept:
+    """Leave `code` untraced for this generation (a failure to cache only
+    means it is decided again next time)."""
+    cdef uint64_t d = it_decision_pack(IT_NO_TRACE, 0)
+    if IT_CODE_SET_EXTRA(code, it_g.extra_index, <void *> <uintptr_t> d) < 0:
+        PyErr_Clear()
     return d
 
 

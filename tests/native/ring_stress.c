@@ -4,8 +4,9 @@
  * thousands of times, with sizes from a bare header to a quarter of the ring.
  *
  * The ring primitives are the real ones (it_ring_new/reserve/commit/free,
- * the drop accounting it_ring_count_drop and it_ring_emit_lost, and the
- * fields the drain uses).  The producer's emit loop and the drain's walk are
+ * the drop accounting it_ring_count_drop and it_ring_emit_lost, the compact
+ * record's it_compact_word / it_record_is_compact / it_compact_expand, and
+ * the fields the drain uses).  The producer's emit loop and the drain's walk are
  * copied from it_hook.h (it_emit, it_overflow) and it_drain.h (it_drain_ring,
  * it_drain_report_pending_lost), which need a live interpreter; keep them in
  * step.
@@ -14,6 +15,11 @@
  *  - every record lies inside the buffer, its size is a multiple of 8, its
  *    payload is intact (a pattern derived from its sequence number: a torn
  *    or overwritten record fails), sequence numbers only grow;
+ *  - records without payload are 16-byte compact records whenever their
+ *    "greenlet" (it changes every 64 records) is the last full record's, as
+ *    in it_emit; expanded with the greenlet the drain followed, every record
+ *    names its own, also when the full record of a greenlet change was
+ *    dropped;
  *  - block: every record arrives, in order, none lost;
  *  - drop: the drain also claims pending drops now and then as a flush
  *    does, racing the producer's own LOST records; at the end records
@@ -41,7 +47,7 @@ typedef struct {
     _Atomic int done;     /* producer finished: like it_ring_mark_dead */
     _Atomic int broken;   /* the drain cannot walk the ring any more: both stop */
     /* drain results */
-    uint64_t delivered, lost_in_stream, lost_claimed, pads, errors;
+    uint64_t delivered, compact, lost_in_stream, lost_claimed, pads, errors;
 } stress;
 
 /* Deterministic per-sequence size and payload, so the drain can check both. */
@@ -53,6 +59,10 @@ static uint32_t payload_len(uint64_t seq) {
 }
 
 static char payload_byte(uint64_t seq, uint32_t i) { return (char)((seq * 31 + i * 7) & 0xff); }
+
+/* The "greenlet" a record belongs to: it changes every 64 records, so
+ * compact records follow full ones that switch greenlets. */
+static uint32_t greenlet_of(uint64_t seq) { return (uint32_t)(seq / 64); }
 
 /* A drop costs the producer nothing, so it would outrun the drain for good
  * and the ring would hardly move.  A traced program does work between
@@ -77,6 +87,9 @@ static void *producer(void *arg) {
             drop(s, ++drops);  /* still full: this record is dropped too */
             continue;
         }
+        int compact = plen == 0 && greenlet_of(seq) == r->last_gid;  /* it_emit's rule */
+        if (compact)
+            size = IT_COMPACT_SIZE;
         it_record *rec = (it_record *)it_ring_reserve(r, size);
         while (!rec && s->block && !atomic_load(&s->broken)) {
             sched_yield();  /* the real producer sleeps 50 us with the GIL released */
@@ -86,11 +99,19 @@ static void *producer(void *arg) {
             drop(s, ++drops);
             continue;
         }
+        if (compact) {
+            uint64_t *c = (uint64_t *)rec;
+            c[0] = it_compact_word(IT_EV_CALL, 0, (uint32_t)seq);
+            c[1] = seq;
+            it_ring_commit(r, size);
+            continue;
+        }
+        r->last_gid = greenlet_of(seq);  /* once the record is in the ring */
         rec->size = size;
         rec->event = IT_EV_CALL;
         rec->nvalues = 0;
         rec->code_id = (uint32_t)seq;
-        rec->greenlet_id = (uint32_t)(seq >> 32);
+        rec->greenlet_id = greenlet_of(seq);
         rec->ts = seq;
         rec->depth = (int32_t)plen;
         rec->reserved = 0;
@@ -116,19 +137,27 @@ static size_t drain_once(stress *s, uint64_t *next_seq) {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t n = 0;
     uint64_t pos = tail;
+    uint32_t gid = r->drain_gid;
+    it_record whole;
     while (pos < head) {
         uint64_t off = pos & r->mask;
         const it_record *rec = (const it_record *)(r->buf + off);
-        uint32_t size = rec->size;
+        int compact = it_record_is_compact(rec);
+        uint32_t size = compact ? IT_COMPACT_SIZE : rec->size;
         if (size < 8 || size % 8 || off + size > r->cap || pos + size > head) {
             fail(s, "bad record size", pos, size, r->cap - off);
             atomic_store(&s->broken, 1);  /* cannot walk on */
             return 0;
         }
         pos += size;
-        if (rec->event == IT_EV_PAD) {
+        if (compact) {  /* before any look at `event`: a compact record has none there */
+            it_compact_expand((const it_compact *)rec, gid, &whole);
+            rec = &whole;
+        } else if (rec->event == IT_EV_PAD) {
             s->pads++;
             continue;
+        } else if (rec->event != IT_EV_LOST) {
+            gid = rec->greenlet_id;
         }
         if (rec->event == IT_EV_LOST) {
             if (s->block)
@@ -137,13 +166,19 @@ static size_t drain_once(stress *s, uint64_t *next_seq) {
             atomic_fetch_add_explicit(&r->lost_in_stream, rec->count, memory_order_relaxed);
             continue;
         }
-        uint64_t seq = (uint64_t)rec->code_id | ((uint64_t)rec->greenlet_id << 32);
+        uint64_t seq = rec->ts;
         uint32_t plen = payload_len(seq);
-        if (rec->event != IT_EV_CALL || rec->ts != seq || rec->depth != (int32_t)plen ||
-            size != IT_ROUND_UP((uint32_t)sizeof(it_record) + plen)) {
-            fail(s, "corrupt record header", pos, seq, rec->ts);
+        if (rec->event != IT_EV_CALL || rec->code_id != (uint32_t)seq ||
+            rec->depth != (int32_t)plen || (compact && plen) ||
+            (!compact && size != IT_ROUND_UP((uint32_t)sizeof(it_record) + plen))) {
+            fail(s, "corrupt record header", pos, seq, rec->code_id);
             continue;
         }
+        if (rec->greenlet_id != greenlet_of(seq))
+            fail(s, compact ? "compact record in the wrong greenlet" : "wrong greenlet", pos, seq,
+                 rec->greenlet_id);
+        if (compact)
+            s->compact++;
         if (s->block ? seq != *next_seq : seq < *next_seq)
             fail(s, "sequence out of order", pos, seq, *next_seq);
         /* In the stream, drops before this record are reported no later
@@ -162,6 +197,7 @@ static size_t drain_once(stress *s, uint64_t *next_seq) {
         s->delivered++;
         n++;
     }
+    r->drain_gid = gid;  /* with tail, as it_drain_ring does */
     /* release: done reading these bytes before the producer reuses them */
     atomic_store_explicit(&r->tail, pos, memory_order_release);
     atomic_fetch_add_explicit(&r->drained, n, memory_order_relaxed);
@@ -227,6 +263,8 @@ static int run(uint64_t n, uint64_t cap, int block) {
         fail(&s, "reported drops != lost_total", 0, reported, lost_total);
     if (it_counter(&s.r->lost_in_stream) != s.lost_in_stream)
         fail(&s, "lost_in_stream counter", 0, it_counter(&s.r->lost_in_stream), s.lost_in_stream);
+    if (n >= 100000 && !s.compact)
+        fail(&s, "no compact records were written", 0, s.compact, n);
     if (!block && n >= 100000 && (!s.delivered || !s.lost_in_stream || !s.pads))
         fail(&s, "drop mode did not exercise delivery, LOST records and wraps", 0, s.delivered,
              s.lost_in_stream);
@@ -235,10 +273,10 @@ static int run(uint64_t n, uint64_t cap, int block) {
     if (it_ring_used(s.r))
         fail(&s, "ring not empty at the end", 0, it_ring_used(s.r), 0);
     printf("ring_stress %s: %" PRIu64 " records into a %" PRIu64 "-byte ring: %" PRIu64
-           " delivered, %" PRIu64 " lost (%" PRIu64 " reported in the stream, %" PRIu64
-           " claimed by the drain), %" PRIu64 " pads at the wrap, %" PRIu64 " errors\n",
-           block ? "block" : "drop", n, cap, s.delivered, lost_total, s.lost_in_stream,
-           s.lost_claimed, s.pads, s.errors);
+           " delivered (%" PRIu64 " compact), %" PRIu64 " lost (%" PRIu64 " reported in the"
+           " stream, %" PRIu64 " claimed by the drain), %" PRIu64 " pads at the wrap, %" PRIu64
+           " errors\n", block ? "block" : "drop", n, cap, s.delivered, s.compact, lost_total,
+           s.lost_in_stream, s.lost_claimed, s.pads, s.errors);
     it_ring_free(s.r);
     return s.errors != 0;
 }
