@@ -1,6 +1,7 @@
 """Sink specifications: URLs, dicts, the environment variable and plugins."""
 
 import json
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -93,16 +94,46 @@ def test_configure_sinks_without_specs_needs_the_environment(monkeypatch):
 
 URL_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
                    max_size=40)
+PATH_SCHEMES = ("file", "binary")
+
+
+@st.composite
+def sink_urls(draw, base):
+    """A URL of any scheme; those naming a file name one directly in `base` (a file name with
+    no '/' or '%', so it cannot climb out), whatever query or fragment follows it."""
+    scheme = draw(st.sampled_from(["stdout", "stderr", "syslog+tcp", "syslog+udp",
+                                   "syslog+unix", "nosuch", *PATH_SCHEMES]))
+    if scheme not in PATH_SCHEMES:
+        return "%s://%s" % (scheme, draw(URL_TEXT))
+    name = draw(URL_TEXT.filter(lambda text: not set(text) & set("/%")))
+    return "%s://%s/t-%s" % (scheme, base, name)
+
+
+@pytest.fixture(scope="module")
+def url_base(tmp_path_factory):
+    """The directory the generated file URLs point into (module-scoped for hypothesis)."""
+    return tmp_path_factory.mktemp("urls")
 
 
 @settings(max_examples=300, deadline=None)
-@given(scheme=st.sampled_from(["stdout", "stderr", "syslog+tcp", "syslog+udp", "syslog+unix",
-                               "nosuch", "file", "binary"]),
-       rest=URL_TEXT)
-def test_any_url_is_accepted_or_rejected_with_value_error(scheme, rest):
+@given(data=st.data())
+def test_generated_file_urls_stay_in_their_directory(url_base, data):
+    """The URL strategy never points a file sink outside the directory it is given."""
+    url = data.draw(sink_urls(url_base))
+    try:
+        spec = _config.parse_sink_spec(url)
+    except ValueError:
+        return
+    if spec.scheme in PATH_SCHEMES:
+        assert os.path.dirname(os.path.normpath(spec.path)) == str(url_base), url
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_url_is_accepted_or_rejected_with_value_error(url_base, data):
     """Arbitrary URLs never crash configuration: they parse or raise ValueError."""
     try:
-        sinks = _config.sinks_from_specs(["%s://%s" % (scheme, rest)])
+        sinks = _config.sinks_from_specs([data.draw(sink_urls(url_base))])
     except (ValueError, OSError):
         return
     for sink in sinks:
