@@ -63,13 +63,8 @@ syslog-daemons:
 # tests/native/asan.supp says why greenlet's stack copies are exempt.
 ASAN_VENV := .venv/asan-$(PYVER)
 ASAN_LOGS := $(ASAN_VENV)/reports
-ASAN_TESTS ?= tests/test_records.py tests/test_levels.py tests/test_filter.py \
-	tests/test_exclusion.py tests/test_greenlets.py tests/test_threads_and_overflow.py \
-	tests/test_overflow_accounting.py tests/test_binary.py tests/test_syslog_wire.py \
-	tests/test_syslog_faults.py tests/test_hostile_filters.py tests/test_hostile_values.py \
-	tests/test_fork.py tests/test_sinks.py \
-	tests/test_logging.py tests/test_perfetto.py tests/test_shutdown.py tests/test_load.py \
-	tests/test_process_lifecycle.py tests/test_signals.py tests/test_gevent_integration.py
+# The tests marked "native" (pyproject.toml's markers; a module-level pytestmark).
+ASAN_TESTS ?= -m native
 # ASan's quarantine keeps freed memory from being reused at once, which this test needs.
 ASAN_DESELECT := --deselect tests/test_filter.py::test_decision_cache_is_safe_when_code_addresses_are_reused
 ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so.6)" \
