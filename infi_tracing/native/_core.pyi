@@ -1,5 +1,10 @@
-"""Type stub of the native core (infi_tracing.native._core)."""
+"""Type stub of the native core (infi_tracing.native._core).
+
+Checked against the built module by `make lint-stub` (mypy's stubtest;
+tests/native/stubtest-allowlist.txt lists what Cython adds on its own).
+"""
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 NO_TRACE: int
@@ -10,11 +15,35 @@ TRACE_FUNC_REPR: int
 
 class TracingFilterWarning(RuntimeWarning): ...
 
+class GState:
+    @property
+    def id(self) -> int: ...
+
+class ThreadState:
+    def stats(self) -> dict: ...
+
+class FrameStandIn:
+    f_code: CodeType
+    f_globals: dict[str, Any]
+    f_builtins: Any
+    f_locals: dict[str, Any]
+    f_lineno: int
+    f_back: Any
+    def __init__(self, code: CodeType, f_globals: dict[str, Any], f_locals: dict[str, Any],
+                 f_back: Any) -> None: ...
+
 class SinkHandle:
     target: Any
     name: str
     @staticmethod
-    def fd(fd: int, fmt: str, owns_fd: bool, name: str) -> SinkHandle: ...
+    def fd(fd: int, fmt: str, owns_fd: bool, name: str, values: bool = True) -> SinkHandle: ...
+    @staticmethod
+    def binary(fd: int, name: str) -> SinkHandle: ...
+    @staticmethod
+    def syslog(transport: str, family: int, host: str, port: int, path: str, *, rfc5424: bool,
+               octet_framing: bool, facility: int, severity: int, hostname: str, app_name: str,
+               procid: int, msgid: str, max_datagram: int, spool_size: int,
+               flush_timeout_ms: int, values: bool, name: str) -> SinkHandle: ...
     @staticmethod
     def python(target: Any, name: str) -> SinkHandle: ...
     def stats(self) -> dict: ...
