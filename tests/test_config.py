@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import infi_tracing
 from infi_tracing import _config
 from infi_tracing._plugins import known_schemes
+from infi_tracing.hookspecs import Sink
 
 from conftest import run_python
 
@@ -72,6 +73,20 @@ def test_builtin_and_plugin_schemes_are_known():
     for scheme in ("stdout", "stderr", "file", "syslog+tcp", "syslog+udp", "syslog+unix",
                    "perfetto", "binary", "callcount"):
         assert scheme in schemes
+
+
+def test_every_installed_sink_is_a_sink_protocol_object(tmp_path):
+    """The sinks the built-in and example plugins make all satisfy hookspecs.Sink."""
+    sinks = _config.sinks_from_specs(["stderr", "file://%s/t.log" % tmp_path,
+                                      "binary://%s/t.itr" % tmp_path,
+                                      "perfetto://%s/t.json" % tmp_path,
+                                      "syslog+udp://127.0.0.1:5514",
+                                      "callcount://%s/counts.json" % tmp_path])
+    try:
+        assert [type(sink).__name__ for sink in sinks if not isinstance(sink, Sink)] == []
+    finally:
+        for sink in sinks:
+            sink.close()
 
 
 def test_environment_variable_formats():
