@@ -12,8 +12,8 @@ BUILT := $(VENV)/.infi-tracing-installed
 SOURCES := setup.py setup.cfg pyproject.toml $(shell find infi_tracing infi -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.pyi' \))
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-asan test-tsan lint lint-ruff lint-stub bench-quick bench bench-readme bench-seed bench-drain \
-	bench-soak clean venv syslog-daemons
+.PHONY: demo test test-asan test-tsan lint lint-ruff lint-stub bench-quick bench bench-readme \
+	bench-seed bench-drain bench-soak clean venv syslog-daemons
 
 venv: $(DEPS)
 
