@@ -67,9 +67,9 @@ def run(spec):
     workload = spec["workload"]
     tool = TOOLS[spec["tool"]](spec.get("option", ""), spec["workdir"], spec)
     if workload == "greenlets":
-        import gevent  # noqa: F401  (imported before tracing starts, like the others)
+        import gevent  # (imported before tracing starts, like the others)
     elif workload == "wsgi":
-        import gevent.pywsgi  # noqa: F401
+        import gevent.pywsgi
         import gevent.subprocess  # noqa: F401
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")

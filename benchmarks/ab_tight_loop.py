@@ -26,8 +26,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _ab import interleaved  # noqa: E402
-from tight_loop import CHILD_CODE, WARMUP_CALLS  # noqa: E402
+from _ab import interleaved
+from tight_loop import CHILD_CODE, WARMUP_CALLS
 
 
 def run(path, config, calls, cpu=False):

@@ -19,7 +19,7 @@ def resume_tracing():
     _core.resume()
 
 
-class exclude_from_traces_context:  # noqa: N801 - the seed's public name
+class exclude_from_traces_context:  # lower case: the seed's public name
     """Context manager: nothing is traced inside, in this greenlet, however deep."""
 
     __slots__ = ()

@@ -19,7 +19,7 @@ class TraceLogHandler(logging.Handler):
     def emit(self, record):
         try:
             message = self.format(record)
-        except Exception:  # noqa: BLE001 - logging's own convention
+        except Exception:  # logging's own convention
             self.handleError(record)
             return
         _core.log_record(record.levelname, record.name, message)

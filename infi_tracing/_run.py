@@ -276,5 +276,5 @@ def _print_summary(summary, top):
         text = _summary.format_summary(stats, summary, top)
         sys.stderr.flush()
         os.write(2, text.encode("utf-8", "backslashreplace"))
-    except Exception as exc:  # noqa: BLE001 - never spoil the program's exit
+    except Exception as exc:  # never spoil the program's exit
         os.write(2, ("infi_tracing: no summary: %s\n" % exc).encode())

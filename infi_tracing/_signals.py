@@ -162,7 +162,7 @@ def _handle(signum, frame):
                                                        os.getpid()))
         else:
             record_stats(stats_file)
-    except Exception as exc:  # noqa: BLE001 - never raise into the interrupted code
+    except Exception as exc:  # never raise into the interrupted code
         _note("%s signal %d failed: %s: %s" % (kind, signum, type(exc).__name__, exc))
     if callable(previous):
         previous(signum, frame)

@@ -4,7 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import check_nesting, run_python
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 PROGRAM = """
 import infi_tracing

@@ -1,6 +1,7 @@
 """Sink specifications: URLs, dicts, the environment variable and plugins."""
 
 import json
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 import infi_tracing
 from infi_tracing import _config
 from infi_tracing._plugins import known_schemes
+from infi_tracing.hookspecs import Sink
 
 from conftest import run_python
 
@@ -73,6 +75,20 @@ def test_builtin_and_plugin_schemes_are_known():
         assert scheme in schemes
 
 
+def test_every_installed_sink_is_a_sink_protocol_object(tmp_path):
+    """The sinks the built-in and example plugins make all satisfy hookspecs.Sink."""
+    sinks = _config.sinks_from_specs(["stderr", "file://%s/t.log" % tmp_path,
+                                      "binary://%s/t.itr" % tmp_path,
+                                      "perfetto://%s/t.json" % tmp_path,
+                                      "syslog+udp://127.0.0.1:5514",
+                                      "callcount://%s/counts.json" % tmp_path])
+    try:
+        assert [type(sink).__name__ for sink in sinks if not isinstance(sink, Sink)] == []
+    finally:
+        for sink in sinks:
+            sink.close()
+
+
 def test_environment_variable_formats():
     """INFI_TRACING_SINKS takes a JSON list or URLs separated by spaces or ';'."""
     env = {"INFI_TRACING_SINKS": "stderr; file:///tmp/a.log  stdout"}
@@ -93,16 +109,46 @@ def test_configure_sinks_without_specs_needs_the_environment(monkeypatch):
 
 URL_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
                    max_size=40)
+PATH_SCHEMES = ("file", "binary")
+
+
+@st.composite
+def sink_urls(draw, base):
+    """A URL of any scheme; those naming a file name one directly in `base` (a file name with
+    no '/' or '%', so it cannot climb out), whatever query or fragment follows it."""
+    scheme = draw(st.sampled_from(["stdout", "stderr", "syslog+tcp", "syslog+udp",
+                                   "syslog+unix", "nosuch", *PATH_SCHEMES]))
+    if scheme not in PATH_SCHEMES:
+        return "%s://%s" % (scheme, draw(URL_TEXT))
+    name = draw(URL_TEXT.filter(lambda text: not set(text) & set("/%")))
+    return "%s://%s/t-%s" % (scheme, base, name)
+
+
+@pytest.fixture(scope="module")
+def url_base(tmp_path_factory):
+    """The directory the generated file URLs point into (module-scoped for hypothesis)."""
+    return tmp_path_factory.mktemp("urls")
 
 
 @settings(max_examples=300, deadline=None)
-@given(scheme=st.sampled_from(["stdout", "stderr", "syslog+tcp", "syslog+udp", "syslog+unix",
-                               "nosuch", "file", "binary"]),
-       rest=URL_TEXT)
-def test_any_url_is_accepted_or_rejected_with_value_error(scheme, rest):
+@given(data=st.data())
+def test_generated_file_urls_stay_in_their_directory(url_base, data):
+    """The URL strategy never points a file sink outside the directory it is given."""
+    url = data.draw(sink_urls(url_base))
+    try:
+        spec = _config.parse_sink_spec(url)
+    except ValueError:
+        return
+    if spec.scheme in PATH_SCHEMES:
+        assert os.path.dirname(os.path.normpath(spec.path)) == str(url_base), url
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_url_is_accepted_or_rejected_with_value_error(url_base, data):
     """Arbitrary URLs never crash configuration: they parse or raise ValueError."""
     try:
-        sinks = _config.sinks_from_specs(["%s://%s" % (scheme, rest)])
+        sinks = _config.sinks_from_specs([data.draw(sink_urls(url_base))])
     except (ValueError, OSError):
         return
     for sink in sinks:

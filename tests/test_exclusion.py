@@ -1,6 +1,10 @@
 """Excluding code from traces: context manager, decorator, suspend/resume."""
 
+import pytest
+
 from conftest import check_nesting, run_traced
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 SETUP = """
 def leaf():

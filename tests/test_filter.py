@@ -1,6 +1,10 @@
 """The filter: called once per code object, cached safely, hostile answers survive."""
 
+import pytest
+
 from conftest import check_nesting, run_traced
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 
 def test_filter_is_called_once_per_code_object(tmp_path, backend):

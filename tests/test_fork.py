@@ -7,6 +7,8 @@ import pytest
 from conftest import BACKENDS, check_nesting, run_python
 from reliability_helpers import count_by, read_jsonl, run_for_fields
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 FORK_WITH_BUFFERED_RECORDS = """
 import os, sys, threading, time, warnings
 import infi_tracing, infi_tracing.sinks

@@ -15,6 +15,8 @@ import pytest
 
 from conftest import check_nesting, run_traced
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 APP = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
 
 ONLY_MAIN = """

@@ -2,7 +2,11 @@
 
 from collections import defaultdict
 
+import pytest
+
 from conftest import TWO_GREENLETS, check_nesting, run_traced
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 
 def test_interleaved_greenlets_nest_separately(tmp_path, backend):

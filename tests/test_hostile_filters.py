@@ -10,6 +10,8 @@ import pytest
 from conftest import check_nesting, run_traced
 from reliability_helpers import finish, start_program, wait_for_line
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 # ---- filters ---------------------------------------------------------------
 
 

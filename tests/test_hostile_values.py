@@ -9,6 +9,8 @@ import pytest
 from conftest import check_nesting, run_python, run_traced
 from reliability_helpers import decode_binary, read_jsonl
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 ONLY_MAIN = """
     def only_main(frame):
         return frame.f_globals.get("__name__") == "__main__"

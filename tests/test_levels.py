@@ -1,6 +1,10 @@
 """Argument and return-value rendering at TRACE_FUNC_PRIMITIVES and TRACE_FUNC_REPR."""
 
+import pytest
+
 from conftest import run_traced
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 VALUES = """
 class Sneaky(int):

@@ -6,6 +6,8 @@ import pytest
 from conftest import BACKENDS, check_nesting, run_traced
 from reliability_helpers import decode_binary, run_for_fields
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 THREADS_OF_GREENLETS = """
 import threading
 import gevent

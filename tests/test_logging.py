@@ -4,7 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import check_nesting, run_traced
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 SETUP = """
 import logging
@@ -73,12 +77,14 @@ log.addHandler(infi_tracing.TraceLogHandler())
 infi_tracing.set_tracing(backend=%(b)r)
 log.warning("héllo")
 infi_tracing.unset_tracing()
-""" % {"d": tmp_path, "b": backend}], cwd=tmp_path, capture_output=True, text=True)
+""" % {"d": tmp_path, "b": backend}], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "t.txt").read_text()
     assert "# WARNING svc: héllo" in text
     decoded = subprocess.run([sys.executable, "-m", "infi_tracing", "decode",
                               str(tmp_path / "t.itr"), "--format", "jsonl"],
-                             capture_output=True, text=True, cwd=tmp_path)
+                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert decoded.returncode == 0, decoded.stderr
     logs = [r for r in map(json.loads, decoded.stdout.splitlines()) if r["event"] == "log"]
     assert [(r["level"], r["logger"], r["message"]) for r in logs] == [("WARNING", "svc", "héllo")]

@@ -8,6 +8,8 @@ import pytest
 from conftest import BACKENDS, run_python
 from reliability_helpers import lost_by_tid, read_jsonl
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 THREADS, CALLS = 4, 30_000
 
 SLOW_SINK_PROGRAM = """

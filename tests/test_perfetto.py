@@ -13,6 +13,8 @@ from infi_tracing.sinks.perfetto import LOST_TRACK_BASE, PerfettoSink
 
 from conftest import TWO_GREENLETS, run_python
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 CALLS = """
 def leaf(x):
     return x * 2

@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from conftest import run_python
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 EXIT_PROGRAM = """
 import sys, infi_tracing

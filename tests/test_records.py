@@ -2,7 +2,11 @@
 
 import os
 
+import pytest
+
 from conftest import check_nesting, run_traced
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 CHAIN = """
 def leaf(x):

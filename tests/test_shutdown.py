@@ -10,6 +10,8 @@ import pytest
 from conftest import check_nesting, run_python
 from reliability_helpers import decode_binary, finish, read_jsonl, start_program, wait_for_line
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 SIGTERM_PROGRAM = """
 import atexit, signal, sys, time
 import infi_tracing

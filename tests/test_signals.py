@@ -18,6 +18,8 @@ import infi_tracing
 
 from conftest import check_nesting
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 APP = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
 
 

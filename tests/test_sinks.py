@@ -3,7 +3,11 @@
 import json
 import re
 
+import pytest
+
 from conftest import run_python
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 TEXT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z (?P<pid>\d+) (?P<tid>\d+) g(?P<g>\d+) "

@@ -4,8 +4,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from syslog_peers import StreamPeer, parse_5424
 from syslog_phases import PHASED, lost_reported, wait_file
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 
 def _is_record(message):

@@ -10,6 +10,8 @@ import pytest
 from conftest import run_python
 from syslog_peers import DatagramPeer, StreamPeer, parse_5424
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 PROGRAM = """
 import infi_tracing
 {configure}

@@ -2,7 +2,11 @@
 
 from collections import Counter
 
+import pytest
+
 from conftest import check_nesting, run_traced
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 
 def test_existing_and_later_threads_are_traced(tmp_path, backend):

@@ -59,7 +59,7 @@ def project_dir(tmp_path_factory):
         if hasattr(tarfile, "data_filter"):
             tar.extractall(dest, filter="data")
         else:  # pragma: no cover - Pythons without extraction filters
-            tar.extractall(dest)  # noqa: S202 - our own pinned download
+            tar.extractall(dest)  # our own pinned download
     return dest / ("%s-%s" % (PROJECT, VERSION))
 
 

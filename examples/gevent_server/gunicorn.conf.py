@@ -9,7 +9,7 @@ gunicorn is optional (not a dependency of infi_tracing); app.py runs without it.
 import signal
 
 import infi_tracing
-import infi_tracing.auto  # noqa: F401 - sinks and tracing from INFI_TRACING_*; workers inherit
+import infi_tracing.auto  # sinks and tracing from INFI_TRACING_*; workers inherit
 
 bind = "127.0.0.1:8080"
 worker_class = "gevent"

@@ -238,7 +238,7 @@ static PyObject *it_mon_callback(const char *name) {
 
 /* Install or remove the profile callback on every existing thread.
  * Threads started later get it through threading.setprofile (see
- * _backends.pyx). */
+ * backends.pyx). */
 static void it_profile_install_all(int on) {
 #if PY_VERSION_HEX >= 0x030C0000
     PyEval_SetProfileAllThreads(on ? it_profile_callback : NULL, NULL);

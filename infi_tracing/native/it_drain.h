@@ -62,7 +62,6 @@ static it_drain_t it_d = {.mu = PTHREAD_MUTEX_INITIALIZER,
           .done = PTHREAD_COND_INITIALIZER,
           .sinks_mu = PTHREAD_MUTEX_INITIALIZER};
 
-/* Counters the drain keeps per ring, next to the ring (drain-written). */
 /* A blocked producer may keep waiting: the drain runs, or is only paused
  * for a fork and comes back. */
 static inline int it_drain_running(void) {

@@ -1,6 +1,6 @@
 /* The hot path: what runs in the traced thread on every Python call and
- * return, shared by all backends (sys.monitoring callbacks, the profile
- * callback).  No lock, no allocation, no Python call except on the slow
+ * return, shared by all backends (sys.monitoring callbacks, the PEP 523
+ * eval-frame function in it_evalframe.h, the profile callback).  No lock, no allocation, no Python call except on the slow
  * paths (first event of a thread, first sight of a code object, rendering
  * values at the higher trace levels). */
 #ifndef IT_HOOK_H

@@ -8,7 +8,7 @@
  * the module is loaded; a record naming entry N is published after entry N
  * was written, and the ring's release/acquire pair orders the two.  Entries
  * are never freed: the registry deduplicates identical identities (see
- * _registry.pyx), so regenerating the same code does not grow it. */
+ * registry.pyx), so regenerating the same code does not grow it. */
 #ifndef IT_REGISTRY_H
 #define IT_REGISTRY_H
 

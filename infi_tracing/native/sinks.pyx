@@ -11,6 +11,7 @@ import os
 from posix.unistd cimport close as _close
 
 cdef int _PENDING_MAX = 100000   # records a failing Python sink may hold for retry
+cdef Py_ssize_t _live_sink_handles = 0  # made minus freed (GIL held), for live_objects()
 
 
 cdef class SinkHandle:
@@ -21,6 +22,8 @@ cdef class SinkHandle:
     cdef list pending               # Python sinks: records whose write failed
 
     def __cinit__(self):
+        global _live_sink_handles
+        _live_sink_handles += 1  # before anything can fail: __dealloc__ runs then too
         self.s = <it_sink *> malloc(sizeof(it_sink))
         if self.s == NULL:
             raise MemoryError()
@@ -28,6 +31,8 @@ cdef class SinkHandle:
         self.pending = []
 
     def __dealloc__(self):
+        global _live_sink_handles
+        _live_sink_handles -= 1
         if self.s != NULL:
             if self.s.owns_fd and self.s.fd >= 0:
                 _close(self.s.fd)
@@ -242,6 +247,12 @@ def set_sinks(list handles):
     previous = _sink_handles
     _sink_handles = list(handles)
     return previous
+
+
+def live_objects():
+    """How many objects of each native type are alive, for leak checks."""
+    return {"GState": _live_gstates, "ThreadState": _live_tstates,
+            "SinkHandle": _live_sink_handles}
 
 
 def flush_python_sinks():

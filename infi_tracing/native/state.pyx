@@ -20,6 +20,10 @@ cdef uint64_t _threads_seen = 0      # ThreadStates made (threads that ran trace
 cdef uint64_t _untraced_states = 0   # GStates of the drain thread (not greenlets of the program)
 cdef uint64_t _ring_bytes = 8 * 1024 * 1024
 cdef str _TSTATE_KEY = "infi_tracing.thread_state"
+# Live GState and ThreadState objects (made minus freed), for live_objects()'s
+# leak checks.  Changed only in __cinit__/__dealloc__, with the GIL held.
+cdef Py_ssize_t _live_gstates = 0
+cdef Py_ssize_t _live_tstates = 0
 # Live ThreadState objects, for stats: id -> weak reference.  Plain dict and
 # weakref.ref are C code, so keeping this list records nothing itself.
 cdef dict _threads = {}
@@ -34,10 +38,15 @@ cdef class GState:
     cdef int saved_busy
 
     def __cinit__(self):
-        global _next_greenlet_id
+        global _next_greenlet_id, _live_gstates
         _next_greenlet_id += 1
+        _live_gstates += 1
         self.st.id = _next_greenlet_id
         self.st.session = it_g.session
+
+    def __dealloc__(self):
+        global _live_gstates
+        _live_gstates -= 1
 
     @property
     def id(self):
@@ -56,6 +65,8 @@ cdef class ThreadState:
     cdef object __weakref__
 
     def __cinit__(self):
+        global _live_tstates
+        _live_tstates += 1  # before anything can fail: __dealloc__ runs then too
         self.st = <it_tstate *> malloc(sizeof(it_tstate))
         if self.st == NULL:
             raise MemoryError()
@@ -67,7 +78,8 @@ cdef class ThreadState:
         self.st.current = &self.current.st
 
     def __dealloc__(self):
-        global it_tls
+        global it_tls, _live_tstates
+        _live_tstates -= 1
         if _threads is not None:  # None during interpreter teardown
             _threads.pop(id(self), None)
         if self.st != NULL:

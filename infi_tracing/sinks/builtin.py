@@ -23,16 +23,6 @@ SCHEMES = ("stdout", "stderr", "file", "syslog+tcp", "syslog+udp", "syslog+unix"
 DETAILS = ("values", "name")
 
 
-def _yes_no(text):
-    if isinstance(text, bool):
-        return text
-    if str(text).lower() in ("1", "yes", "true", "on"):
-        return True
-    if str(text).lower() in ("0", "no", "false", "off"):
-        return False
-    raise ValueError("expected yes or no")
-
-
 def _values(spec):
     return spec.option("detail", "values", choices=DETAILS) == "values"
 
