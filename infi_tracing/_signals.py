@@ -131,14 +131,13 @@ _original = original
 
 
 def _defer(signum):
-    """Send `signum` again a little later, from a short-lived OS thread."""
+    """Send `signum` again a little later, from a short-lived OS thread.
+    False (and nothing sent) when it was deferred _RETRY_MAX times in a row."""
     count = _retries.get(signum, 0) + 1
     _retries[signum] = count
     if count > _RETRY_MAX:
         _retries[signum] = 0
-        _note("signal %d dropped: the tracer was busy for %.0f s" % (
-            signum, _RETRY_MAX * _RETRY_DELAY))
-        return
+        return False
     sleep = _original("time", "sleep")
     pid = os.getpid()
 
@@ -147,12 +146,15 @@ def _defer(signum):
         os.kill(pid, signum)
 
     _original("_thread", "start_new_thread")(resend, ())
+    return True
 
 
 def _handle(signum, frame):
     kind, _handler, previous, stats_file = _installed[signum]
     if _inside_tracer(frame):
-        _defer(signum)  # the previous handler runs when it comes back
+        if not _defer(signum):  # the previous handler runs when it comes back
+            _note("signal %d dropped: the tracer was busy for %.0f s" % (
+                signum, _RETRY_MAX * _RETRY_DELAY))
         return
     _retries[signum] = 0
     try:

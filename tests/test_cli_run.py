@@ -4,6 +4,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -119,6 +120,24 @@ def test_unhandled_exception_prints_the_programs_traceback_and_exits_1(tmp_path)
     assert lines[-1] == "ValueError: boom"
     assert "runpy" not in proc.stderr and "infi_tracing" not in proc.stderr
     assert ("__main__", "fail") in calls(records(tmp_path))
+
+
+def test_keyboard_interrupt_shows_only_the_programs_frames(tmp_path):
+    """An unhandled KeyboardInterrupt shows the program's traceback and dies of SIGINT, like python."""
+    write(tmp_path / "prog.py", """
+        def interrupted():
+            raise KeyboardInterrupt
+        interrupted()
+    """)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "prog.py")
+    assert proc.returncode == -signal.SIGINT, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "Traceback (most recent call last):",
+        '  File "prog.py", line 4, in <module>',
+        "    interrupted()",
+        '  File "prog.py", line 3, in interrupted',
+        "    raise KeyboardInterrupt",
+        "KeyboardInterrupt"]
 
 
 def test_stdin_is_left_to_the_program(tmp_path):
