@@ -3,7 +3,7 @@
 import atexit
 import sys
 
-from infi_tracing import _config, _levels
+from infi_tracing import _config, _exec, _levels
 from infi_tracing.native import _core
 from infi_tracing.sinks.stream import FileSink, StderrSink, StdoutSink
 from infi_tracing.sinks.syslog import SyslogSink
@@ -87,6 +87,7 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
         from_environment = _config.specs_from_environment()
         set_sinks(_config.sinks_from_specs(from_environment) if from_environment
                   else [StderrSink()])
+    _exec.flush_before_exec()
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
     _last_arguments.clear()
     _last_arguments.update(filter=filter, level=level, backend=backend, overflow=overflow,
