@@ -140,6 +140,12 @@ def _settings(args, parser):
         signals = (_env.parse_signals(args.signals, "--signals") if args.signals is not None
                    else _env.signals_from_environment())
         start = False if args.paused else _env.start_from_environment()
+        if not start and (signals is None or signals["toggle"] is None):
+            raise ValueError("%s: nothing would start tracing without a toggle signal "
+                             "(add --signals yes or --signals toggle=SIGNAL)"
+                             % ("--paused" if args.paused else _env.START_VARIABLE + "=no"))
+        _check_stats_file(args)
+        _env.clock_from_environment()
     except ValueError as exc:
         _fail(parser, str(exc))
     arguments = _env.set_tracing_arguments(options)
@@ -159,6 +165,14 @@ def _settings(args, parser):
         if sinks is None:
             sinks = _config.sinks_from_specs(["stderr"])
     return arguments, sinks, signals, start
+
+
+def _check_stats_file(args):
+    from infi_tracing import _signals
+    if args.stats_file:
+        _signals.check_stats_file(args.stats_file, "--stats-file")
+    elif _env.stats_file_from_environment():
+        _signals.check_stats_file(_env.stats_file_from_environment(), _env.STATS_FILE_VARIABLE)
 
 
 def _without_runpy(user_filter):

@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from conftest import check_nesting
 
 PROGRAM_INFO = """
@@ -256,6 +258,24 @@ def test_bad_option_value_is_a_usage_error(tmp_path):
     proc = run_cli(tmp_path, "run", "--level", "loud", "prog.py")
     assert proc.returncode == 2 and proc.stdout == ""
     assert "--level: unknown trace level 'loud'" in proc.stderr
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--signals", "toggle=SEGV"], {}, "--signals: signal 'SEGV' reports a fault"),
+    (["--paused"], {}, "--paused: nothing would start tracing"),
+    ([], {"INFI_TRACING_START": "no"}, "INFI_TRACING_START=no: nothing would start tracing"),
+    (["--signals", "yes", "--stats-file", "no-dir/stats.json"], {},
+     "--stats-file: cannot append to 'no-dir/stats.json'"),
+    ([], {"INFI_TRACING_STATS_FILE": "no-dir/stats.json"},
+     "INFI_TRACING_STATS_FILE: cannot append to 'no-dir/stats.json'"),
+    ([], {"INFI_TRACING_CLOCK": "sundial"}, "INFI_TRACING_CLOCK: must be one of auto, monotonic"),
+], ids=["fault-signal", "paused", "start-no", "stats-file", "stats-file-variable", "clock"])
+def test_bad_setting_stops_run_before_the_program_starts(tmp_path, args, env, message):
+    """A setting that cannot work is a usage error (exit 2) naming it, before the program runs."""
+    write(tmp_path / "prog.py", "print('ran')\n")
+    proc = run_cli(tmp_path, "run", *args, "prog.py", env=env)
+    assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+    assert message in proc.stderr
 
 
 def test_missing_script_is_a_usage_error(tmp_path):
