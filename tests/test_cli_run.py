@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import check_nesting
+from syslog_peers import DatagramPeer, parse_5424
 
 PROGRAM_INFO = """
 import json, sys
@@ -140,6 +141,24 @@ def test_keyboard_interrupt_shows_only_the_programs_frames(tmp_path):
         '  File "prog.py", line 3, in interrupted',
         "    raise KeyboardInterrupt",
         "KeyboardInterrupt"]
+
+
+@pytest.mark.parametrize("target, app_name", [(["sub/prog.py"], "prog.py"),
+                                               (["-m", "sub.prog"], "sub.prog")],
+                         ids=["script", "module"])
+def test_syslog_app_name_is_the_programs(tmp_path, target, app_name):
+    """A syslog sink of run names the program (script file or -m module) as APP-NAME."""
+    write(tmp_path / "sub" / "__init__.py", "")
+    write(tmp_path / "sub" / "prog.py", "def f():\n    pass\nf()\n")
+    peer = DatagramPeer()
+    try:
+        proc = run_cli(tmp_path, "run", "--no-summary", "--include", "__main__", "--sink",
+                       "syslog+udp://127.0.0.1:%d" % peer.port, *target)
+        assert proc.returncode == 0, proc.stderr
+        messages = [parse_5424(m) for m in peer.wait(4)]
+    finally:
+        peer.close()
+    assert len(messages) == 4 and {m["app"] for m in messages} == {app_name}
 
 
 def test_stdin_is_left_to_the_program(tmp_path):
