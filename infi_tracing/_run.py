@@ -13,7 +13,7 @@ import os
 import runpy
 import sys
 
-from infi_tracing import _api, _config, _env, _levels, _run_exit, _summary
+from infi_tracing import _api, _config, _env, _run_exit, _run_launch, _summary
 from infi_tracing.native import _core
 
 __all__ = ["add_run_parser", "split_run_argv", "run"]
@@ -149,7 +149,7 @@ def _settings(args, parser):
     except ValueError as exc:
         _fail(parser, str(exc))
     arguments = _env.set_tracing_arguments(options)
-    arguments["filter"] = _without_runpy(arguments["filter"])
+    arguments["filter"] = _run_launch.program_filter(arguments["filter"])
     if args.sink:
         try:
             sinks = _config.sinks_from_specs(args.sink)
@@ -173,25 +173,6 @@ def _check_stats_file(args):
         _signals.check_stats_file(args.stats_file, "--stats-file")
     elif _env.stats_file_from_environment():
         _signals.check_stats_file(_env.stats_file_from_environment(), _env.STATS_FILE_VARIABLE)
-
-
-def _without_runpy(user_filter):
-    """The run machinery's own frames (runpy's) stay out of the trace, so the
-    program's <module> is at depth 0 as under plain python."""
-    import pkgutil
-    runpy_globals = vars(runpy)
-    machinery = {pkgutil.get_importer.__code__, runpy._get_code_from_file.__code__}
-
-    def run_filter(frame):
-        if frame.f_code in machinery:
-            return _levels.NO_TRACE_NESTED  # finding and reading the script
-        if frame.f_globals is runpy_globals:
-            return False
-        return True if user_filter is None else user_filter(frame)
-
-    run_filter.include = getattr(user_filter, "include", ())
-    run_filter.exclude = getattr(user_filter, "exclude", ())
-    return run_filter
 
 
 def _set_sys_path(target, module):
@@ -283,11 +264,19 @@ def run(args, parser=None):
         atexit.register(_run_exit.print_summary_at_exit)
 
     _set_sys_path(args.target, args.module)
-    if start:
-        _api.set_tracing(**arguments)
-    else:
-        _remember(arguments)
     try:
+        if start and args.module is not None:
+            _api.set_tracing(**dict(arguments, filter=_run_launch.launch_filter(
+                arguments["filter"])))
+        problem = _run_launch.module_error(args.module) if args.module is not None else None
+        if problem is not None:
+            _api.unset_tracing()  # the program never ran
+            sys.stderr.write(problem + "\n")
+            return 1
+        if start:
+            _api.set_tracing(**arguments)  # (again for -m: the launch's decisions are forgotten)
+        else:
+            _remember(arguments)
         if args.module is not None:
             runpy.run_module(args.module, run_name="__main__", alter_sys=True)
         else:

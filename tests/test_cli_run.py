@@ -99,6 +99,31 @@ def test_program_is_traced_from_depth_zero(tmp_path):
     check_nesting(recs)
 
 
+def test_module_is_traced_from_depth_zero_without_the_import_search(tmp_path):
+    """-m pkg.tool: its package's and its own <module> at depth 0, no runpy or importlib record."""
+    write(tmp_path / "pkg" / "__init__.py", "X = 1\n")
+    write(tmp_path / "pkg" / "tool.py", "def f():\n    return 1\nf()\n")
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "-m",
+                   "pkg.tool")
+    assert proc.returncode == 0, proc.stderr
+    recs = records(tmp_path)
+    assert [(r["module"], r["qualname"], r["depth"]) for r in recs[:5]] == [
+        ("pkg", "<module>", 0), ("pkg", "<module>", 0), ("__main__", "<module>", 0),
+        ("__main__", "f", 1), ("__main__", "f", 1)]
+    assert not [r for r in recs if r["module"].startswith(("runpy", "importlib"))]
+
+
+def test_missing_module_says_what_python_says(tmp_path):
+    """run -m nosuch prints python -m's message, exits 1 and records nothing."""
+    python = subprocess.run([sys.executable, "-m", "nosuch"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, env=_env())
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "-m",
+                   "nosuch")
+    assert (proc.returncode, proc.stderr) == (python.returncode, python.stderr) == \
+        (1, "%s: No module named nosuch\n" % sys.executable)
+    assert records(tmp_path) == []
+
+
 def test_exit_codes_of_sys_exit_propagate(tmp_path):
     """sys.exit(0) and sys.exit(3) in the program are run's exit codes."""
     write(tmp_path / "prog.py", "import sys\nsys.exit(int(sys.argv[1]))\n")
