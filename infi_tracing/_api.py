@@ -72,7 +72,8 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     lossless.  ``buffer_size`` is each thread's ring in bytes (rounded up to
     a power of two).  ``generators=True`` records generator and coroutine
     re-entries and suspensions as resume/yield instead of call/return.
-    Calling it again while tracing restarts with the new settings.
+    Calling it again while tracing restarts with the new settings.  While
+    tracing, ``os.execv``/``os.execve`` (so every ``os.exec*``) flush first.
     """
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
