@@ -3,7 +3,7 @@
 import atexit
 import sys
 
-from infi_tracing import _config, _levels
+from infi_tracing import _config, _exec, _levels
 from infi_tracing.native import _core
 from infi_tracing.sinks.stream import FileSink, StderrSink, StdoutSink
 from infi_tracing.sinks.syslog import SyslogSink
@@ -72,7 +72,8 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     lossless.  ``buffer_size`` is each thread's ring in bytes (rounded up to
     a power of two).  ``generators=True`` records generator and coroutine
     re-entries and suspensions as resume/yield instead of call/return.
-    Calling it again while tracing restarts with the new settings.
+    Calling it again while tracing restarts with the new settings.  While
+    tracing, ``os.execv``/``os.execve`` (so every ``os.exec*``) flush first.
     """
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
@@ -87,6 +88,7 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
         from_environment = _config.specs_from_environment()
         set_sinks(_config.sinks_from_specs(from_environment) if from_environment
                   else [StderrSink()])
+    _exec.flush_before_exec()
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
     _last_arguments.clear()
     _last_arguments.update(filter=filter, level=level, backend=backend, overflow=overflow,

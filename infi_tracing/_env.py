@@ -14,7 +14,8 @@ from infi_tracing import _config, _levels
 __all__ = ["VARIABLES", "parse_level", "parse_buffer_size", "parse_globs", "parse_signals",
            "parse_yes_no", "filter_from_globs", "tracing_options_from_environment",
            "signals_from_environment", "stats_file_from_environment", "sinks_from_environment",
-           "check_environment", "set_tracing_arguments", "start_tracing_from_environment"]
+           "check_environment", "set_tracing_arguments", "start_tracing_from_environment",
+           "check_signal_number", "clock_from_environment"]
 
 LEVEL_VARIABLE = "INFI_TRACING_LEVEL"
 INCLUDE_VARIABLE = "INFI_TRACING_INCLUDE"
@@ -26,11 +27,12 @@ GENERATORS_VARIABLE = "INFI_TRACING_GENERATORS"
 SIGNALS_VARIABLE = "INFI_TRACING_SIGNALS"
 START_VARIABLE = "INFI_TRACING_START"
 STATS_FILE_VARIABLE = "INFI_TRACING_STATS_FILE"
+CLOCK_VARIABLE = "INFI_TRACING_CLOCK"  # read natively at import (it_clock.h), checked here
 
 #: Every variable read here (and INFI_TRACING_SINKS, read by _config).
 VARIABLES = (_config.ENVIRONMENT_VARIABLE, LEVEL_VARIABLE, INCLUDE_VARIABLE, EXCLUDE_VARIABLE,
              BACKEND_VARIABLE, OVERFLOW_VARIABLE, BUFFER_SIZE_VARIABLE, GENERATORS_VARIABLE,
-             SIGNALS_VARIABLE, START_VARIABLE, STATS_FILE_VARIABLE)
+             SIGNALS_VARIABLE, START_VARIABLE, STATS_FILE_VARIABLE, CLOCK_VARIABLE)
 
 LEVEL_NAMES = {"name": _levels.TRACE_FUNC_NAME, "primitives": _levels.TRACE_FUNC_PRIMITIVES,
                "repr": _levels.TRACE_FUNC_REPR}
@@ -39,6 +41,12 @@ _SIZE_SUFFIXES = {"": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 
 _YES = ("1", "yes", "true", "on")
 _NO = ("0", "no", "false", "off")
 DEFAULT_SIGNALS = {"toggle": signal.SIGUSR2, "stats": signal.SIGUSR1}
+CLOCKS = ("auto", "monotonic")
+# Signals the kernel sends for a fault of the interrupted code: a Python-level
+# handler only runs after the C handler returns to the faulting instruction.
+_FAULT_SIGNALS = frozenset(int(getattr(signal, name)) for name in (
+    "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT", "SIGTRAP", "SIGSYS")
+    if hasattr(signal, name))
 
 
 def parse_level(text, source):
@@ -103,8 +111,18 @@ def _signal_number(text, source):
             number = int(getattr(signal, base)) + (int(offset) if plus else 0)
         except (AttributeError, TypeError, ValueError):
             raise ValueError("%s: unknown signal %r" % (source, text)) from None
+    return check_signal_number(number, source, text)
+
+
+def check_signal_number(number, source, text=None):
+    """`number` when a tracing signal handler can use it; ValueError naming
+    `source` (and the `text` it came from) otherwise."""
+    text = number if text is None else text
     if number in (signal.SIGKILL, signal.SIGSTOP) or not 0 < number < signal.NSIG:
         raise ValueError("%s: signal %r cannot be handled" % (source, text))
+    if number in _FAULT_SIGNALS:
+        raise ValueError("%s: signal %r reports a fault of the program and cannot control "
+                         "tracing (use e.g. USR1, USR2 or RTMIN+1)" % (source, text))
     return number
 
 
@@ -266,6 +284,13 @@ def stats_file_from_environment(environ=None):
     return _get(os.environ if environ is None else environ, STATS_FILE_VARIABLE)
 
 
+def clock_from_environment(environ=None):
+    """INFI_TRACING_CLOCK checked: ``auto`` (the default: the TSC where it is
+    usable) or ``monotonic`` (always clock_gettime)."""
+    value = _get(os.environ if environ is None else environ, CLOCK_VARIABLE)
+    return "auto" if value is None else parse_choice(value, CLOCKS, CLOCK_VARIABLE)
+
+
 def _naming_sinks_variable(exc):
     text = str(exc)
     if _config.ENVIRONMENT_VARIABLE in text:
@@ -295,6 +320,7 @@ def check_environment(environ=None):
     tracing_options_from_environment(environ)
     signals_from_environment(environ)
     start_from_environment(environ)
+    clock_from_environment(environ)
 
 
 def start_tracing_from_environment(environ=None):

@@ -13,7 +13,7 @@ import os
 import runpy
 import sys
 
-from infi_tracing import _api, _config, _env, _levels, _summary
+from infi_tracing import _api, _config, _env, _run_exit, _run_launch, _summary
 from infi_tracing.native import _core
 
 __all__ = ["add_run_parser", "split_run_argv", "run"]
@@ -140,10 +140,16 @@ def _settings(args, parser):
         signals = (_env.parse_signals(args.signals, "--signals") if args.signals is not None
                    else _env.signals_from_environment())
         start = False if args.paused else _env.start_from_environment()
+        if not start and (signals is None or signals["toggle"] is None):
+            raise ValueError("%s: nothing would start tracing without a toggle signal "
+                             "(add --signals yes or --signals toggle=SIGNAL)"
+                             % ("--paused" if args.paused else _env.START_VARIABLE + "=no"))
+        _check_stats_file(args)
+        _env.clock_from_environment()
     except ValueError as exc:
         _fail(parser, str(exc))
     arguments = _env.set_tracing_arguments(options)
-    arguments["filter"] = _without_runpy(arguments["filter"])
+    arguments["filter"] = _run_launch.program_filter(arguments["filter"])
     if args.sink:
         try:
             sinks = _config.sinks_from_specs(args.sink)
@@ -161,23 +167,12 @@ def _settings(args, parser):
     return arguments, sinks, signals, start
 
 
-def _without_runpy(user_filter):
-    """The run machinery's own frames (runpy's) stay out of the trace, so the
-    program's <module> is at depth 0 as under plain python."""
-    import pkgutil
-    runpy_globals = vars(runpy)
-    machinery = {pkgutil.get_importer.__code__, runpy._get_code_from_file.__code__}
-
-    def run_filter(frame):
-        if frame.f_code in machinery:
-            return _levels.NO_TRACE_NESTED  # finding and reading the script
-        if frame.f_globals is runpy_globals:
-            return False
-        return True if user_filter is None else user_filter(frame)
-
-    run_filter.include = getattr(user_filter, "include", ())
-    run_filter.exclude = getattr(user_filter, "exclude", ())
-    return run_filter
+def _check_stats_file(args):
+    from infi_tracing import _signals
+    if args.stats_file:
+        _signals.check_stats_file(args.stats_file, "--stats-file")
+    elif _env.stats_file_from_environment():
+        _signals.check_stats_file(_env.stats_file_from_environment(), _env.STATS_FILE_VARIABLE)
 
 
 def _set_sys_path(target, module):
@@ -199,6 +194,12 @@ def _set_sys_path(target, module):
         sys.path.insert(0, entry)
 
 
+def _set_argv(args):
+    """sys.argv as the program sees it (runpy puts a module's file path first
+    once it has found it)."""
+    sys.argv[:] = [args.module if args.module is not None else args.target] + list(args.args)
+
+
 def _is_zip(path):
     import zipfile
     try:
@@ -207,14 +208,37 @@ def _is_zip(path):
         return False
 
 
-def _print_exception(exc):
-    """The traceback python would print: the frames of run and runpy cut off."""
+def _program_traceback(exc):
+    """The exception's traceback with the frames of run and runpy cut off."""
     own = (globals(), vars(runpy))
     tb = exc.__traceback__
     while tb is not None and any(tb.tb_frame.f_globals is g for g in own):
         tb = tb.tb_next
-    exc.__traceback__ = tb  # the default hook prints the exception's own traceback
+    return tb
+
+
+def _print_exception(exc):
+    """The traceback python would print: the frames of run and runpy cut off."""
+    tb = exc.__traceback__ = _program_traceback(exc)  # the default hook prints this one
     sys.excepthook(type(exc), exc, tb)
+
+
+def _reraise_keyboard_interrupt(exc):
+    """Let python itself end the program (after the atexit functions it dies
+    of SIGINT, as a program interrupted by Ctrl-C does), but show the
+    program's traceback: re-raising adds run's frames back, so the
+    excepthook in place is handed the cut one."""
+    tb = _program_traceback(exc)
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback):
+        sys.excepthook = previous
+        if value is exc:
+            traceback = exc.__traceback__ = tb
+        previous(kind, value, traceback)
+
+    sys.excepthook = hook
+    raise exc
 
 
 def run(args, parser=None):
@@ -224,6 +248,7 @@ def run(args, parser=None):
         _fail(parser, "a script or -m module is required")
     if args.module is None and not os.path.exists(args.target):
         _fail(parser, "can't open file %r: no such file or directory" % args.target)
+    _set_argv(args)  # before the sinks are made: syslog's APP-NAME is the program's name
     arguments, sinks, signals, start = _settings(args, parser)
 
     summary = _summary.RunSummary() if args.summary else None
@@ -234,25 +259,32 @@ def run(args, parser=None):
                                          stats_file=args.stats_file)
     elif args.stats_file:
         os.environ[_env.STATS_FILE_VARIABLE] = args.stats_file
+    _run_exit.install_stop_handlers(summary, args.top)
     if summary is not None:
-        atexit.register(_print_summary, summary, args.top)
+        atexit.register(_run_exit.print_summary_at_exit)
 
     _set_sys_path(args.target, args.module)
-    if args.module is not None:
-        sys.argv[:] = [args.module] + list(args.args)
-    else:
-        sys.argv[:] = [args.target] + list(args.args)
-    if start:
-        _api.set_tracing(**arguments)
-    else:
-        _remember(arguments)
     try:
+        if start and args.module is not None:
+            _api.set_tracing(**dict(arguments, filter=_run_launch.launch_filter(
+                arguments["filter"])))
+        problem = _run_launch.module_error(args.module) if args.module is not None else None
+        if problem is not None:
+            _api.unset_tracing()  # the program never ran
+            sys.stderr.write(problem + "\n")
+            return 1
+        if start:
+            _api.set_tracing(**arguments)  # (again for -m: the launch's decisions are forgotten)
+        else:
+            _remember(arguments)
         if args.module is not None:
             runpy.run_module(args.module, run_name="__main__", alter_sys=True)
         else:
             runpy.run_path(args.target, run_name="__main__")
-    except (SystemExit, KeyboardInterrupt):
+    except SystemExit:
         raise
+    except KeyboardInterrupt as exc:
+        _reraise_keyboard_interrupt(exc)
     except BaseException as exc:  # noqa: B036 - reported like python does
         _print_exception(exc)
         return 1
@@ -263,18 +295,3 @@ def _remember(arguments):
     """Paused start: the toggle signal starts tracing with these settings."""
     _api._last_arguments.clear()
     _api._last_arguments.update(arguments)
-
-
-def _print_summary(summary, top):
-    """At exit (after the program's own atexit functions): stop tracing,
-    deliver everything, print the summary."""
-    try:
-        backend = _api.tracing_stats()["backend"]
-        _api.unset_tracing()
-        stats = _api.tracing_stats()
-        stats["backend"] = backend
-        text = _summary.format_summary(stats, summary, top)
-        sys.stderr.flush()
-        os.write(2, text.encode("utf-8", "backslashreplace"))
-    except Exception as exc:  # never spoil the program's exit
-        os.write(2, ("infi_tracing: no summary: %s\n" % exc).encode())

@@ -21,7 +21,7 @@ from infi_tracing import _api, _env, _summary
 from infi_tracing.native import _core
 from infi_tracing.sinks.unpatched import original
 
-__all__ = ["install_signal_handlers", "toggle_tracing", "record_stats"]
+__all__ = ["install_signal_handlers", "toggle_tracing", "record_stats", "check_stats_file"]
 
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _RETRY_DELAY = 0.05   # seconds before a deferred signal is sent again
@@ -75,9 +75,22 @@ def _current_stats():
     return stats
 
 
-def _append_line(path, text):
+def _open_stats_file(path):
     path = path.replace("{pid}", str(os.getpid()))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+
+def check_stats_file(path, source):
+    """ValueError naming `source` when the stats file cannot be appended to
+    (the stats signal would find out only when it comes).  Creates it."""
+    try:
+        os.close(_open_stats_file(path))
+    except OSError as exc:
+        raise ValueError("%s: cannot append to %r: %s" % (source, path, exc.strerror)) from None
+
+
+def _append_line(path, text):
+    fd = _open_stats_file(path)
     try:
         data = (text + "\n").encode("utf-8")
         os.write(fd, data)  # one write: lines of several processes do not mix
@@ -131,14 +144,13 @@ _original = original
 
 
 def _defer(signum):
-    """Send `signum` again a little later, from a short-lived OS thread."""
+    """Send `signum` again a little later, from a short-lived OS thread.
+    False (and nothing sent) when it was deferred _RETRY_MAX times in a row."""
     count = _retries.get(signum, 0) + 1
     _retries[signum] = count
     if count > _RETRY_MAX:
         _retries[signum] = 0
-        _note("signal %d dropped: the tracer was busy for %.0f s" % (
-            signum, _RETRY_MAX * _RETRY_DELAY))
-        return
+        return False
     sleep = _original("time", "sleep")
     pid = os.getpid()
 
@@ -147,12 +159,15 @@ def _defer(signum):
         os.kill(pid, signum)
 
     _original("_thread", "start_new_thread")(resend, ())
+    return True
 
 
 def _handle(signum, frame):
     kind, _handler, previous, stats_file = _installed[signum]
     if _inside_tracer(frame):
-        _defer(signum)  # the previous handler runs when it comes back
+        if not _defer(signum):  # the previous handler runs when it comes back
+            _note("signal %d dropped: the tracer was busy for %.0f s" % (
+                signum, _RETRY_MAX * _RETRY_DELAY))
         return
     _retries[signum] = 0
     try:
@@ -199,6 +214,8 @@ def install_signal_handlers(toggle=signal.SIGUSR2, stats=signal.SIGUSR1, stats_f
     for value, name in ((toggle, "toggle"), (stats, "stats")):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError("%s must be a signal number or None, got %r" % (name, value))
+        if value is not None:
+            _env.check_signal_number(int(value), name)
     if toggle is not None:
         _install("toggle", toggle, stats_file)
     if stats is not None:

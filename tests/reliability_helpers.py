@@ -67,13 +67,16 @@ def lost_by_tid(records):
     return dict(lost)
 
 
-def start_program(tmp_path, source, env=None):
-    """Start `source` in a fresh interpreter (cwd=tmp_path), pipes for stdout/stderr."""
+def start_program(tmp_path, source, env=None, run_args=None, preexec_fn=None):
+    """Start `source` in a fresh interpreter (cwd=tmp_path), pipes for stdout/stderr;
+    with `run_args` (a list) under ``python -m infi_tracing run RUN_ARGS``."""
     script = tmp_path / "traced_program.py"
     script.write_text(source)
     full_env = dict(os.environ, PYTHONWARNINGS="default", **(env or {}))
-    return subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
+    launcher = [] if run_args is None else ["-m", "infi_tracing", "run", *run_args]
+    return subprocess.Popen([sys.executable, *launcher, str(script)], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+                            preexec_fn=preexec_fn)
 
 
 def wait_for_line(proc, expected, timeout=30):

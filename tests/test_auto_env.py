@@ -111,6 +111,8 @@ def test_start_no_prepares_and_toggle_starts_with_the_environment(tmp_path):
     ("INFI_TRACING_BUFFER_SIZE", "1K", "buffer size must be between"),
     ("INFI_TRACING_GENERATORS", "maybe", "expected yes or no"),
     ("INFI_TRACING_SIGNALS", "toggle=SIGNOPE", "unknown signal 'SIGNOPE'"),
+    ("INFI_TRACING_SIGNALS", "toggle=SEGV", "signal 'SEGV' reports a fault"),
+    ("INFI_TRACING_CLOCK", "sundial", "must be one of auto, monotonic, got 'sundial'"),
     ("INFI_TRACING_START", "later", "expected yes or no"),
     ("INFI_TRACING_SINKS", "nosuch://x", "unknown scheme 'nosuch'"),
     ("INFI_TRACING_SINKS", "[1,", "is not valid JSON"),

@@ -4,12 +4,16 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from conftest import check_nesting
+from syslog_peers import DatagramPeer, parse_5424
 
 PROGRAM_INFO = """
 import json, sys
@@ -95,6 +99,31 @@ def test_program_is_traced_from_depth_zero(tmp_path):
     check_nesting(recs)
 
 
+def test_module_is_traced_from_depth_zero_without_the_import_search(tmp_path):
+    """-m pkg.tool: its package's and its own <module> at depth 0, no runpy or importlib record."""
+    write(tmp_path / "pkg" / "__init__.py", "X = 1\n")
+    write(tmp_path / "pkg" / "tool.py", "def f():\n    return 1\nf()\n")
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "-m",
+                   "pkg.tool")
+    assert proc.returncode == 0, proc.stderr
+    recs = records(tmp_path)
+    assert [(r["module"], r["qualname"], r["depth"]) for r in recs[:5]] == [
+        ("pkg", "<module>", 0), ("pkg", "<module>", 0), ("__main__", "<module>", 0),
+        ("__main__", "f", 1), ("__main__", "f", 1)]
+    assert not [r for r in recs if r["module"].startswith(("runpy", "importlib"))]
+
+
+def test_missing_module_says_what_python_says(tmp_path):
+    """run -m nosuch prints python -m's message, exits 1 and records nothing."""
+    python = subprocess.run([sys.executable, "-m", "nosuch"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, env=_env())
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "-m",
+                   "nosuch")
+    assert (proc.returncode, proc.stderr) == (python.returncode, python.stderr) == \
+        (1, "%s: No module named nosuch\n" % sys.executable)
+    assert records(tmp_path) == []
+
+
 def test_exit_codes_of_sys_exit_propagate(tmp_path):
     """sys.exit(0) and sys.exit(3) in the program are run's exit codes."""
     write(tmp_path / "prog.py", "import sys\nsys.exit(int(sys.argv[1]))\n")
@@ -119,6 +148,39 @@ def test_unhandled_exception_prints_the_programs_traceback_and_exits_1(tmp_path)
     assert lines[-1] == "ValueError: boom"
     assert "runpy" not in proc.stderr and "infi_tracing" not in proc.stderr
     assert ("__main__", "fail") in calls(records(tmp_path))
+
+
+def test_keyboard_interrupt_shows_only_the_programs_frames(tmp_path):
+    """An unhandled KeyboardInterrupt shows the program's traceback and dies of SIGINT, like python."""
+    write(tmp_path / "prog.py", """
+        def interrupted():
+            raise KeyboardInterrupt
+        interrupted()
+    """)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "prog.py")
+    assert proc.returncode == -signal.SIGINT, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert (lines[0], lines[-1]) == ("Traceback (most recent call last):", "KeyboardInterrupt")
+    assert [line for line in lines if line.startswith("  File ")] == [
+        '  File "prog.py", line 4, in <module>', '  File "prog.py", line 3, in interrupted']
+
+
+@pytest.mark.parametrize("target, app_name", [(["sub/prog.py"], "prog.py"),
+                                               (["-m", "sub.prog"], "sub.prog")],
+                         ids=["script", "module"])
+def test_syslog_app_name_is_the_programs(tmp_path, target, app_name):
+    """A syslog sink of run names the program (script file or -m module) as APP-NAME."""
+    write(tmp_path / "sub" / "__init__.py", "")
+    write(tmp_path / "sub" / "prog.py", "def f():\n    pass\nf()\n")
+    peer = DatagramPeer()
+    try:
+        proc = run_cli(tmp_path, "run", "--no-summary", "--include", "__main__", "--sink",
+                       "syslog+udp://127.0.0.1:%d" % peer.port, *target)
+        assert proc.returncode == 0, proc.stderr
+        messages = [parse_5424(m) for m in peer.wait(4)]
+    finally:
+        peer.close()
+    assert len(messages) == 4 and {m["app"] for m in messages} == {app_name}
 
 
 def test_stdin_is_left_to_the_program(tmp_path):
@@ -237,6 +299,24 @@ def test_bad_option_value_is_a_usage_error(tmp_path):
     proc = run_cli(tmp_path, "run", "--level", "loud", "prog.py")
     assert proc.returncode == 2 and proc.stdout == ""
     assert "--level: unknown trace level 'loud'" in proc.stderr
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--signals", "toggle=SEGV"], {}, "--signals: signal 'SEGV' reports a fault"),
+    (["--paused"], {}, "--paused: nothing would start tracing"),
+    ([], {"INFI_TRACING_START": "no"}, "INFI_TRACING_START=no: nothing would start tracing"),
+    (["--signals", "yes", "--stats-file", "no-dir/stats.json"], {},
+     "--stats-file: cannot append to 'no-dir/stats.json'"),
+    ([], {"INFI_TRACING_STATS_FILE": "no-dir/stats.json"},
+     "INFI_TRACING_STATS_FILE: cannot append to 'no-dir/stats.json'"),
+    ([], {"INFI_TRACING_CLOCK": "sundial"}, "INFI_TRACING_CLOCK: must be one of auto, monotonic"),
+], ids=["fault-signal", "paused", "start-no", "stats-file", "stats-file-variable", "clock"])
+def test_bad_setting_stops_run_before_the_program_starts(tmp_path, args, env, message):
+    """A setting that cannot work is a usage error (exit 2) naming it, before the program runs."""
+    write(tmp_path / "prog.py", "print('ran')\n")
+    proc = run_cli(tmp_path, "run", *args, "prog.py", env=env)
+    assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+    assert message in proc.stderr
 
 
 def test_missing_script_is_a_usage_error(tmp_path):

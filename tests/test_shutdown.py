@@ -3,6 +3,7 @@ test_process_lifecycle.py does not cover), stopping and restarting, the starting
 thread ending first, and what os._exit() and SIGKILL lose."""
 
 import signal
+import sys
 import time
 
 import pytest
@@ -379,3 +380,44 @@ while True:
     calls = [r["args"]["i"] for r in records if r["qualname"] == "maybe" and r["event"] == "call"]
     print("SIGKILL: %d calls written before the kill" % len(calls))
     assert calls == [str(i) for i in range(len(calls))] and calls
+
+
+EXEC_PROGRAM = """
+import os, sys
+import infi_tracing
+infi_tracing.tracing_output_to_file("trace.jsonl", format="jsonl")
+infi_tracing.set_tracing(lambda frame: frame.f_code.co_name in ("work", "go"), backend=%r)
+
+def work(i):
+    return i
+
+def go(target):
+    for i in range(1000):
+        work(i)
+    os.execl(target, target, "-c", "print('exec ran')")
+
+try:
+    go(%r)
+except OSError as exc:
+    print("exec failed:", type(exc).__name__, flush=True)
+work(-1)
+infi_tracing.unset_tracing()
+"""
+
+
+def test_exec_keeps_every_record_made_before_it(tmp_path, backend):
+    """os.exec* while tracing: the 2,001 records made before it are all in the file."""
+    proc = run_python(tmp_path, EXEC_PROGRAM % (backend, sys.executable))
+    assert (proc.returncode, proc.stdout) == (0, "exec ran\n"), proc.stderr
+    records = read_jsonl(tmp_path / "trace.jsonl")
+    assert [(r["event"], r["qualname"]) for r in records] == \
+        [("call", "go")] + [("call", "work"), ("return", "work")] * 1000
+
+
+def test_failed_exec_leaves_the_program_traced(tmp_path, backend):
+    """An exec that fails raises OSError as usual, and tracing goes on."""
+    proc = run_python(tmp_path, EXEC_PROGRAM % (backend, str(tmp_path / "no-such-program")))
+    assert (proc.returncode, proc.stdout) == (0, "exec failed: FileNotFoundError\n"), proc.stderr
+    records = read_jsonl(tmp_path / "trace.jsonl")
+    assert [r["event"] for r in records[-3:]] == ["exception", "call", "return"]
+    check_nesting(records)

@@ -14,7 +14,9 @@
  * C-states: CPUID 0x80000007 EDX bit 8), and the kernel itself uses the TSC
  * as its clocksource (it checks that the TSCs of all CPUs are synchronised
  * and switches away from the TSC when they drift).  INFI_TRACING_CLOCK=
- * monotonic forces clock_gettime (for comparison, and for tests).
+ * monotonic forces clock_gettime (for comparison, and for tests); "auto" or
+ * unset picks.  Other values are rejected by _env.clock_from_environment()
+ * (run and infi_tracing.auto check it): import cannot raise from here.
  *
  * RDTSC is not ordered against other instructions and a thread may move to
  * another CPU between two records, so consecutive ticks of one thread are
