@@ -67,7 +67,7 @@ def _on_stop_signal(signum, frame):
 def _flush_quietly():
     try:
         _api.unset_tracing()
-    except Exception as exc:  # noqa: BLE001 - dying anyway: say why records may be missing
+    except Exception as exc:  # dying anyway: say why records may be missing
         _signals._note("flush failed: %s: %s" % (type(exc).__name__, exc))
 
 
@@ -76,7 +76,7 @@ def _close_sinks():
     the sinks (a Perfetto file gets its closing bracket)."""
     try:
         _api._shutdown()
-    except Exception as exc:  # noqa: BLE001 - dying anyway
+    except Exception as exc:  # dying anyway
         _signals._note("closing the sinks failed: %s: %s" % (type(exc).__name__, exc))
 
 
@@ -96,7 +96,7 @@ def _finish():
             text = _summary.format_summary(stats, summary, _state["top"])
             sys.stderr.flush()
             os.write(2, text.encode("utf-8", "backslashreplace"))
-        except Exception as exc:  # noqa: BLE001 - never spoil the program's exit
+        except Exception as exc:  # never spoil the program's exit
             os.write(2, ("infi_tracing: no summary: %s\n" % exc).encode())
     finally:
         _state["phase"] = "finished"
