@@ -3,7 +3,7 @@
 import atexit
 import sys
 
-from infi_tracing import _config, _levels
+from infi_tracing import _config, _levels, _mp_exit
 from infi_tracing.native import _core
 from infi_tracing.sinks.stream import FileSink, StderrSink, StdoutSink
 from infi_tracing.sinks.syslog import SyslogSink
@@ -201,3 +201,4 @@ def _shutdown():
 
 
 atexit.register(_shutdown)
+_mp_exit.install(_shutdown)  # forked multiprocessing children skip atexit
