@@ -7,10 +7,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from infi_tracing._plugins import known_schemes, plugin_manager
 
 __all__ = ["SinkSpec", "parse_sink_spec", "sinks_from_specs", "sink_objects",
-           "check_sink_object", "specs_from_environment", "ENVIRONMENT_VARIABLE"]
+           "check_sink_object", "specs_from_environment", "ENVIRONMENT_VARIABLE",
+           "PID_FIELD"]
 
 ENVIRONMENT_VARIABLE = "INFI_TRACING_SINKS"
 _BARE_WORDS = ("stdout", "stderr")
+PID_FIELD = "{pid}"  # in a sink's path: the id of the process that opens it
 _SINK_METHODS = ("write", "flush", "close")
 
 
@@ -49,11 +51,12 @@ class SinkSpec:
         return value
 
     def require_path(self):
-        """The path, or ValueError when the spec has none."""
+        """The path ({pid} in it replaced by this process's id), or ValueError
+        when the spec has none."""
         if not self.path:
             raise ValueError("sink %s: a path is required (e.g. %s:///var/log/app.trace)"
                              % (self.source, self.scheme))
-        return self.path
+        return self.path.replace(PID_FIELD, str(os.getpid()))
 
     def require_host_port(self):
         """(host, port), or ValueError naming what is missing."""

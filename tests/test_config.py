@@ -1,6 +1,7 @@
 """Sink specifications: URLs, dicts, the environment variable and plugins."""
 
 import json
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -221,3 +222,10 @@ def test_sink_objects_urls_and_dicts_mix_in_one_list(tmp_path, call):
     for name in ("url.jsonl", "dict.jsonl"):
         lines = [json.loads(x) for x in (tmp_path / name).read_text().splitlines()]
         assert [(r["event"], r["qualname"]) for r in lines] == [("call", "f"), ("return", "f")]
+
+
+def test_pid_in_a_sink_path_is_the_opening_process_id(tmp_path):
+    """'{pid}' in a file sink's path becomes the id of the process opening it."""
+    (sink,) = _config.sinks_from_specs(["file://%s/trace.{pid}.log" % tmp_path])
+    assert sink.path == "%s/trace.%d.log" % (tmp_path, os.getpid())
+    assert (tmp_path / ("trace.%d.log" % os.getpid())).exists()
