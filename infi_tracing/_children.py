@@ -48,7 +48,9 @@ def child_environment(args, environ=None):
                         (args.include and " ".join(args.include), _env.INCLUDE_VARIABLE),
                         (args.exclude and " ".join(args.exclude), _env.EXCLUDE_VARIABLE),
                         (args.generators and "yes", _env.GENERATORS_VARIABLE),
-                        (args.paused and "no", _env.START_VARIABLE)):
+                        (args.paused and "no", _env.START_VARIABLE),
+                        (args.signals, _env.SIGNALS_VARIABLE),
+                        (args.stats_file, _env.STATS_FILE_VARIABLE)):
         if value:
             update[name] = value
     path = environ.get("PYTHONPATH", "")
