@@ -3,7 +3,7 @@
 import atexit
 import sys
 
-from infi_tracing import _config, _exec, _levels
+from infi_tracing import _config, _exec, _levels, _mp_exit
 from infi_tracing.native import _core
 from infi_tracing.sinks.stream import FileSink, StderrSink, StdoutSink
 from infi_tracing.sinks.syslog import SyslogSink
@@ -113,15 +113,12 @@ def flush_tracing():
 
 
 def set_sinks(sinks):
-    """Send records to these sink objects from now on (replacing earlier ones).
+    """Send records to these sinks from now on (replacing earlier ones): sink
+    objects, URL strings or dicts, as configure_sinks() takes them, mixed.
 
     Records made before the change still go to the earlier sinks.
     """
-    sinks = list(sinks)
-    for sink in sinks:
-        for method in ("write", "flush", "close"):
-            if not callable(getattr(sink, method, None)):
-                raise ValueError("sink %r has no %s() method" % (sink, method))
+    sinks = _config.sink_objects(sinks)
     handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s)) for s in sinks]
     _core.flush()
     _core.set_sinks(handles)
@@ -166,7 +163,8 @@ def tracing_output_to_syslog(facility="user", address=None, host_name=None,
 def configure_sinks(specs=None):
     """Configure several sinks at once from URLs or dicts, e.g.
     ``["stderr", "file:///var/log/app.trace?format=jsonl",
-    "syslog+tcp://127.0.0.1:6514?facility=local0"]``.
+    "syslog+tcp://127.0.0.1:6514?facility=local0"]`` (sink objects may be
+    in the list too, as set_sinks() takes them).
 
     Without ``specs`` the list comes from the INFI_TRACING_SINKS environment
     variable (a JSON list, or URLs separated by spaces or ';').  Every bad
@@ -205,3 +203,4 @@ def _shutdown():
 
 
 atexit.register(_shutdown)
+_mp_exit.install(_shutdown)  # forked multiprocessing children skip atexit

@@ -23,30 +23,39 @@ class TraceFileError(ValueError):
     """The file is not a binary trace, or it is cut short or damaged."""
 
 
+def _check_magic(head, name):
+    if head != MAGIC:
+        raise TraceFileError("%s is not an infi_tracing binary trace (it starts with %r, "
+                             "expected %r)" % (name, head[:8], MAGIC))
+
+
 def check_trace_file(path):
     """Raise TraceFileError unless `path` starts like a binary trace file."""
     with open(path, "rb") as f:
-        head = f.read(len(MAGIC))
-    if head != MAGIC:
-        raise TraceFileError("%s is not an infi_tracing binary trace (it starts with %r, "
-                             "expected %r)" % (path, head[:8], MAGIC))
+        _check_magic(f.read(len(MAGIC)), path)
 
 
 def _strings(blob):
     return [s.decode("utf-8", "replace") for s in blob.rstrip(b"\0").split(b"\0")]
 
 
-def read_records(path, progress=None):
-    """Yield the records of a binary trace file, in file order.
+def read_records(source, progress=None):
+    """Yield the records of a binary trace, in file order.
 
-    Raises TraceFileError on a foreign file, or when the file is cut short
-    (after yielding every complete chunk before the cut).  `progress(done,
-    total)` is called with byte counts as chunks are read.
+    `source` is a path, or a binary file object (a pipe, standard input),
+    read once to its end.  Raises TraceFileError on a foreign file, or when
+    the file is cut short (after yielding every complete chunk before the
+    cut).  `progress(done, total)` is called with byte counts as chunks are
+    read.
     """
-    check_trace_file(path)
+    if hasattr(source, "read"):
+        path, data = getattr(source, "name", "<stream>"), source.read()
+    else:
+        path = source
+        with open(path, "rb") as f:  # opened once: a FIFO or /dev/stdin cannot be read twice
+            data = f.read()
+    _check_magic(data[:len(MAGIC)], path)
     codes = {}
-    with open(path, "rb") as f:
-        data = f.read()
     total, offset = len(data), len(MAGIC)
     while offset < total:
         if offset + _CHUNK.size > total:

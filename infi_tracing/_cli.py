@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import stat
 import sys
 import time
 
@@ -52,18 +53,38 @@ def _decode(args):
         out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
         write = lambda rec: out.write(render(rec))  # noqa: E731
         done = out.flush if out is sys.stdout else out.close
-    progress = None
     try:
-        if not args.quiet and os.path.getsize(args.file) >= PROGRESS_MIN_BYTES:
-            progress = _Progress(sys.stderr)
-    except OSError:
-        pass  # read_records reports it
+        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+    except OSError as exc:
+        done()
+        print("infi_tracing decode: %s" % exc, file=sys.stderr)
+        return 1
+    try:
+        return _decode_from(source, write, done, args.quiet)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+def _input_size(source):
+    """Bytes in a regular file; 0 for a pipe, FIFO or terminal (size unknown)."""
+    try:
+        info = os.fstat(source.fileno())
+    except (OSError, ValueError):
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
+
+
+def _decode_from(source, write, done, quiet):
+    """Decode `source` (read once: it may be a pipe) through `write`."""
+    size = _input_size(source)
+    progress = _Progress(sys.stderr) if not quiet and size >= PROGRESS_MIN_BYTES else None
     try:
         if progress is None:
-            for rec in read_records(args.file):
+            for rec in read_records(source):
                 write(rec)
         else:
-            for rec in read_records(args.file, progress=progress.update):
+            for rec in read_records(source, progress=progress.update):
                 write(rec)
                 progress.records += 1
     except TraceFileError as exc:
@@ -77,7 +98,7 @@ def _decode(args):
         return 1
     done()
     if progress is not None:
-        progress.finish(os.path.getsize(args.file))
+        progress.finish(size)
     return 0
 
 
@@ -114,7 +135,8 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parser.run_parser = add_run_parser(commands)
     decode = commands.add_parser("decode", help="turn a binary trace file into another format")
-    decode.add_argument("file", help="a binary trace file (binary:///path sink)")
+    decode.add_argument("file", help="a binary trace file (binary:///path sink), a FIFO, or - "
+                                     "for standard input (a stream is read once)")
     decode.add_argument("--format", choices=("text", "jsonl", "perfetto"), default="text")
     decode.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     decode.add_argument("-q", "--quiet", action="store_true",

@@ -6,11 +6,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infi_tracing._plugins import known_schemes, plugin_manager
 
-__all__ = ["SinkSpec", "parse_sink_spec", "sinks_from_specs", "specs_from_environment",
-           "ENVIRONMENT_VARIABLE"]
+__all__ = ["SinkSpec", "parse_sink_spec", "sinks_from_specs", "sink_objects",
+           "check_sink_object", "specs_from_environment", "ENVIRONMENT_VARIABLE",
+           "PID_FIELD"]
 
 ENVIRONMENT_VARIABLE = "INFI_TRACING_SINKS"
 _BARE_WORDS = ("stdout", "stderr")
+PID_FIELD = "{pid}"  # in a sink's path: the id of the process that opens it
+_SINK_METHODS = ("write", "flush", "close")
 
 
 class SinkSpec:
@@ -48,11 +51,12 @@ class SinkSpec:
         return value
 
     def require_path(self):
-        """The path, or ValueError when the spec has none."""
+        """The path ({pid} in it replaced by this process's id), or ValueError
+        when the spec has none."""
         if not self.path:
             raise ValueError("sink %s: a path is required (e.g. %s:///var/log/app.trace)"
                              % (self.source, self.scheme))
-        return self.path
+        return self.path.replace(PID_FIELD, str(os.getpid()))
 
     def require_host_port(self):
         """(host, port), or ValueError naming what is missing."""
@@ -85,6 +89,11 @@ def _port(text, source):
 def _from_url(url):
     if url in _BARE_WORDS:
         return SinkSpec(url, source=url)
+    word, question, query = url.partition("?")
+    if question and word in _BARE_WORDS:  # "stdout?format=jsonl" is "stdout:?format=jsonl"
+        spec = _from_url("%s:?%s" % (word, query))
+        spec.source = url
+        return spec
     try:
         parts = urlsplit(url)
         pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
@@ -140,16 +149,43 @@ def parse_sink_spec(item):
         return _from_url(item.strip())
     if isinstance(item, dict):
         return _from_dict(item)
-    raise ValueError("a sink is a URL string or a dict with a 'type', got %r" % (item,))
+    raise ValueError("a sink is a URL string, a dict with a 'type' or an object with write(), "
+                     "flush() and close(), got %r" % (item,))
+
+
+def check_sink_object(sink):
+    """`sink` itself, or ValueError naming the method it lacks."""
+    for method in _SINK_METHODS:
+        if not callable(getattr(sink, method, None)):
+            raise ValueError("sink %r has no %s() method (a sink is a URL string, a dict with "
+                             "a 'type' or an object with write(), flush() and close())"
+                             % (sink, method))
+    return sink
+
+
+def sink_objects(items):
+    """Sink objects for a list mixing sink objects, URL strings and dicts (or
+    one URL or dict alone).  Every item is checked before any sink is built;
+    ValueError names the bad item."""
+    if isinstance(items, (str, dict)):
+        items = [items]
+    items = list(items)
+    specs = [parse_sink_spec(item) if isinstance(item, (str, dict)) else check_sink_object(item)
+             for item in items]
+    built = iter(_build(spec for spec in specs if isinstance(spec, SinkSpec)))
+    return [next(built) if isinstance(spec, SinkSpec) else spec for spec in specs]
 
 
 def sinks_from_specs(items):
-    """Build sink objects through the plugins; ValueError names the bad spec."""
-    if isinstance(items, (str, dict)):
-        items = [items]
-    specs = [parse_sink_spec(item) for item in items]
-    if not specs:
+    """Build sink objects through the plugins (sink objects in the list are
+    kept as they are); ValueError names the bad spec."""
+    sinks = sink_objects(items)
+    if not sinks:
         raise ValueError("no sinks given")
+    return sinks
+
+
+def _build(specs):
     manager = plugin_manager()
     sinks = []
     for spec in specs:

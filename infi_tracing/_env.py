@@ -152,15 +152,18 @@ def _module_matches(name, pattern):
 
 def _module_names(module_globals):
     """The module's __name__, and for a module run as __main__ (python -m
-    pkg.mod) also its real name."""
+    pkg.mod) also its real name; the main script that multiprocessing
+    re-imports in a spawned child as __mp_main__ is __main__ too."""
     name = module_globals.get("__name__")
     if not isinstance(name, str):
         return ("?",)
-    if name == "__main__":
-        real = getattr(module_globals.get("__spec__"), "name", None)
-        if isinstance(real, str) and real != name:
-            return (name, real)
-    return (name,)
+    if name not in ("__main__", "__mp_main__"):
+        return (name,)
+    names = (name,) if name == "__main__" else (name, "__main__")
+    real = getattr(module_globals.get("__spec__"), "name", None)
+    if isinstance(real, str) and real not in names:
+        return names + (real,)
+    return names
 
 
 def _is_path_glob(pattern):

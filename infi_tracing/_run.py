@@ -13,7 +13,7 @@ import os
 import runpy
 import sys
 
-from infi_tracing import _api, _config, _env, _run_exit, _run_launch, _summary
+from infi_tracing import _api, _children, _config, _env, _run_exit, _run_launch, _summary
 from infi_tracing.native import _core
 
 __all__ = ["add_run_parser", "split_run_argv", "run"]
@@ -37,7 +37,10 @@ def add_run_parser(commands):
         epilog="Globs: one with a '/' or ending in .py matches file paths, any other "
                "matches module names (a package's name also matches its submodules). A "
                "function is traced when it matches an --include (or there is none) and no "
-               "--exclude.")
+               "--exclude. Children: forked ones go on tracing; multiprocessing's spawn and "
+               "forkserver children trace themselves with the same settings (run passes them "
+               "in INFI_TRACING_* and PYTHONPATH), each under its pid, a Perfetto file "
+               "becoming NAME.PID.json per child; other Python subprocesses are not traced.")
     run_parser.add_argument("-m", dest="module", metavar="MODULE",
                             help="run a library module as a script (like python -m)")
     run_parser.add_argument("--sink", action="append", metavar="URL",
@@ -253,6 +256,7 @@ def run(args, parser=None):
 
     summary = _summary.RunSummary() if args.summary else None
     _api.set_sinks(sinks)
+    _children.export_to_children(args)  # Python child processes trace themselves
     if signals is not None and (signals["toggle"] is not None or signals["stats"] is not None):
         from infi_tracing import _signals
         _signals.install_signal_handlers(toggle=signals["toggle"], stats=signals["stats"],

@@ -1,8 +1,11 @@
 """The binary trace file sink and `python -m infi_tracing decode`."""
 
+import errno
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -92,6 +95,51 @@ def test_truncated_file_gives_a_clear_error_after_the_complete_part(tmp_path, ba
     assert out.returncode == 1
     assert "is cut short" in out.stderr
     assert out.stdout and (tmp_path / "native.txt").read_text().startswith(out.stdout)
+
+
+@pytest.mark.parametrize("name", ["-", "/dev/stdin"])
+def test_decode_reads_a_pipe_on_standard_input_once(tmp_path, name):
+    """`cat t.itr | decode -` (or /dev/stdin) decodes the whole stream."""
+    trace = _traced(tmp_path, "auto")
+    out = subprocess.run([sys.executable, "-m", "infi_tracing", "decode", name],
+                         input=trace.read_bytes(), capture_output=True, cwd=tmp_path, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.decode() == (tmp_path / "native.txt").read_text()
+
+
+def _feed_fifo(path, data, timeout=30):
+    """Write `data` into the FIFO once a reader has opened it (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+    os.set_blocking(fd, True)
+    try:
+        os.write(fd, data)  # a broken pipe here means the reader went away early
+    finally:
+        os.close(fd)
+
+
+def test_decode_reads_a_fifo_once(tmp_path):
+    """decode FIFO reads what one writer puts in it and decodes all of it."""
+    trace = _traced(tmp_path, "auto")
+    fifo = tmp_path / "trace.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "infi_tracing", "decode", str(fifo)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        _feed_fifo(fifo, trace.read_bytes())
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, stderr
+    assert stdout.decode() == (tmp_path / "native.txt").read_text()
 
 
 def test_foreign_file_gives_a_clear_error(tmp_path):

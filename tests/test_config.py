@@ -39,13 +39,14 @@ from conftest import run_python
     ("file://", "a path is required"),
     ("file://remote/tmp/x", "must be local"),
     ("file:///tmp/x?format=xml", "option format must be one of"),
-    ("stderr?format=jsonl", "has no scheme"),
+    ("carrier-pigeon?format=jsonl", "has no scheme"),
     ("stdout://?detail=everything", "option detail must be one of"),
     ("binary://", "a path is required"),
     ({"type": "file"}, "a path is required"),
     ({"path": "/tmp/x"}, "needs a 'type'"),
     ({"type": "syslog+tcp", "host": "127.0.0.1", "port": "x"}, "bad port"),
-    (42, "a sink is a URL string or a dict"),
+    (42, "a sink is a URL string, a dict with a 'type' or an object with write"),
+    (object(), "has no write"),
 ])
 def test_bad_specs_are_rejected_naming_the_part(spec, fragment):
     """Each bad sink spec raises ValueError naming what is wrong."""
@@ -222,3 +223,54 @@ infi_tracing.unset_tracing()
     assert proc.returncode == 0, proc.stderr
     counts = json.loads((tmp_path / "counts.json").read_text())
     assert counts["calls"]["__main__.f"] == 7 and counts["batches"] >= 1
+
+
+@pytest.mark.parametrize("url, scheme", [("stdout?format=jsonl", "stdout"),
+                                         ("stderr?format=jsonl&detail=name", "stderr")])
+def test_stream_word_takes_options_without_a_colon(url, scheme):
+    """'stdout?format=jsonl' means 'stdout:?format=jsonl'."""
+    (sink,) = _config.sinks_from_specs([url])
+    assert (sink.name, sink.format) == (scheme, "jsonl")
+
+
+MIXED_SINKS = """
+import json, infi_tracing
+
+class Collect:
+    def __init__(self):
+        self.names = []
+    def write(self, batch):
+        self.names += [r["qualname"] for r in batch if r["event"] == "call"]
+    def flush(self):
+        pass
+    def close(self):
+        with open("collected.json", "w") as f:
+            json.dump(self.names, f)
+
+def f():
+    pass
+
+infi_tracing.%(call)s([Collect(), "file://%(dir)s/url.jsonl?format=jsonl",
+                       {"type": "file", "path": "%(dir)s/dict.jsonl", "format": "jsonl"}])
+infi_tracing.set_tracing(lambda frame: frame.f_code.co_name == "f")
+f()
+infi_tracing.unset_tracing()
+"""
+
+
+@pytest.mark.parametrize("call", ["set_sinks", "configure_sinks"])
+def test_sink_objects_urls_and_dicts_mix_in_one_list(tmp_path, call):
+    """set_sinks() and configure_sinks() both take sink objects, URLs and dicts together."""
+    proc = run_python(tmp_path, MIXED_SINKS % {"call": call, "dir": tmp_path})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "collected.json").read_text()) == ["f"]
+    for name in ("url.jsonl", "dict.jsonl"):
+        lines = [json.loads(x) for x in (tmp_path / name).read_text().splitlines()]
+        assert [(r["event"], r["qualname"]) for r in lines] == [("call", "f"), ("return", "f")]
+
+
+def test_pid_in_a_sink_path_is_the_opening_process_id(tmp_path):
+    """'{pid}' in a file sink's path becomes the id of the process opening it."""
+    (sink,) = _config.sinks_from_specs(["file://%s/trace.{pid}.log" % tmp_path])
+    assert sink.path == "%s/trace.%d.log" % (tmp_path, os.getpid())
+    assert (tmp_path / ("trace.%d.log" % os.getpid())).exists()

@@ -7,7 +7,7 @@ import os
 
 from infi_tracing._binary import MAGIC, check_trace_file
 from infi_tracing.native._core import SinkHandle
-from infi_tracing.sinks.stream import open_for_append
+from infi_tracing.sinks.files import open_for_append
 
 __all__ = ["BinaryFileSink"]
 
@@ -16,7 +16,7 @@ class BinaryFileSink:
     """Records appended to a binary trace file, written natively."""
 
     def __init__(self, path):
-        self.path, fd = open_for_append(path, os.O_RDWR)
+        self.path, fd = open_for_append(path)
         try:
             if os.fstat(fd).st_size == 0:
                 os.write(fd, MAGIC)

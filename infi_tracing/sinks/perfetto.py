@@ -43,6 +43,8 @@ import json
 import os
 import threading
 
+from infi_tracing.sinks.files import open_trace_file
+
 __all__ = ["PerfettoSink", "LOST_TRACK_BASE"]
 
 LOST_TRACK_BASE = 1 << 31  # thread tracks for "lost" records: tid = LOST_TRACK_BASE + OS tid
@@ -60,20 +62,17 @@ class PerfettoSink:
     """
 
     def __init__(self, path):
-        if not isinstance(path, (str, bytes, os.PathLike)):
-            raise TypeError("path must be a str or os.PathLike, got %r" % (path,))
-        self.path = os.fsdecode(path)
+        self.path, fd = open_trace_file(path, os.O_WRONLY | os.O_TRUNC | os.O_APPEND,
+                                        "Perfetto trace file")
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-                         | os.O_CLOEXEC, 0o644)
-            try:
-                _write_all(fd, _HEADER)
-            except BaseException:
-                os.close(fd)
-                raise
+            _write_all(fd, _HEADER)
         except OSError as exc:
-            raise OSError(exc.errno, "infi_tracing: cannot open the Perfetto trace file "
+            os.close(fd)
+            raise OSError(exc.errno, "infi_tracing: cannot write the Perfetto trace file "
                           "(path=%r): %s" % (self.path, exc.strerror), self.path) from None
+        except BaseException:
+            os.close(fd)
+            raise
         self._fd = fd
         self._owner = os.getpid()
         self._lock = threading.Lock()

@@ -4,23 +4,11 @@ import os
 
 from infi_tracing._format import format_jsonl, format_text
 from infi_tracing.native._core import SinkHandle
+from infi_tracing.sinks.files import open_for_append
 
 __all__ = ["FdSink", "StdoutSink", "StderrSink", "FileSink", "FORMATS", "open_for_append"]
 
 FORMATS = ("text", "jsonl")
-
-
-def open_for_append(path, flags=os.O_WRONLY):
-    """(path as str, fd) of a trace file opened for appending; OSError names the path."""
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError("path must be a str or os.PathLike, got %r" % (path,))
-    path = os.fsdecode(path)
-    try:
-        fd = os.open(path, flags | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise OSError(exc.errno, "infi_tracing: cannot open the trace file (path=%r): %s"
-                      % (path, exc.strerror), path) from None
-    return path, fd
 
 
 def _check_format(format):
