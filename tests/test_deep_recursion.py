@@ -8,6 +8,7 @@ import json
 import sys
 
 from conftest import check_nesting, run_python, run_traced
+from test_cli_run import jsonl_sink, run_cli, write
 
 # 40,000 frames fit the 8 MiB main stack untraced from 3.11 on; 3.10 nests C
 # frames even untraced (~420 bytes each), so it gets a depth that fits there.
@@ -139,3 +140,16 @@ def test_backend_change_is_reported_in_stats(tmp_path, backend):
     assert stats["stack_low_fallbacks"] == (1 if switched else 0)
     assert stats["backend"] == ("profile" if switched else backend)
     assert ("C stack" in stats["backend_note"]) == switched
+
+
+def test_run_summary_says_what_the_guard_did(tmp_path, backend):
+    """The run command's exit summary names a backend change or the calls left untraced."""
+    write(tmp_path / "prog.py", MAIN_STACK_8M + "down(%d)\n" % MAIN_DEPTH)
+    proc = run_cli(tmp_path, "run", "--backend", backend, "--overflow", "block",
+                   "--sink", jsonl_sink(tmp_path), "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    guarded = backend == "evalframe"
+    switched = guarded and sys.version_info >= (3, 11)
+    assert ("backend: evalframe until the C stack of thread" in proc.stderr) == switched
+    assert (" calls not traced (" in proc.stderr) == (guarded and not switched)
+    assert "a ring was full" not in proc.stderr
