@@ -50,7 +50,13 @@ def format_summary(stats, summary, top=10):
         lines.append(line)
     lines.append("  threads seen: %d, greenlets seen: %d"
                  % (stats["threads_seen"], stats["greenlets_seen"]))
-    if stats["lost"] and stats.get("overflow") != "block":
+    untraced = stats.get("stack_low_untraced_calls", 0)
+    if stats.get("stack_low_fallbacks"):
+        lines.append("  backend: %s" % stats["backend_note"])
+    if untraced:
+        lines.append("  %s calls not traced (%s records counted lost): deep recursion, the C "
+                     "stack was low" % (_n(untraced), _n(2 * untraced)))
+    if stats["lost"] > 2 * untraced and stats.get("overflow") != "block":
         lines.append("  (records were lost: a ring was full; try --overflow block or a larger "
                      "--buffer-size)")
     counts = _core.call_counts(top) if top > 0 else []

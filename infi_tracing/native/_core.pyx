@@ -166,6 +166,8 @@ def stats():
         "filter_errors": _filter_errors,
         "internal_errors": _internal_errors,
         "greenlet_switch_errors": _greenlet_switch_errors,
+        "stack_low_fallbacks": _stack_low_fallbacks,
+        "stack_low_untraced_calls": it_stack_untraced_calls,
         "drain_running": bool(it_d.running),
         "clock": _clock_name,
         "threads_seen": _threads_seen,
@@ -263,6 +265,7 @@ if it_g.extra_index < 0:
     raise ImportError("infi_tracing: no code-object extra slot left")
 it_thread_slow = _thread_slow
 it_decide = _decide
+it_stack_fallback = _stack_fallback
 it_d.py_batch = _py_batch
 _init_opcodes()
 _os_core.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,

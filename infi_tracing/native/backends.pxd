@@ -1,4 +1,5 @@
 # Declarations of it_backends.h: installing the hook backends.
+from libc.stdint cimport uint64_t
 from cpython.object cimport PyObject
 from infi_tracing.native.common cimport PyFrameObject
 
@@ -7,6 +8,9 @@ cdef extern from "it_evalframe.h":
     int it_evalframe_install()
     void it_evalframe_uninstall()
     int it_evalframe_taken()
+    void it_evalframe_retire()
+    uint64_t it_stack_untraced_calls
+    int (*it_stack_fallback)() noexcept
     PyObject *it_pending_globals
     PyObject **it_pending_fast
 

@@ -12,6 +12,7 @@ import dis as _dis
 
 cdef int _tool_id = -1
 cdef str _backend = ""
+cdef uint64_t _stack_low_fallbacks = 0   # sessions moved from evalframe to profile
 
 _MONITORING_EVENTS = ("PY_START", "PY_RESUME", "PY_THROW", "PY_RETURN", "PY_YIELD", "PY_UNWIND")
 
@@ -82,6 +83,33 @@ cdef int _uninstall() except -1:
         _threading.setprofile(None)
         it_profile_install_all(0)
     _backend = ""
+    return 0
+
+
+cdef int _stack_fallback() noexcept:
+    """it_stack_fallback (it_evalframe.h): the eval-frame hook found its
+    thread's C stack low on 3.11, where every frame evaluated under the
+    hook nests C frames.  Hand tracing to the profile callback, which does
+    not, for the rest of the session.  GIL held, called from the hook; no
+    Python code of ours runs, so no other thread sees the change half done."""
+    global _backend, _backend_note, _stack_low_fallbacks, _internal_errors, it_busy
+    cdef it_saved_exc saved
+    if _backend != "evalframe":
+        return 0
+    it_exc_save(&saved)
+    it_busy += 1
+    try:
+        # what threading.setprofile() does, without running Python code
+        _threading._profile_hook = _profile_bootstrap
+        it_evalframe_retire()
+        _backend = "profile"
+        _stack_low_fallbacks += 1
+        _backend_note = ("evalframe until the C stack of thread %d ran low (deep recursion), "
+                         "profile since" % it_gettid())
+    except BaseException:
+        _internal_errors += 1
+    it_busy -= 1
+    it_exc_restore(&saved)
     return 0
 
 

@@ -218,10 +218,12 @@ static inline uint64_t it_lookup(PyCodeObject *co) {
  * (IT_ENTER_*); IT_DISABLE when the code object is not traced at all, so
  * sys.monitoring can switch the event off for it.  `frame` may be NULL
  * (monitoring: found on demand), `fast` the argument values (eval-frame);
- * `d` is it_lookup(co), possibly stale (then it is decided again here). */
-static inline IT_ALWAYS_INLINE int it_enter_known(PyCodeObject *co, uint64_t d,
-                                                  PyFrameObject *frame,
-                                                  PyObject *const *fast, int resume) {
+ * `d` is it_lookup(co), possibly stale (then it is decided again here).
+ * With `dry` (a constant at each call site) it only says what it would do:
+ * no record, no depth or exclusion change (the code may get decided). */
+static inline IT_ALWAYS_INLINE int it_enter_impl(PyCodeObject *co, uint64_t d,
+                                                 PyFrameObject *frame, PyObject *const *fast,
+                                                 int resume, int dry) {
     /* it_busy: the filter runs with CPython's tracing guard lowered
      * (it_tracing_guard.h), so its own frames come through here. */
     if (IT_UNLIKELY(!it_g.active || it_busy))
@@ -242,11 +244,14 @@ static inline IT_ALWAYS_INLINE int it_enter_known(PyCodeObject *co, uint64_t d,
     if (level < IT_TRACE_FUNC_NAME) {
         if (level == IT_NO_TRACE)
             return IT_DISABLE;
-        g->nested_excl++;
+        if (!dry)
+            g->nested_excl++;
         return IT_ENTER_NESTED;
     }
     if (g->nested_excl | g->user_excl)
         return IT_ENTER_NONE;
+    if (dry)
+        return IT_ENTER_RECORDED;
     uint32_t code_id = (uint32_t)(d >> 8);
     int32_t depth = g->depth++;
     uint32_t plen = 0;
@@ -264,6 +269,12 @@ static inline IT_ALWAYS_INLINE int it_enter_known(PyCodeObject *co, uint64_t d,
     it_emit(ts, resume && it_g.generators ? IT_EV_RESUME : IT_EV_CALL, code_id, g, depth,
             ts->scratch, plen, nv);
     return IT_ENTER_RECORDED;
+}
+
+static inline IT_ALWAYS_INLINE int it_enter_known(PyCodeObject *co, uint64_t d,
+                                                  PyFrameObject *frame,
+                                                  PyObject *const *fast, int resume) {
+    return it_enter_impl(co, d, frame, fast, resume, 0);
 }
 
 /* it_enter_known with the decision looked up here; a caller that has
