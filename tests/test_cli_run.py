@@ -9,7 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from conftest import check_nesting
+from conftest import check_nesting, run_cli
+from conftest import cli_env as _env
 
 PROGRAM_INFO = """
 import json, sys
@@ -17,20 +18,6 @@ import __main__
 print(json.dumps({"argv": sys.argv, "name": __name__, "path0": sys.path[0],
                   "main_is_me": __main__.__dict__ is globals()}))
 """
-
-
-def _env(**extra):
-    """The test's environment without INFI_TRACING_* settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
-    env.update(extra)
-    return env
-
-
-def run_cli(tmp_path, *args, env=None, input=None, timeout=120):
-    """`python -m infi_tracing ARGS` in tmp_path."""
-    return subprocess.run([sys.executable, "-m", "infi_tracing", *map(str, args)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=timeout, input=input,
-                          env=_env(**(env or {})))
 
 
 def write(path, source):
