@@ -75,6 +75,7 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     Calling it again while tracing restarts with the new settings.  While
     tracing, ``os.execv``/``os.execve`` (so every ``os.exec*``) flush first.
     """
+    _core._refuse_in_sink("set_tracing")
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
     level = _check_level(level)
@@ -83,7 +84,7 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
         raise ValueError("overflow must be 'drop' or 'block', got %r" % (overflow,))
     ring = _check_buffer_size(buffer_size)
     if _core.backend_in_use() is not None:
-        _core.stop()
+        _core.stop("set_tracing")
     if not _sinks:
         from_environment = _config.specs_from_environment()
         set_sinks(_config.sinks_from_specs(from_environment) if from_environment
@@ -102,13 +103,23 @@ def last_tracing_arguments():
 
 
 def unset_tracing():
-    """Stop tracing every thread; every record made so far reaches the sinks."""
+    """Stop tracing every thread; every record made so far reaches the sinks.
+
+    RuntimeError when called from inside a sink (see flush_tracing()).
+    """
+    _core._refuse_in_sink("unset_tracing")
     if _core.backend_in_use() is not None:
         _core.stop()
 
 
 def flush_tracing():
-    """Deliver every record made so far to every sink, then return."""
+    """Deliver every record made so far to every sink, then return.
+
+    A sink's write() or flush() calling it (or unset_tracing(), tracing_stats(),
+    set_sinks()) gets RuntimeError, counted as that sink's error: the drain
+    thread running the sink would wait for itself.  A signal handler (Ctrl-C)
+    can interrupt the wait.
+    """
     _core.flush()
 
 
@@ -120,7 +131,7 @@ def set_sinks(sinks):
     """
     sinks = _config.sink_objects(sinks)
     handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s)) for s in sinks]
-    _core.flush()
+    _core.flush("set_sinks")
     _core.set_sinks(handles)
     old, _sinks[:] = list(_sinks), sinks
     for sink in old:
@@ -181,9 +192,12 @@ def configure_sinks(specs=None):
 def tracing_stats():
     """Counters: records and drops per thread and sink, code objects, filter calls.
 
-    Delivers what is pending first, so the counters agree with the sinks.
+    Delivers what is pending first, so the counters agree with the sinks.  Per
+    sink, ``records`` (written) + ``lost`` (given up on) + ``pending`` (held
+    for a retry) is every record handed to it; ``error`` names why records
+    were last given up (a native file sink), or is None.
     """
-    _core.flush()
+    _core.flush("tracing_stats")
     stats = _core.stats()
     stats["records"] = sum(t["records"] for t in stats["threads"]) + \
         stats["exited_threads"]["records"]
@@ -191,10 +205,18 @@ def tracing_stats():
     return stats
 
 
+def _finish():
+    """At exit: stop tracing, deliver every record, stop the drain thread;
+    what a sink still holds then (an unreachable syslog server's spool, a
+    failing Python sink's retries) is counted lost.  Run's summary calls it
+    before reading the counters; calling it again does nothing more."""
+    _core.shutdown()
+
+
 def _shutdown():
     """At exit: deliver every record, stop the drain, then close the sinks
     (a Perfetto file gets its closing bracket)."""
-    _core.shutdown()
+    _finish()
     for sink in list(_sinks):
         try:
             _core.call_untraced(sink.close)

@@ -90,7 +90,7 @@ def _finish():
             return
         try:
             backend = _api.tracing_stats()["backend"]
-            _api.unset_tracing()
+            _api._finish()  # also counts lost what sinks could not deliver by now
             stats = _api.tracing_stats()
             stats["backend"] = backend
             text = _summary.format_summary(stats, summary, _state["top"])

@@ -35,8 +35,9 @@ def _n(value):
 
 
 def format_summary(stats, summary, top=10):
-    """The text `run` prints at exit: records and drops per sink, threads
-    and greenlets seen, the most called functions."""
+    """The text `run` prints at exit: records and drops per sink (written,
+    lost, pending, why records were given up), threads and greenlets seen,
+    the most called functions."""
     elapsed = time.monotonic() - summary.started
     lines = ["infi_tracing: %s records, %s lost in %.2f s (pid %d, backend %s)"
              % (_n(stats["records"]), _n(stats["lost"]), elapsed, os.getpid(),
@@ -47,6 +48,8 @@ def format_summary(stats, summary, top=10):
             _n(sink["bytes"]))
         if sink.get("pending"):
             line += ", %s pending" % _n(sink["pending"])
+        if sink.get("error"):
+            line += ", last error %s" % sink["error"]
         lines.append(line)
     lines.append("  threads seen: %d, greenlets seen: %d"
                  % (stats["threads_seen"], stats["greenlets_seen"]))
@@ -130,6 +133,8 @@ def format_stats(snapshot):
     for sink in sinks:
         extra = "".join(", %s %s" % (_n(sink[key]), key)
                         for key in ("pending", "connects", "reconnects") if sink.get(key))
+        if sink.get("error"):
+            extra += ", last error %s" % sink["error"]
         lines.append("  sink %s: %s records, %s bytes, %s lost, %s errors%s" % (
             sink.get("sink", "?"), _n(sink.get("records", 0)), _n(sink.get("bytes", 0)),
             _n(sink.get("lost", 0)), _n(sink.get("errors", 0)), extra))

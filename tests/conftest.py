@@ -79,6 +79,32 @@ def run_python(tmp_path, source, timeout=120, env=None):
                           text=True, timeout=timeout, env=full_env)
 
 
+def cli_env(**extra):
+    """The test's environment without INFI_TRACING_* settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
+    env.update(extra)
+    return env
+
+
+def write(path, source):
+    """Write dedented `source` to `path` (making its folder); return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def jsonl_sink(tmp_path, name="trace.jsonl"):
+    """The URL of a JSON-lines file sink writing tmp_path/name."""
+    return "file://%s?format=jsonl" % (tmp_path / name)
+
+
+def run_cli(tmp_path, *args, env=None, input=None, timeout=120):
+    """`python -m infi_tracing ARGS` in tmp_path."""
+    return subprocess.run([sys.executable, "-m", "infi_tracing", *map(str, args)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=timeout, input=input,
+                          env=cli_env(**(env or {})))
+
+
 def run_traced(tmp_path, body, *, backend="auto", setup="", tracing_args="", timeout=120,
                sinks_configured=False):
     """Trace `body` (module-level code) to a JSON-lines file and parse it.

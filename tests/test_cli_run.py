@@ -7,12 +7,12 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import check_nesting
+from conftest import check_nesting, jsonl_sink, run_cli, write
+from conftest import cli_env as _env
 from syslog_peers import DatagramPeer, parse_5424
 
 PROGRAM_INFO = """
@@ -21,30 +21,6 @@ import __main__
 print(json.dumps({"argv": sys.argv, "name": __name__, "path0": sys.path[0],
                   "main_is_me": __main__.__dict__ is globals()}))
 """
-
-
-def _env(**extra):
-    """The test's environment without INFI_TRACING_* settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
-    env.update(extra)
-    return env
-
-
-def run_cli(tmp_path, *args, env=None, input=None, timeout=120):
-    """`python -m infi_tracing ARGS` in tmp_path."""
-    return subprocess.run([sys.executable, "-m", "infi_tracing", *map(str, args)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=timeout, input=input,
-                          env=_env(**(env or {})))
-
-
-def write(path, source):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source))
-    return path
-
-
-def jsonl_sink(tmp_path, name="trace.jsonl"):
-    return "file://%s?format=jsonl" % (tmp_path / name)
 
 
 def records(tmp_path, name="trace.jsonl"):

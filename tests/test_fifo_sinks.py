@@ -5,8 +5,8 @@ import os
 import time
 
 import pytest
-from test_cli_run import run_cli, write
 
+from conftest import run_cli, write
 from reliability_helpers import decode_binary
 
 PROGRAM = """

@@ -5,9 +5,8 @@ environment, and each child writes without spoiling the parent's output."""
 import json
 
 import pytest
-from test_cli_run import run_cli, write
 
-from conftest import check_nesting
+from conftest import check_nesting, run_cli, write
 from reliability_helpers import count_by, decode_binary, read_jsonl
 
 PROGRAM = """

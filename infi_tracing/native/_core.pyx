@@ -11,6 +11,7 @@
 
 from libc.stdint cimport uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
 from cpython.object cimport PyObject
+from cpython.exc cimport PyErr_CheckSignals
 from infi_tracing.native.common cimport *
 from infi_tracing.native.state cimport *
 from infi_tracing.native.registry cimport *
@@ -56,27 +57,40 @@ def start(object filter, int level, str backend, bint block, uint64_t buffer_byt
     it_g.active = 1
 
 
-def stop():
+def stop(str caller="unset_tracing"):
     """Stop recording and deliver everything recorded so far.  GIL held."""
+    _refuse_in_sink(caller)
     it_g.active = 0
     _uninstall()
-    flush()
+    flush(caller)
 
 
-def flush():
-    """Deliver every record written so far to every sink."""
+def flush(str caller="flush_tracing"):
+    """Deliver every record written so far to every sink.  The wait for the
+    drain is cut in slices so that a signal handler (Ctrl-C) can run, and
+    raise, while a sink holds the drain up."""
+    cdef uint64_t req
+    cdef int done = 0
+    _refuse_in_sink(caller)
     with nogil:
-        it_drain_flush()
+        req = it_drain_flush_ask()
+    while req and not done:
+        with nogil:
+            done = it_drain_flush_wait(req, 100)
+        if not done:
+            PyErr_CheckSignals()
     flush_python_sinks()
 
 
 def shutdown():
-    """At exit: stop recording, deliver everything, stop the drain thread."""
+    """At exit: stop recording, deliver everything, stop the drain thread;
+    what a sink still holds then is lost (nothing will retry it)."""
     if it_g.active:
         stop()
     with nogil:
         it_drain_stop()
     flush_python_sinks()
+    give_up_python_sinks()
 
 
 def backend_in_use():

@@ -32,6 +32,7 @@ cdef extern from "it_drain.h" nogil:
         IT_FORMAT_TEXT
         IT_FORMAT_JSONL
         IT_SINK_BUF
+        IT_SINK_MARKS
     ctypedef struct it_syslog:
         int transport
         int fd
@@ -51,6 +52,8 @@ cdef extern from "it_drain.h" nogil:
     it_binary *it_binary_new()
     void it_binary_free(it_binary *b)
 
+    ctypedef struct it_sink_mark:
+        uint32_t end, count
     ctypedef struct it_sink:
         int kind
         int fd
@@ -63,7 +66,9 @@ cdef extern from "it_drain.h" nogil:
         PyObject *pyobj
         char *buf
         size_t len
-        uint64_t records, bytes, errors, lost
+        it_sink_mark *marks
+        int last_errno
+        uint64_t records, bytes, errors, lost, pending
     ctypedef struct it_drain_t "it_drain_t":
         int running
         it_sink **sinks
@@ -74,7 +79,11 @@ cdef extern from "it_drain.h" nogil:
     it_drain_t it_d
     void it_drain_adopt(it_ring *r)
     int it_drain_start()
-    void it_drain_flush()
+    uint64_t it_drain_flush_ask()
+    int it_drain_flush_wait(uint64_t req, long ms)
+    size_t it_count_records(const it_record **recs, size_t n)
+    # 1 on a thread running a Python sink's code (thread-local, see it_sinks.h)
+    int it_in_sink
     void it_drain_stop()
     int it_drain_pause()
     void it_drain_defer_restart()

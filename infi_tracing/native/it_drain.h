@@ -91,6 +91,10 @@ static inline void it_drain_adopt(it_ring *r) {
  * sink batch and kept (GIL released) between batches, so that a batch costs
  * one GIL acquisition and no thread-state creation. */
 static PyThreadState *it_drain_pystate;
+/* 1 on the drain pthread.  A pass can also run on a Python thread (a flush
+ * while no drain runs): that thread has its own state and must not adopt
+ * the drain's, nor lend its own to the drain. */
+static __thread int it_on_drain_thread;
 
 static void it_drain_enter_python(void) {
     if (!it_drain_pystate) {
@@ -123,16 +127,24 @@ static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
             it_sink_binary_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_SYSLOG)
             it_syslog_batch(s->syslog, r, recs, n, it_d.pid, it_d.wall_offset, s->values);
-        else if (it_d.py_batch) {
+        else if (it_d.py_batch && it_on_drain_thread) {
             it_drain_enter_python();
             it_d.py_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
             it_drain_leave_python();
+        } else if (it_d.py_batch) {
+            PyGILState_STATE g = PyGILState_Ensure();
+            it_d.py_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+            PyGILState_Release(g);
         }
     }
 }
 
-/* Write out buffers; `final` (a flush or the end): syslog sinks may wait
- * for their server up to their flush timeout. */
+/* `final` of a pass: */
+enum { IT_PASS_PACED = 0, IT_PASS_FLUSH = 1, IT_PASS_LAST = 2 };
+
+/* Write out buffers; a flush or the last pass: syslog sinks may wait for
+ * their server up to their flush timeout.  The last pass (the drain stops)
+ * gives up what a syslog sink still spools: nothing will send it. */
 static void it_flush_sinks(int final) {
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
@@ -142,6 +154,8 @@ static void it_flush_sinks(int final) {
             it_syslog_flush(s->syslog, s->flush_timeout_ms);
         else if (s->kind == IT_SINK_SYSLOG)
             it_syslog_pump(s->syslog);
+        if (s->kind == IT_SINK_SYSLOG && final == IT_PASS_LAST)
+            it_syslog_give_up(s->syslog);
     }
 }
 
@@ -268,6 +282,7 @@ static size_t it_drain_pass(int final, long *pace_ns) {
 
 static void *it_drain_main(void *arg) {
     (void)arg;
+    it_on_drain_thread = 1;
     pthread_mutex_lock(&it_d.mu);
     while (!it_d.stop) {
         uint64_t req = it_d.flush_req;
@@ -293,7 +308,7 @@ static void *it_drain_main(void *arg) {
     int last_pass = it_d.stop == 1;
     pthread_mutex_unlock(&it_d.mu);
     if (last_pass)
-        it_drain_pass(1, NULL);  /* last records, then stop */
+        it_drain_pass(IT_PASS_LAST, NULL);  /* last records, then stop */
     it_drain_forget_python();
     pthread_mutex_lock(&it_d.mu);
     it_d.flush_done = it_d.flush_req;
@@ -340,21 +355,44 @@ static void it_drain_restart_if_deferred(void) {
         it_drain_start();
 }
 
-/* Without the GIL: everything written before this call is delivered and
- * the native sinks' buffers are written out when it returns. */
-static void it_drain_flush(void) {
+/* Without the GIL: ask for a flush (everything written before this call is
+ * delivered and the native sinks' buffers are written out once it is
+ * answered).  Returns the request to wait for, or 0 when no drain runs and
+ * the calling thread did the pass itself. */
+static uint64_t it_drain_flush_ask(void) {
     it_drain_restart_if_deferred();
     pthread_mutex_lock(&it_d.mu);
     if (!it_d.running) {
         pthread_mutex_unlock(&it_d.mu);
-        it_drain_pass(1, NULL);
-        return;
+        it_drain_pass(IT_PASS_FLUSH, NULL);
+        return 0;
     }
     uint64_t req = ++it_d.flush_req;
     pthread_cond_signal(&it_d.wake);
-    while (it_d.flush_done < req && it_d.running)
-        pthread_cond_wait(&it_d.done, &it_d.mu);
     pthread_mutex_unlock(&it_d.mu);
+    return req;
+}
+
+/* Without the GIL: wait up to `ms` for flush request `req`.  Returns 1 when
+ * it was answered (or the drain stopped).  The caller waits in slices so
+ * that, between them, it can take the GIL and let a signal handler run
+ * (Ctrl-C frees a flush held up by a Python sink that does not return). */
+static int it_drain_flush_wait(uint64_t req, long ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&it_d.mu);
+    int rc = 0;
+    while (it_d.flush_done < req && it_d.running && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&it_d.done, &it_d.mu, &until);
+    int answered = it_d.flush_done >= req || !it_d.running;
+    pthread_mutex_unlock(&it_d.mu);
+    return answered;
 }
 
 /* Without the GIL. */
@@ -411,6 +449,8 @@ static void it_drain_after_fork_child(it_ring *mine) {
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
         s->len = 0;
+        s->nmarks = 0;
+        atomic_store(&s->pending, 0);  /* the parent's to write */
         if (s->syslog)
             it_syslog_after_fork(s->syslog);
         if (s->binary)

@@ -1,9 +1,23 @@
 /* The native sinks' own writing, run by the drain thread without the GIL:
  * text and JSON lines to a file descriptor, and the binary trace format.
  * (Syslog has its own header, it_syslog.h.)  Each sink buffers up to
- * IT_SINK_BUF bytes and writes them with write(); a failed write is counted
- * in `errors`, retried a bounded number of times on EAGAIN, and never
- * reaches the traced program. */
+ * IT_SINK_BUF bytes and writes them with write(); nothing reaches the
+ * traced program.
+ *
+ * Accounting, per sink (the invariant: records + lost + pending == the
+ * records handed to the sink; "lost N" notices of ring overflow are not
+ * records and count nowhere):
+ *   records  written: every byte of the record reached the fd;
+ *   lost     given up on: the write failed (the reason is kept in
+ *            `last_errno`), or the sink had failed before;
+ *   pending  formatted into the buffer, not written yet.
+ * The buffer keeps marks (where records, or binary chunks of records, end)
+ * so a write that stops part way settles exactly the records it wrote.
+ * Errors: EINTR is retried at once; EAGAIN and ENOBUFS (a non-blocking fd
+ * whose reader is slow) wait for POLLOUT, bounded, then give up the rest of
+ * that buffer; anything else (EPIPE, EBADF, ENOSPC, EIO...) is final: the
+ * sink stops writing and counts every later record lost, instead of
+ * failing again on each batch. */
 #ifndef IT_SINKS_H
 #define IT_SINKS_H
 
@@ -11,11 +25,20 @@
 #include "it_syslog.h"
 #include "it_binary.h"
 #include <errno.h>
+#include <poll.h>
 
 enum { IT_SINK_FD = 0, IT_SINK_PY = 1, IT_SINK_SYSLOG = 2, IT_SINK_BINARY = 3 };
 
 #define IT_SINK_BUF (256 * 1024)
+#define IT_SINK_MARKS 8192         /* record ends a buffer remembers (a full set writes it out) */
 #define IT_LINE_MAX (32 * 1024)
+#define IT_SINK_WAIT_MS 10         /* EAGAIN: one wait for POLLOUT ... */
+#define IT_SINK_WAITS 100          /* ... and how many before giving the buffer up (~1 s) */
+
+typedef struct {
+    uint32_t end;    /* buffer offset where the marked records end */
+    uint32_t count;  /* records ending there (0 for code chunks and notices) */
+} it_sink_mark;
 
 typedef struct it_sink {
     int kind;
@@ -29,12 +52,68 @@ typedef struct it_sink {
     it_binary *binary;       /* IT_SINK_BINARY */
     char *buf;               /* IT_SINK_FD, IT_SINK_BINARY: bytes not yet written */
     size_t len;
-    _Atomic uint64_t records, bytes, errors, lost;
+    it_sink_mark *marks;     /* IT_SINK_FD, IT_SINK_BINARY: record ends in `buf` */
+    size_t nmarks;
+    int failed;              /* errno that ended the sink (0: writing); drain thread only */
+    _Atomic int last_errno;  /* why records were last given up (for tracing_stats()) */
+    _Atomic uint64_t records, bytes, errors, lost, pending;
 } it_sink;
+
+/* Set (by sinks.pyx) on the thread running a Python sink's write() or
+ * flush(): the drain pthread, or a thread flushing Python sinks.  A tracing
+ * call from there (flush, stop, stats) would wait for the drain, which is
+ * the caller itself or waits for it, so it raises instead. */
+static __thread int it_in_sink;
+
+/* Records among `recs`, without the "lost N" notices. */
+static inline size_t it_count_records(const it_record **recs, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += recs[i]->event != IT_EV_LOST;
+    return k;
+}
+
+/* Records of the batch not handed to a failed sink. */
+static inline void it_sink_give_up(it_sink *s, const it_record **recs, size_t n) {
+    atomic_fetch_add_explicit(&s->lost, it_count_records(recs, n), memory_order_relaxed);
+}
+
+/* After `count` records were put into the buffer, ending at `s->len`. */
+static inline void it_sink_mark_end(it_sink *s, uint32_t count) {
+    s->marks[s->nmarks].end = (uint32_t)s->len;
+    s->marks[s->nmarks].count = count;
+    s->nmarks++;
+    atomic_fetch_add_explicit(&s->pending, count, memory_order_relaxed);
+}
+
+/* The first `off` bytes of the buffer were written: the records they hold
+ * whole are written, the others lost. */
+static void it_sink_settle(it_sink *s, size_t off) {
+    uint64_t written = 0, held = 0;
+    for (size_t i = 0; i < s->nmarks; i++) {
+        held += s->marks[i].count;
+        if (s->marks[i].end <= off)
+            written += s->marks[i].count;
+    }
+    atomic_fetch_add_explicit(&s->records, written, memory_order_relaxed);
+    if (held > written)
+        atomic_fetch_add_explicit(&s->lost, held - written, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->pending, held, memory_order_relaxed);
+    s->nmarks = 0;
+    s->len = 0;
+}
+
+static inline int it_sink_errno_retried(int err) {
+    return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+}
 
 static void it_sink_write_out(it_sink *s) {
     size_t off = 0;
-    int tries = 0;
+    int waits = 0;
+    if (s->failed) {  /* e.g. a binary code chunk put in after the failure */
+        it_sink_settle(s, 0);
+        return;
+    }
     while (off < s->len) {
         ssize_t n = write(s->fd, s->buf + off, s->len - off);
         if (n > 0) {
@@ -42,23 +121,31 @@ static void it_sink_write_out(it_sink *s) {
             atomic_fetch_add_explicit(&s->bytes, (uint64_t)n, memory_order_relaxed);
             continue;
         }
-        if (n < 0 && errno == EINTR)
+        int err = n < 0 ? errno : EIO;  /* write() returning 0: nothing will go */
+        if (err == EINTR)
             continue;
-        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
-        if (n < 0 && errno == EAGAIN && ++tries < 100) {
-            struct timespec t = {0, 1000000};
-            nanosleep(&t, NULL);
+        if (it_sink_errno_retried(err) && ++waits < IT_SINK_WAITS) {
+            struct pollfd p = {s->fd, POLLOUT, 0};
+            poll(&p, 1, IT_SINK_WAIT_MS);
             continue;
         }
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+        atomic_store_explicit(&s->last_errno, err, memory_order_relaxed);
+        if (!it_sink_errno_retried(err))
+            s->failed = err;
         break;  /* what is left of this buffer is lost for this sink */
     }
-    s->len = 0;
+    it_sink_settle(s, off);
 }
 
 static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
                              long pid, int64_t wall_offset) {
     char line[IT_LINE_MAX];
     for (size_t i = 0; i < n; i++) {
+        if (s->failed) {
+            it_sink_give_up(s, recs + i, n - i);
+            return;
+        }
         it_out o = {line, 0, sizeof line};
         if (s->format == IT_FORMAT_JSONL)
             it_format_jsonl(&o, recs[i], pid, r->tid, wall_offset, s->values);
@@ -66,12 +153,18 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
             it_format_text(&o, recs[i], pid, r->tid, wall_offset, s->values);
         if (o.len == o.cap)
             line[o.len - 1] = '\n';  /* a cut line still ends the record */
-        if (s->len + o.len > IT_SINK_BUF)
+        if (s->len + o.len > IT_SINK_BUF || s->nmarks == IT_SINK_MARKS) {
             it_sink_write_out(s);
+            if (s->failed) {
+                it_sink_give_up(s, recs + i, n - i);
+                return;
+            }
+        }
         memcpy(s->buf + s->len, line, o.len);
         s->len += o.len;
+        if (recs[i]->event != IT_EV_LOST)
+            it_sink_mark_end(s, 1);
     }
-    atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
 }
 
 /* Binary file: code definitions first seen, then the records as they are.
@@ -79,6 +172,10 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
 static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
                                  long pid, int64_t wall_offset) {
     uint32_t last_id = 0;  /* a tight loop names the same few codes over and over */
+    if (s->failed) {
+        it_sink_give_up(s, recs, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         const it_record *rec = recs[i];
         if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG || rec->code_id == last_id)
@@ -92,13 +189,19 @@ static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record *
         it_binary_code_chunk(&o, rec->code_id, pid);
         s->len += o.len;
     }
-    /* PACKED chunks (it_binary.h), each closed before its buffer is written */
+    /* PACKED chunks (it_binary.h), each closed before its buffer is written;
+     * a chunk cut by a failed write cannot be decoded: its records are lost */
     const size_t head = sizeof(it_bin_chunk) + 3 * sizeof(int64_t);
     size_t i = 0;
     while (i < n) {
-        if (s->len + head + it_packed_need(recs[i]) + 8 > IT_SINK_BUF)
+        if (s->len + head + it_packed_need(recs[i]) + 8 > IT_SINK_BUF ||
+            s->nmarks == IT_SINK_MARKS)
             it_sink_write_out(s);
-        size_t start = s->len;
+        if (s->failed) {
+            it_sink_give_up(s, recs + i, n - i);
+            return;
+        }
+        size_t start = s->len, first = i;
         it_bin_chunk *h = (it_bin_chunk *)(s->buf + start);
         int64_t fixed[3] = {pid, r->tid, wall_offset};
         h->type = IT_BIN_PACKED;
@@ -113,8 +216,8 @@ static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record *
         memset(p, 0, pad);
         h->length = (uint32_t)(len + pad);
         s->len = start + sizeof(it_bin_chunk) + len + pad;
+        it_sink_mark_end(s, (uint32_t)it_count_records(recs + first, i - first));
     }
-    atomic_fetch_add_explicit(&s->records, n, memory_order_relaxed);
 }
 
 #endif

@@ -59,6 +59,8 @@ typedef struct it_syslog {
     uint64_t pending_lost;      /* dropped, not yet reported in a message */
     size_t notices;             /* "lost N" notices among the queued messages */
     int ever_connected;
+    int flush_stalled;          /* a final flush timed out with messages queued: later flushes
+                                 * do not wait again until the spool has emptied */
     _Atomic uint64_t connects, reconnects, bytes_sent, delivered, lost, errors;
     _Atomic uint64_t pending;   /* queued or in flight: neither delivered nor lost yet */
 } it_syslog;
@@ -127,8 +129,9 @@ static inline int it_syslog_stream(const it_syslog *s) {
     return s->transport == IT_SYSLOG_TCP || s->transport == IT_SYSLOG_UNIX_STREAM;
 }
 
-/* `ends` entries: end position << 1 | 1 for our own "lost N" notices, which
- * are not records and so count neither as delivered, lost nor pending. */
+/* `ends` entries: end position << 1 | 1 for "lost N" notices (ours, and a
+ * ring's overflow notices), which are not records and so count neither as
+ * delivered, lost nor pending. */
 static inline uint64_t it_syslog_end(const it_syslog *s, size_t i) {
     return s->ends[(s->ends_first + i) % s->ends_cap] >> 1;
 }
@@ -298,8 +301,8 @@ static int it_syslog_try_enqueue(it_syslog *s, const char *msg, size_t len, int 
     return 1;
 }
 
-static void it_syslog_enqueue(it_syslog *s, const char *msg, size_t len) {
-    if (!it_syslog_try_enqueue(s, msg, len, 0))
+static void it_syslog_enqueue(it_syslog *s, const char *msg, size_t len, int notice) {
+    if (!it_syslog_try_enqueue(s, msg, len, notice) && !notice)
         it_syslog_count_lost(s, 1);
 }
 
@@ -390,6 +393,8 @@ static int it_syslog_pump(it_syslog *s) {
     }
     if (s->fd >= 0)
         it_syslog_settle(s);
+    if (!s->ends_count)
+        s->flush_stalled = 0;  /* the server took everything: the next flush may wait again */
     atomic_store_explicit(&s->pending, s->ends_count - s->notices, memory_order_relaxed);
     return s->head == s->tail;
 }
@@ -403,19 +408,27 @@ static void it_syslog_batch(it_syslog *s, const it_ring *r, const it_record **re
         it_syslog_format(s, &o, recs[i], pid, r->tid, wall_offset, values);
         if (!s->octet_framing && it_syslog_stream(s))
             it_syslog_escape_lf(&o, 0);
-        it_syslog_enqueue(s, msg, o.len);
+        it_syslog_enqueue(s, msg, o.len, recs[i]->event == IT_EV_LOST);
     }
     it_syslog_pump(s);
 }
 
 /* Final flush: keep sending (and, over TCP, wait for acknowledgements) for
- * up to `timeout_ms`; the drain thread waits here, never the program. */
+ * up to `timeout_ms`; the drain thread (and so a flush_tracing() caller)
+ * waits here, never the traced program itself.  A flush that ran out of
+ * time leaves the sink stalled: later flushes only pump, so a program
+ * stopping with an unreachable server waits `timeout_ms` once in all, not
+ * once per flush (unset, stats, exit). */
 static void it_syslog_flush(it_syslog *s, int timeout_ms) {
-    uint64_t deadline = it_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    uint64_t deadline = it_now_ns() + (s->flush_stalled ? 0 : (uint64_t)timeout_ms * 1000000ull);
     for (;;) {
         int empty = it_syslog_pump(s);
-        if ((empty && !s->ends_count) || it_now_ns() >= deadline)
+        if (empty && !s->ends_count)
             break;
+        if (it_now_ns() >= deadline) {
+            s->flush_stalled = 1;
+            break;
+        }
         if (s->fd >= 0 && !empty) {
             struct pollfd p = {s->fd, POLLOUT, 0};
             poll(&p, 1, 10);
@@ -424,6 +437,26 @@ static void it_syslog_flush(it_syslog *s, int timeout_ms) {
             nanosleep(&t, NULL);
         }
     }
+}
+
+/* The drain stops: what is still queued will never be sent, so its records
+ * are lost (a connected stream's unacknowledged bytes too). */
+static void it_syslog_give_up(it_syslog *s) {
+    uint64_t lost = 0;
+    if (s->ends_count && s->fd >= 0) {
+        /* a message may be cut mid-stream, and the stream positions jump
+         * below: a later session (tracing started again) reconnects */
+        close(s->fd);
+        s->fd = -1;
+        s->next_try_ns = 0;
+    }
+    while (s->ends_count)
+        lost += (uint64_t)it_syslog_pop(s);
+    it_syslog_count_lost(s, lost);
+    s->base_pos += s->head;
+    s->sent_pos = s->settled_pos = s->base_pos;
+    s->head = s->tail = 0;
+    atomic_store_explicit(&s->pending, 0, memory_order_relaxed);
 }
 
 /* In a forked child: the socket and the spool belong to the parent. */
@@ -437,6 +470,7 @@ static void it_syslog_after_fork(it_syslog *s) {
     s->base_pos = s->sent_pos = s->settled_pos = s->conn_start_pos = 0;
     s->pending_lost = 0;
     s->ever_connected = 0;
+    s->flush_stalled = 0;
     s->next_try_ns = s->backoff_ns = 0;
 }
 

@@ -4,9 +4,14 @@
 # GIL.  A Python sink object gets batches of decoded records: the drain
 # takes the GIL once per batch.  A sink's errors are counted and its failed
 # batch is retried with the next one; nothing is raised into the program.
+#
+# Accounting (as for native sinks, it_sinks.h): records = written (write()
+# returned), lost = given up on, pending = held for a retry; "lost N"
+# notices are not records.  records + lost + pending == records handed over.
 
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
+import errno as _errno
 import os
 from posix.unistd cimport close as _close
 
@@ -20,6 +25,7 @@ cdef class SinkHandle:
     cdef readonly object target     # the Python sink object, or None
     cdef readonly str name
     cdef list pending               # Python sinks: records whose write failed
+    cdef Py_ssize_t pending_records # of them, without "lost" notices
 
     def __cinit__(self):
         global _live_sink_handles
@@ -39,6 +45,7 @@ cdef class SinkHandle:
             it_syslog_free(self.s.syslog)
             it_binary_free(self.s.binary)
             free(self.s.buf)
+            free(self.s.marks)
             free(self.s)
 
     @staticmethod
@@ -51,7 +58,8 @@ cdef class SinkHandle:
         h.s.values = values
         h.s.format = IT_FORMAT_JSONL if fmt == "jsonl" else IT_FORMAT_TEXT
         h.s.buf = <char *> malloc(IT_SINK_BUF)
-        if h.s.buf == NULL:
+        h.s.marks = <it_sink_mark *> malloc(IT_SINK_MARKS * sizeof(it_sink_mark))
+        if h.s.buf == NULL or h.s.marks == NULL:
             raise MemoryError()
         h.target = None
         h.name = name
@@ -130,33 +138,85 @@ cdef class SinkHandle:
             "bytes": it_counter(&self.s.bytes),
             "errors": it_counter(&self.s.errors),
             "lost": it_counter(&self.s.lost),
+            "pending": (self.pending_records if self.target is not None
+                        else it_counter(&self.s.pending)),
+            "error": _errno_text(self.s.last_errno),
         }
 
-    cdef void deliver(self, list batch) noexcept:
-        """GIL held, drain thread.  Retries earlier failed records first."""
+    cdef void deliver(self, list batch, Py_ssize_t records) noexcept:
+        """GIL held, drain thread.  Retries earlier failed records first.
+        `records`: how many of the batch are records (not "lost" notices)."""
         if self.pending:
             batch = self.pending + batch
+            records += self.pending_records
             self.pending = []
+            self.pending_records = 0
         try:
-            self.target.write(batch)
-            self.s.records += len(batch)
+            _call_sink(self.target.write, (batch,))
+            self.s.records += records
         except BaseException:
             self.s.errors += 1
             overflow = len(batch) - _PENDING_MAX
             if overflow > 0:
-                self.s.lost += overflow
+                dropped = _count_records(batch[:overflow])
+                self.s.lost += dropped
+                records -= dropped
                 batch = batch[overflow:]
             self.pending = batch
+            self.pending_records = records
 
     cdef void flush(self) noexcept:
         if self.target is None:
             return
         try:
             if self.pending:
-                self.deliver([])
-            self.target.flush()
+                self.deliver([], 0)
+            _call_sink(self.target.flush)
         except BaseException:
             self.s.errors += 1
+
+    cdef void give_up(self) noexcept:
+        """No retry will come (the end, or the sink was replaced): held records are lost."""
+        self.s.lost += self.pending_records
+        self.pending = []
+        self.pending_records = 0
+
+
+cdef object _call_sink(object method, tuple args=()):
+    """A Python sink's method, with this thread marked as inside a sink
+    (see it_in_sink; _refuse_in_sink)."""
+    global it_in_sink
+    cdef int outer = it_in_sink
+    it_in_sink = 1
+    try:
+        return method(*args)
+    finally:
+        it_in_sink = outer
+
+
+def _refuse_in_sink(str what):
+    """RuntimeError when a tracing call comes from inside a sink's code."""
+    if it_in_sink:
+        raise RuntimeError(
+            "infi_tracing: %s() called from inside a sink (its write() or flush()): it would "
+            "wait for the drain thread, which runs the sink and waits for it to return; call "
+            "it from the program instead" % what)
+
+
+cdef Py_ssize_t _count_records(list batch):
+    """Records of a decoded batch, without the "lost" notices."""
+    cdef Py_ssize_t k = 0
+    for rec in batch:
+        if rec["event"] != "lost":
+            k += 1
+    return k
+
+
+cdef object _errno_text(int err):
+    """"ENOSPC (No space left on device)" for the errno a sink gave up on, or None."""
+    if not err:
+        return None
+    return "%s (%s)" % (_errno.errorcode.get(err, "errno %d" % err), os.strerror(err))
 
 
 cdef int _copy_field(char *dest, str value, size_t limit) except -1:
@@ -204,13 +264,14 @@ cdef void _py_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t
                     long pid, int64_t wall_offset) noexcept:
     """it_d.py_batch: runs in the drain thread, which holds the GIL for this batch."""
     cdef size_t i
+    cdef Py_ssize_t records = it_count_records(recs, n)
     try:
         _exclude_this_thread()
         batch = [_decode_record(recs[i], pid, r.tid, wall_offset) for i in range(n)]
-        (<SinkHandle> s.pyobj).deliver(batch)
+        (<SinkHandle> s.pyobj).deliver(batch, records)
     except BaseException:
         s.errors += 1
-
+        s.lost += records  # never reached the sink
 
 cdef int _exclude_this_thread() except -1:
     """The drain thread runs Python sinks: never trace what it runs."""
@@ -246,6 +307,9 @@ def set_sinks(list handles):
     free(old)
     previous = _sink_handles
     _sink_handles = list(handles)
+    for h in previous:
+        if not any(h is k for k in handles):
+            (<SinkHandle> h).give_up()
     return previous
 
 
@@ -264,6 +328,12 @@ def flush_python_sinks():
 def _flush_all():
     for h in _sink_handles:
         (<SinkHandle> h).flush()
+
+
+def give_up_python_sinks():
+    """At the end: records Python sinks still hold for a retry are lost."""
+    for h in _sink_handles:
+        (<SinkHandle> h).give_up()
 
 
 def call_untraced(fn, *args):
