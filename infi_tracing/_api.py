@@ -1,7 +1,9 @@
 """The public face: start and stop tracing, choose outputs, read counters."""
 
 import atexit
+import os
 import sys
+import threading
 
 from infi_tracing import _config, _levels
 from infi_tracing.native import _core
@@ -23,6 +25,13 @@ MAX_BUFFER_SIZE = 1 << 30
 
 _sinks = []
 _last_arguments = {}  # of the last set_tracing(), for last_tracing_arguments()
+# One configuration change at a time.  set_tracing() and unset_tracing() wait
+# for the drain with the GIL released, so without it a second thread could
+# start tracing in the middle of a first one's restart: two backends (two
+# sys.monitoring tool ids) installed, one of them never removed.  Re-entrant:
+# set_tracing() calls set_sinks(), and a Python sink's flush() may reconfigure.
+_control = threading.RLock()
+_SHUTDOWN_WAIT = 10.0  # seconds exit waits for another thread's reconfiguration
 
 
 def _check_level(level):
@@ -74,6 +83,11 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     re-entries and suspensions as resume/yield instead of call/return.
     Calling it again while tracing restarts with the new settings.
     """
+    with _control:
+        _set_tracing(filter, level, backend, overflow, buffer_size, generators)
+
+
+def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
     level = _check_level(level)
@@ -101,13 +115,15 @@ def last_tracing_arguments():
 
 def unset_tracing():
     """Stop tracing every thread; every record made so far reaches the sinks."""
-    if _core.backend_in_use() is not None:
-        _core.stop()
+    with _control:
+        if _core.backend_in_use() is not None:
+            _core.stop()
 
 
 def flush_tracing():
     """Deliver every record made so far to every sink, then return."""
-    _core.flush()
+    with _control:
+        _core.flush()
 
 
 def set_sinks(sinks):
@@ -121,9 +137,10 @@ def set_sinks(sinks):
             if not callable(getattr(sink, method, None)):
                 raise ValueError("sink %r has no %s() method" % (sink, method))
     handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s)) for s in sinks]
-    _core.flush()
-    _core.set_sinks(handles)
-    old, _sinks[:] = list(_sinks), sinks
+    with _control:
+        _core.flush()
+        _core.set_sinks(handles)
+        old, _sinks[:] = list(_sinks), sinks
     for sink in old:
         if not any(sink is s for s in sinks):
             try:
@@ -183,8 +200,9 @@ def tracing_stats():
 
     Delivers what is pending first, so the counters agree with the sinks.
     """
-    _core.flush()
-    stats = _core.stats()
+    with _control:
+        _core.flush()
+        stats = _core.stats()
     stats["records"] = sum(t["records"] for t in stats["threads"]) + \
         stats["exited_threads"]["records"]
     stats["lost"] = sum(t["lost"] for t in stats["threads"]) + stats["exited_threads"]["lost"]
@@ -193,8 +211,14 @@ def tracing_stats():
 
 def _shutdown():
     """At exit: deliver every record, stop the drain, then close the sinks
-    (a Perfetto file gets its closing bracket)."""
-    _core.shutdown()
+    (a Perfetto file gets its closing bracket).  Waits a bounded time for
+    another thread's reconfiguration (a daemon thread may be stuck in it)."""
+    locked = _control.acquire(timeout=_SHUTDOWN_WAIT)
+    try:
+        _core.shutdown()
+    finally:
+        if locked:
+            _control.release()
     for sink in list(_sinks):
         try:
             _core.call_untraced(sink.close)
@@ -203,3 +227,7 @@ def _shutdown():
 
 
 atexit.register(_shutdown)
+# No fork in the middle of a reconfiguration: the child would inherit it
+# half done, with the lock held by a thread it does not have.
+os.register_at_fork(before=_control.acquire, after_in_parent=_control.release,
+                    after_in_child=_control.release)
