@@ -71,7 +71,7 @@ def _check_buffer_size(buffer_size):
 
 
 def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
-                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=False):
+                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True):
     """Start tracing every thread, existing and future.
 
     ``filter(frame)`` is called once per code object, with the frame of its
@@ -79,8 +79,10 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     (NO_TRACE); its answer is cached.  ``overflow="drop"`` never blocks the
     program (drops are counted and reported in the stream); ``"block"`` is
     lossless.  ``buffer_size`` is each thread's ring in bytes (rounded up to
-    a power of two).  ``generators=True`` records generator and coroutine
-    re-entries and suspensions as resume/yield instead of call/return.
+    a power of two).  Generator and coroutine re-entries and suspensions
+    are resume/yield records, so a call is recorded (and counted) once
+    however often it awaits; ``generators=False`` records them as
+    call/return pairs instead (each re-entry then also counts as a call).
     Calling it again while tracing restarts with the new settings.
     """
     with _control:
