@@ -106,6 +106,34 @@ def test_generator_events_by_default(tmp_path, backend):
                                              "return"]
 
 
+NUMBERS = """
+def numbers():
+    yield 1
+    yield 2
+    yield 3
+"""
+
+
+def test_generator_suspended_before_tracing_is_resumed_not_called(tmp_path, backend):
+    """A generator suspended before set_tracing(): its re-entries are resumes on every backend."""
+    traced = run_traced(tmp_path, "next(g)\nnext(g)", backend=backend,
+                        setup=NUMBERS + "g = numbers()\nnext(g)")
+    assert [r["event"] for r in traced.events() if r["qualname"] == "numbers"] == \
+        ["resume", "yield", "resume", "yield"]
+
+
+def test_generator_suspended_across_a_restart_is_resumed_not_called(tmp_path, backend):
+    """A generator suspended while set_tracing() restarts: its re-entry is a resume, not a call."""
+    traced = run_traced(tmp_path, NUMBERS + """
+g = numbers()
+next(g)
+infi_tracing.set_tracing(backend=%r)
+next(g)
+""" % backend, backend=backend)
+    assert [r["event"] for r in traced.events() if r["qualname"] == "numbers"] == \
+        ["call", "yield", "resume", "yield"]
+
+
 def test_awaiting_coroutine_calls_are_recorded_once_by_default(tmp_path, backend):
     """10,000 calls of a coroutine that awaits: 10,000 call records, resumes apart, all nested."""
     traced = run_traced(tmp_path, AWAITING_LEAF, backend=backend,

@@ -97,8 +97,7 @@ static int it_profile_callback(PyObject *obj, PyFrameObject *frame, int what, Py
         int resume = 0;
         if (IT_UNLIKELY(co->co_flags & IT_GEN_FLAGS)) {
             uint64_t d = it_lookup(co);
-            uint32_t id = (d >> 40) == it_g.gen ? (uint32_t)(d >> 8) : 0;
-            /* first sight of the code: it is starting, not resuming */
+            uint32_t id = it_gen_code_id(co, &d, frame);
             resume = id && it_profile_is_resume(co, frame, it_registry_get(id)->start_lasti);
         }
         it_enter(co, frame, NULL, resume);
