@@ -1,7 +1,9 @@
 """The public face: start and stop tracing, choose outputs, read counters."""
 
 import atexit
+import os
 import sys
+import threading
 
 from infi_tracing import _config, _exec, _levels, _mp_exit
 from infi_tracing.native import _core
@@ -23,6 +25,13 @@ MAX_BUFFER_SIZE = 1 << 30
 
 _sinks = []
 _last_arguments = {}  # of the last set_tracing(), for last_tracing_arguments()
+# One configuration change at a time.  set_tracing() and unset_tracing() wait
+# for the drain with the GIL released, so without it a second thread could
+# start tracing in the middle of a first one's restart: two backends (two
+# sys.monitoring tool ids) installed, one of them never removed.  Re-entrant:
+# set_tracing() calls set_sinks(), and a Python sink's flush() may reconfigure.
+_control = threading.RLock()
+_SHUTDOWN_WAIT = 10.0  # seconds exit waits for another thread's reconfiguration
 
 
 def _check_level(level):
@@ -62,7 +71,7 @@ def _check_buffer_size(buffer_size):
 
 
 def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
-                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=False):
+                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True):
     """Start tracing every thread, existing and future.
 
     ``filter(frame)`` is called once per code object, with the frame of its
@@ -70,12 +79,19 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     (NO_TRACE); its answer is cached.  ``overflow="drop"`` never blocks the
     program (drops are counted and reported in the stream); ``"block"`` is
     lossless.  ``buffer_size`` is each thread's ring in bytes (rounded up to
-    a power of two).  ``generators=True`` records generator and coroutine
-    re-entries and suspensions as resume/yield instead of call/return.
+    a power of two).  Generator and coroutine re-entries and suspensions
+    are resume/yield records, so a call is recorded (and counted) once
+    however often it awaits; ``generators=False`` records them as
+    call/return pairs instead (each re-entry then also counts as a call).
     Calling it again while tracing restarts with the new settings.  While
     tracing, ``os.execv``/``os.execve`` (so every ``os.exec*``) flush first.
     """
-    _core._refuse_in_sink("set_tracing")
+    _core._refuse_in_sink("set_tracing")  # before the lock: a sink runs while it is held
+    with _control:
+        _set_tracing(filter, level, backend, overflow, buffer_size, generators)
+
+
+def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
     level = _check_level(level)
@@ -108,8 +124,9 @@ def unset_tracing():
     RuntimeError when called from inside a sink (see flush_tracing()).
     """
     _core._refuse_in_sink("unset_tracing")
-    if _core.backend_in_use() is not None:
-        _core.stop()
+    with _control:
+        if _core.backend_in_use() is not None:
+            _core.stop()
 
 
 def flush_tracing():
@@ -120,7 +137,9 @@ def flush_tracing():
     thread running the sink would wait for itself.  A signal handler (Ctrl-C)
     can interrupt the wait.
     """
-    _core.flush()
+    _core._refuse_in_sink("flush_tracing")
+    with _control:
+        _core.flush()
 
 
 def set_sinks(sinks):
@@ -131,9 +150,11 @@ def set_sinks(sinks):
     """
     sinks = _config.sink_objects(sinks)
     handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s)) for s in sinks]
-    _core.flush("set_sinks")
-    _core.set_sinks(handles)
-    old, _sinks[:] = list(_sinks), sinks
+    _core._refuse_in_sink("set_sinks")
+    with _control:
+        _core.flush("set_sinks")
+        _core.set_sinks(handles)
+        old, _sinks[:] = list(_sinks), sinks
     for sink in old:
         if not any(sink is s for s in sinks):
             try:
@@ -197,8 +218,10 @@ def tracing_stats():
     for a retry) is every record handed to it; ``error`` names why records
     were last given up (a native file sink), or is None.
     """
-    _core.flush("tracing_stats")
-    stats = _core.stats()
+    _core._refuse_in_sink("tracing_stats")
+    with _control:
+        _core.flush("tracing_stats")
+        stats = _core.stats()
     stats["records"] = sum(t["records"] for t in stats["threads"]) + \
         stats["exited_threads"]["records"]
     stats["lost"] = sum(t["lost"] for t in stats["threads"]) + stats["exited_threads"]["lost"]
@@ -215,8 +238,14 @@ def _finish():
 
 def _shutdown():
     """At exit: deliver every record, stop the drain, then close the sinks
-    (a Perfetto file gets its closing bracket)."""
-    _finish()
+    (a Perfetto file gets its closing bracket).  Waits a bounded time for
+    another thread's reconfiguration (a daemon thread may be stuck in it)."""
+    locked = _control.acquire(timeout=_SHUTDOWN_WAIT)
+    try:
+        _finish()
+    finally:
+        if locked:
+            _control.release()
     for sink in list(_sinks):
         try:
             _core.call_untraced(sink.close)
@@ -226,3 +255,7 @@ def _shutdown():
 
 atexit.register(_shutdown)
 _mp_exit.install(_shutdown)  # forked multiprocessing children skip atexit
+# No fork in the middle of a reconfiguration: the child would inherit it
+# half done, with the lock held by a thread it does not have.
+os.register_at_fork(before=_control.acquire, after_in_parent=_control.release,
+                    after_in_child=_control.release)

@@ -61,8 +61,11 @@ def add_run_parser(commands):
                             help="drop (default) or block (INFI_TRACING_OVERFLOW)")
     run_parser.add_argument("--buffer-size", metavar="BYTES",
                             help="ring bytes per thread, e.g. 8M (INFI_TRACING_BUFFER_SIZE)")
-    run_parser.add_argument("--generators", action="store_true", default=None,
-                            help="record generator resumes/yields (INFI_TRACING_GENERATORS)")
+    run_parser.add_argument("--generators", action=argparse.BooleanOptionalAction,
+                            default=None,
+                            help="generator/coroutine re-entries and suspensions as resume/"
+                                 "yield (default) or, with --no-generators, as call/return "
+                                 "(INFI_TRACING_GENERATORS)")
     run_parser.add_argument("--signals", metavar="SPEC",
                             help="install signal handlers: yes (toggle=USR2,stats=USR1) or "
                                  "toggle=SIG,stats=SIG (INFI_TRACING_SIGNALS)")
@@ -134,8 +137,8 @@ def _settings(args, parser):
             raise ValueError("%s: backend %r is not available on Python %d.%d (available: %s)"
                              % ((source, backend) + sys.version_info[:2]
                                 + (", ".join(_core.available_backends()),)))
-        if args.generators:
-            options["generators"] = True
+        if args.generators is not None:
+            options["generators"] = args.generators
         if args.include:
             options["include"] = args.include
         if args.exclude:

@@ -44,6 +44,24 @@ for _ in range(3):
 """
 
 
+# A coroutine called 10,000 times that suspends in each call.
+AWAITING_LEAF = """
+import asyncio
+
+async def leaf(i):
+    await asyncio.sleep(0)  # suspends: the event loop runs, then resumes leaf
+    return i
+
+async def main():
+    total = 0
+    for i in range(10000):
+        total += await leaf(i)
+    return total
+
+print(asyncio.run(main()))
+"""
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     """Each hook backend this interpreter has."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import check_nesting, jsonl_sink, run_cli, write
+from conftest import AWAITING_LEAF, check_nesting, jsonl_sink, run_cli, write
 from conftest import cli_env as _env
 from syslog_peers import DatagramPeer, parse_5424
 
@@ -249,6 +249,29 @@ def test_summary_reports_sinks_threads_greenlets_and_top_functions(tmp_path):
     assert int(threads) == 2 and int(seen) >= len(greenlets)
     assert summary[3:] == ["  top functions by calls:",
                            "            65  __main__.work", "             4  __main__.job"]
+
+
+def test_summary_counts_each_call_of_an_awaiting_coroutine_once(tmp_path, backend):
+    """A coroutine called 10,000 times, suspended in each call: the summary says 10,000."""
+    write(tmp_path / "prog.py", AWAITING_LEAF)
+    proc = run_cli(tmp_path, "run", "--backend", backend, "--sink", jsonl_sink(tmp_path),
+                   "--include", "__main__", "--top", "3", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    summary = proc.stderr.splitlines()
+    assert summary[summary.index("  top functions by calls:") + 1:] == [
+        "        10,000  __main__.leaf", "             1  __main__.main",
+        "             1  __main__.<module>"]
+    assert len([r for r in records(tmp_path) if r["event"] == "call"]) == 10002
+
+
+def test_no_generators_records_re_entries_as_calls(tmp_path):
+    """--no-generators: a generator's re-entries and suspensions are call/return pairs."""
+    write(tmp_path / "prog.py", "def numbers():\n    yield 1\n\nlist(numbers())\n")
+    proc = run_cli(tmp_path, "run", "--no-generators", "--sink", jsonl_sink(tmp_path),
+                   "--include", "__main__", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    events = [r["event"] for r in records(tmp_path) if r.get("qualname") == "numbers"]
+    assert events == ["call", "return", "call", "return"]
 
 
 def test_no_summary_prints_nothing_of_its_own(tmp_path):

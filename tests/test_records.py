@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import check_nesting, run_traced
+from conftest import AWAITING_LEAF, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -84,8 +84,21 @@ def test_exception_unwind_record(tmp_path, backend):
     check_nesting(records)
 
 
-def test_generators_map_to_call_and_return_by_default(tmp_path, backend):
-    """Generator re-entries and yields read as call/return pairs by default."""
+def test_generators_map_to_call_and_return_on_request(tmp_path, backend):
+    """generators=False makes generator re-entries and yields read as call/return pairs."""
+    traced = run_traced(tmp_path, """
+        def numbers():
+            yield 1
+            yield 2
+        total = sum(numbers())
+    """, backend=backend, tracing_args="generators=False")
+    records = [r for r in traced.events() if r["qualname"] == "numbers"]
+    assert [r["event"] for r in records] == ["call", "return"] * 3
+    check_nesting(records)
+
+
+def test_generator_events_by_default(tmp_path, backend):
+    """By default re-entries are resume records and suspensions yield records."""
     traced = run_traced(tmp_path, """
         def numbers():
             yield 1
@@ -93,21 +106,48 @@ def test_generators_map_to_call_and_return_by_default(tmp_path, backend):
         total = sum(numbers())
     """, backend=backend)
     records = [r for r in traced.events() if r["qualname"] == "numbers"]
-    assert [r["event"] for r in records] == ["call", "return"] * 3
-    check_nesting(records)
-
-
-def test_generator_events_on_request(tmp_path, backend):
-    """generators=True marks re-entries as resume and suspensions as yield."""
-    traced = run_traced(tmp_path, """
-        def numbers():
-            yield 1
-            yield 2
-        total = sum(numbers())
-    """, backend=backend, tracing_args="generators=True")
-    records = [r for r in traced.events() if r["qualname"] == "numbers"]
     assert [r["event"] for r in records] == ["call", "yield", "resume", "yield", "resume",
                                              "return"]
+
+
+NUMBERS = """
+def numbers():
+    yield 1
+    yield 2
+    yield 3
+"""
+
+
+def test_generator_suspended_before_tracing_is_resumed_not_called(tmp_path, backend):
+    """A generator suspended before set_tracing(): its re-entries are resumes on every backend."""
+    traced = run_traced(tmp_path, "next(g)\nnext(g)", backend=backend,
+                        setup=NUMBERS + "g = numbers()\nnext(g)")
+    assert [r["event"] for r in traced.events() if r["qualname"] == "numbers"] == \
+        ["resume", "yield", "resume", "yield"]
+
+
+def test_generator_suspended_across_a_restart_is_resumed_not_called(tmp_path, backend):
+    """A generator suspended while set_tracing() restarts: its re-entry is a resume, not a call."""
+    traced = run_traced(tmp_path, NUMBERS + """
+g = numbers()
+next(g)
+infi_tracing.set_tracing(backend=%r)
+next(g)
+""" % backend, backend=backend)
+    assert [r["event"] for r in traced.events() if r["qualname"] == "numbers"] == \
+        ["call", "yield", "resume", "yield"]
+
+
+def test_awaiting_coroutine_calls_are_recorded_once_by_default(tmp_path, backend):
+    """10,000 calls of a coroutine that awaits: 10,000 call records, resumes apart, all nested."""
+    traced = run_traced(tmp_path, AWAITING_LEAF, backend=backend,
+                        tracing_args="filter=lambda frame: frame.f_globals['__name__'] == "
+                                     "'__main__'")
+    assert traced.stdout == "%d\n" % sum(range(10000))
+    records = [r for r in traced.events() if r["qualname"] in ("leaf", "main")]
+    leaf = [r["event"] for r in records if r["qualname"] == "leaf"]
+    assert leaf == ["call", "yield", "resume", "return"] * 10000
+    check_nesting(records)
 
 
 def test_code_running_before_set_tracing_is_not_mis_nested(tmp_path, backend):

@@ -39,24 +39,22 @@ def _profile_bootstrap(frame, event, arg):
 
 
 cdef int _install(str backend) except -1:
-    global _tool_id, _backend
+    """Install `backend`.  At most one backend, and one sys.monitoring tool
+    id, is ours at any time: an installed one is removed first, and an
+    install that fails half-way is undone before the error propagates.
+    The caller (_api.py) serialises start/stop; this keeps the invariant
+    even so."""
+    global _backend
+    if _backend:
+        _uninstall()
     if backend == "monitoring":
-        mon = _sys.monitoring
-        it_g.disable = <PyObject *> mon.DISABLE
-        for tool in (mon.PROFILER_ID, 3, 4, 1, 0):
-            if mon.get_tool(tool) is None:
-                break
-        else:
-            raise RuntimeError("infi_tracing: every sys.monitoring tool id is in use")
-        mon.use_tool_id(tool, "infi_tracing")
-        _tool_id = tool
-        mask = 0
-        for name in _MONITORING_EVENTS:
-            event = getattr(mon.events, name)
-            mon.register_callback(tool, event, it_mon_callback(name.lower().encode()))
-            mask |= event
-        mon.set_events(tool, mask)
-        mon.restart_events()  # earlier DISABLE answers belong to an older filter
+        _claim_tool_id()
+        _backend = backend  # from here on _uninstall() undoes what is done
+        try:
+            _monitoring_on()
+        except BaseException:
+            _uninstall()
+            raise
     elif backend == "evalframe":
         if not it_evalframe_install():
             raise ValueError("backend='evalframe' is not available: another tool has installed "
@@ -68,15 +66,48 @@ cdef int _install(str backend) except -1:
     return 0
 
 
+cdef int _claim_tool_id() except -1:
+    """Register a free sys.monitoring tool id as ours (the profiler's if free)."""
+    global _tool_id
+    mon = _sys.monitoring
+    for tool in (mon.PROFILER_ID, 3, 4, 1, 0):
+        if mon.get_tool(tool) is None:
+            break
+    else:
+        raise RuntimeError("infi_tracing: every sys.monitoring tool id is in use")
+    mon.use_tool_id(tool, "infi_tracing")
+    _tool_id = tool
+    return 0
+
+
+cdef int _monitoring_on() except -1:
+    """Our callbacks and events on the claimed tool id."""
+    mon = _sys.monitoring
+    it_g.disable = <PyObject *> mon.DISABLE
+    mask = 0
+    for name in _MONITORING_EVENTS:
+        event = getattr(mon.events, name)
+        mon.register_callback(_tool_id, event, it_mon_callback(name.lower().encode()))
+        mask |= event
+    mon.set_events(_tool_id, mask)
+    mon.restart_events()  # earlier DISABLE answers belong to an older filter
+    return 0
+
+
 cdef int _uninstall() except -1:
+    """Remove the installed backend; the tool id is freed even if clearing
+    its events or callbacks fails."""
     global _tool_id, _backend
     if _backend == "monitoring":
         mon = _sys.monitoring
-        mon.set_events(_tool_id, 0)
-        for name in _MONITORING_EVENTS:
-            mon.register_callback(_tool_id, getattr(mon.events, name), None)
-        mon.free_tool_id(_tool_id)
-        _tool_id = -1
+        try:
+            mon.set_events(_tool_id, 0)
+            for name in _MONITORING_EVENTS:
+                mon.register_callback(_tool_id, getattr(mon.events, name), None)
+        finally:
+            mon.free_tool_id(_tool_id)
+            _tool_id = -1
+            _backend = ""
     elif _backend == "evalframe":
         it_evalframe_uninstall()
     elif _backend == "profile":

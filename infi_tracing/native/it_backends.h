@@ -68,6 +68,13 @@ static inline int it_profile_exit_kind(PyCodeObject *co, PyFrameObject *frame, P
 #endif
     if (!check)
         return IT_EV_RETURN;
+#if PY_VERSION_HEX < 0x030B0000
+    /* 3.10 marks a suspended frame; its YIELD_FROM (await) also steps
+     * f_lasti back onto the instruction before it, so the opcode test
+     * below would take an await for a return. */
+    if (gen && frame->f_state == FRAME_SUSPENDED)
+        return IT_EV_YIELD;
+#endif
     int op = it_frame_opcode(co, frame);
     /* 3.13 reports a yield with the frame already on the RESUME after it */
     if (gen && op >= 0 &&
@@ -90,8 +97,7 @@ static int it_profile_callback(PyObject *obj, PyFrameObject *frame, int what, Py
         int resume = 0;
         if (IT_UNLIKELY(co->co_flags & IT_GEN_FLAGS)) {
             uint64_t d = it_lookup(co);
-            uint32_t id = (d >> 40) == it_g.gen ? (uint32_t)(d >> 8) : 0;
-            /* first sight of the code: it is starting, not resuming */
+            uint32_t id = it_gen_code_id(co, &d, frame);
             resume = id && it_profile_is_resume(co, frame, it_registry_get(id)->start_lasti);
         }
         it_enter(co, frame, NULL, resume);

@@ -141,25 +141,29 @@ static PyObject *it_eval_frame(PyThreadState *tstate, it_eval_frame_t *frame, in
         return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
     int resume = 0;
     int gen = (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) != 0;
+#if PY_VERSION_HEX >= 0x030B0000
+    /* First sight: the filter needs the frame's globals and arguments, and
+     * 3.11 has no public way to make its frame object before it runs. */
+    if (IT_UNLIKELY((d >> 40) != it_g.gen))
+        it_pending_globals = IT_FRAME(frame)->f_globals, it_pending_fast = IT_FRAME(frame)->localsplus;
+#endif
     if (IT_UNLIKELY(gen)) {
 #if PY_VERSION_HEX >= 0x030B0000
         /* 3.11 evaluates a generator function's frame once to create the
          * generator (RETURN_GENERATOR): not a call of the function. */
         const _Py_CODEUNIT *code = (const _Py_CODEUNIT *)co->co_code_adaptive;
         Py_ssize_t at = IT_FRAME(frame)->prev_instr - code;
-        if (at < 0)
+        if (at < 0) {
+            it_pending_globals = NULL;
             return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
-        uint32_t id = (d >> 40) == it_g.gen ? (uint32_t)(d >> 8) : 0;
+        }
+        uint32_t id = it_gen_code_id(co, &d, NULL);
         resume = id && (uint32_t)(at * 2) >= it_registry_get(id)->start_lasti;
 #else
         resume = frame->f_lasti >= 0;
 #endif
     }
 #if PY_VERSION_HEX >= 0x030B0000
-    /* First sight: the filter needs the frame's globals and arguments, and
-     * 3.11 has no public way to make its frame object before it runs. */
-    if (IT_UNLIKELY((d >> 40) != it_g.gen))
-        it_pending_globals = IT_FRAME(frame)->f_globals, it_pending_fast = IT_FRAME(frame)->localsplus;
     int entered = it_enter_known(co, d, NULL, IT_FRAME(frame)->localsplus, resume);
     it_pending_globals = NULL;
 #else

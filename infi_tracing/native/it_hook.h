@@ -214,6 +214,30 @@ static inline uint64_t it_lookup(PyCodeObject *co) {
     return (uint64_t)(uintptr_t)ex->ce_extras[it_g.extra_index];
 }
 
+/* The decision of a code object whose cached one is stale or missing
+ * (slow path: the filter may run). */
+static __attribute__((noinline)) uint64_t it_redecide(PyCodeObject *co, PyFrameObject *frame) {
+    it_busy++;
+    uint64_t d = it_decide(co, frame);
+    it_busy--;
+    return d;
+}
+
+/* The registry id of generator or coroutine code, to tell its start from a
+ * resume by the entry's first instruction (profile and eval-frame
+ * backends), deciding first when the cached decision is stale: a frame
+ * suspended before tracing (re)started is resumed, not called, as
+ * sys.monitoring reports it.  0 when not decided now (not tracing, or in
+ * our own code) or not traced.  `*d` becomes the fresh decision. */
+static inline uint32_t it_gen_code_id(PyCodeObject *co, uint64_t *d, PyFrameObject *frame) {
+    if (IT_UNLIKELY((*d >> 40) != it_g.gen)) {
+        if (!it_g.active || it_busy || !it_current_tstate())
+            return 0;
+        *d = it_redecide(co, frame);
+    }
+    return (*d >> 40) == it_g.gen ? (uint32_t)(*d >> 8) : 0;
+}
+
 /* A frame starts (CALL) or is re-entered (RESUME).  Returns what it did
  * (IT_ENTER_*); IT_DISABLE when the code object is not traced at all, so
  * sys.monitoring can switch the event off for it.  `frame` may be NULL
@@ -232,9 +256,7 @@ static inline IT_ALWAYS_INLINE int it_enter_impl(PyCodeObject *co, uint64_t d,
     if (IT_UNLIKELY(!ts))
         return IT_ENTER_NONE;
     if (IT_UNLIKELY((d >> 40) != it_g.gen)) {
-        it_busy++;
-        d = it_decide(co, frame);
-        it_busy--;
+        d = it_redecide(co, frame);
         if (!d)
             return IT_ENTER_NONE;
     }
