@@ -43,12 +43,19 @@ import json
 import os
 import threading
 
+from infi_tracing._format import json_safe
+
 __all__ = ["PerfettoSink", "LOST_TRACK_BASE"]
 
 LOST_TRACK_BASE = 1 << 31  # thread tracks for "lost" records: tid = LOST_TRACK_BASE + OS tid
 _HEADER = b"[\n"
 _BEGIN = frozenset(("call", "resume"))
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(event):
+    """One event as JSON, values exact, no raw control or line-separator character."""
+    return json_safe(_encode(event))
 
 
 class PerfettoSink:
