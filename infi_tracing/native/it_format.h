@@ -37,10 +37,20 @@ static inline void it_out_printf(it_out *o, const char *fmt, ...) {
 
 /* Characters that never reach a text output raw: C0 controls, DEL, C1
  * controls (U+0080-U+009F, NEL among them), U+2028 and U+2029.  They end
- * lines (for some readers), spoof log lines or drive terminals.  Returns the
- * length of the UTF-8 sequence at `s` if it is one of them (its code point
- * in *cp), else 0.  `s` is NUL-terminated valid UTF-8 (the hook and the
- * registry make it so); a NUL here is the end, never unsafe. */
+ * lines (for some readers), spoof log lines or drive terminals.
+ *
+ * it_stop marks the bytes a scan must stop at: 1 for those that may start
+ * such a character (a C1 control is C2 80-9F in UTF-8, U+2028/9 E2 80
+ * A8/A9) and the NUL that ends the string, 2 more for what JSON escapes as
+ * well.  Scanning with it lets runs of plain text be copied whole, which
+ * keeps the drain's text formatting about as fast as copying. */
+static const unsigned char it_stop[256] = {
+    [0x00 ... 0x1f] = 1, [0x7f] = 1, [0xc2] = 1, [0xe2] = 1, ['"'] = 2, ['\\'] = 2,
+};
+
+/* The length of the UTF-8 sequence at `s` if it is one of the characters
+ * above (its code point in *cp), else 0.  `s` is NUL-terminated valid UTF-8
+ * (the hook and the registry make it so); the NUL ending it is not one. */
 static inline int it_unsafe_at(const unsigned char *s, unsigned *cp) {
     unsigned char c = s[0];
     if ((c < 0x20 && c) || c == 0x7f) {
@@ -65,19 +75,24 @@ static inline int it_unsafe_at(const unsigned char *s, unsigned *cp) {
 static inline void it_out_text(it_out *o, const char *str) {
     const unsigned char *s = (const unsigned char *)str, *run = s;
     unsigned cp;
-    for (; *s; s++) {
-        int n = it_unsafe_at(s, &cp);
-        if (!n)
+    for (;;) {
+        while (!(it_stop[*s] & 1))
+            s++;
+        int n = *s ? it_unsafe_at(s, &cp) : 0;
+        if (!n && *s) {
+            s++;  /* a C2 or E2 that starts a plain character */
             continue;
+        }
         it_out_put(o, (const char *)run, (size_t)(s - run));
+        if (!n)
+            return;
         if (cp == '\n' || cp == '\r' || cp == '\t')
             it_out_put(o, cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : "\\t", 2);
         else
             it_out_printf(o, cp < 0x100 ? "\\x%02x" : "\\u%04x", cp);
-        s += n - 1;
-        run = s + 1;
+        s += n;
+        run = s;
     }
-    it_out_put(o, (const char *)run, (size_t)(s - run));
 }
 
 /* JSON string: quote, backslash and the characters above as \uXXXX, so a
@@ -86,21 +101,26 @@ static inline void it_out_json_str(it_out *o, const char *str) {
     const unsigned char *s = (const unsigned char *)str, *run = s;
     unsigned cp;
     it_out_put(o, "\"", 1);
-    for (; *s; s++) {
-        int n = it_unsafe_at(s, &cp);
-        if (!n && *s != '"' && *s != '\\')
+    for (;;) {
+        while (!it_stop[*s])
+            s++;
+        int n = *s ? it_unsafe_at(s, &cp) : 0;
+        if (!n && *s && *s != '"' && *s != '\\') {
+            s++;
             continue;
+        }
         it_out_put(o, (const char *)run, (size_t)(s - run));
+        if (!*s)
+            break;
         if (n) {
             it_out_printf(o, "\\u%04x", cp);
-            s += n - 1;
+            s += n;
         } else {
-            char t[2] = {'\\', (char)*s};
+            char t[2] = {'\\', (char)*s++};
             it_out_put(o, t, 2);
         }
-        run = s + 1;
+        run = s;
     }
-    it_out_put(o, (const char *)run, (size_t)(s - run));
     it_out_put(o, "\"", 1);
 }
 
