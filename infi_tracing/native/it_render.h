@@ -105,11 +105,12 @@ static inline void it_put_repr_char(it_buf *b, Py_UCS4 c, Py_UCS4 quote, int is_
         it_buf_put(b, "\\n", 2);
     } else if (c == '\r') {
         it_buf_put(b, "\\r", 2);
-    } else if (c < 0x20 || c == 0x7f || (c > 0x7f && (is_bytes || c <= 0xff) &&
-                                         (is_bytes || !Py_UNICODE_ISPRINTABLE(c)))) {
+    } else if (c < 0x20 || c == 0x7f || (is_bytes && c > 0x7f)) {
         it_buf_printf(b, "\\x%02x", (unsigned)c);
     } else if (c < 0x7f || Py_UNICODE_ISPRINTABLE(c)) {
         it_put_utf8(b, c);
+    } else if (c <= 0xff) {
+        it_buf_printf(b, "\\x%02x", (unsigned)c);
     } else if (c <= 0xffff) {
         it_buf_printf(b, "\\u%04x", (unsigned)c);
     } else {
@@ -123,23 +124,41 @@ static inline void it_put_len_mark(it_buf *b, Py_ssize_t n) {
 
 /* The repr of the first `max` characters of a str (kind/data) or bytes
  * (bytes != NULL) of length n, then "... <len=n>" if it is longer.  The
- * quote is chosen as repr() does, from the part shown.  `squote`: escape
+ * quote is chosen as repr() does, from the part shown.  `squote_always`: escape
  * the single quote whatever the quote is, as bytearray's repr does. */
 static inline void it_put_text_repr(it_buf *b, int kind, const void *data,
                                     const unsigned char *bytes, Py_ssize_t n, Py_ssize_t max,
                                     int squote_always) {
     Py_ssize_t shown = n < max ? n : max;
     int squote = 0, dquote = 0;
-    for (Py_ssize_t i = 0; i < shown; i++) {
-        Py_UCS4 c = bytes ? bytes[i] : PyUnicode_READ(kind, data, i);
-        squote |= c == '\'';
-        dquote |= c == '"';
+    const void *narrow = bytes ? (const void *)bytes
+                               : kind == PyUnicode_1BYTE_KIND ? data : NULL;
+    if (narrow) {  /* one byte per character: the common case, searched fast */
+        squote = memchr(narrow, '\'', (size_t)shown) != NULL;
+        dquote = memchr(narrow, '"', (size_t)shown) != NULL;
+    } else {
+        for (Py_ssize_t i = 0; i < shown; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            squote |= c == '\'';
+            dquote |= c == '"';
+        }
     }
     char quote = squote && !dquote ? '"' : '\'';
     if (bytes)
         it_buf_put(b, "b", 1);
     it_buf_put(b, &quote, 1);
     for (Py_ssize_t i = 0; i < shown; i++) {
+        if (narrow) {  /* a run of printable ASCII without quotes or backslashes: as is */
+            const unsigned char *p = (const unsigned char *)narrow;
+            Py_ssize_t j = i;
+            while (j < shown && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '\'' && p[j] != '"' &&
+                   p[j] != '\\')
+                j++;
+            it_buf_put(b, (const char *)p + i, (size_t)(j - i));
+            if (j == shown)
+                break;
+            i = j;
+        }
         Py_UCS4 c = bytes ? bytes[i] : PyUnicode_READ(kind, data, i);
         if (squote_always && c == '\'')
             it_buf_put(b, "\\'", 2);
