@@ -3,12 +3,22 @@
 The drain thread formats natively (``native/it_format.h``); this module is
 the same format in Python, for sinks written in Python and for tools that
 re-render decoded records.  A test keeps the two byte-identical.
+
+Record dicts carry names and values as rendered (a value is its repr, as
+is); the text outputs escape what would break or spoof a line
+(``escape_text``), the JSON outputs keep the exact text (``json_safe``).
 """
 
 import json
+import re
 import time
 
-__all__ = ["format_text", "format_jsonl", "format_time"]
+__all__ = ["format_text", "format_jsonl", "format_time", "escape_text", "json_safe"]
+
+# What never reaches a text output raw (native/it_format.h, it_unsafe_at):
+# C0 controls, DEL, C1 controls (NEL among them), U+2028 and U+2029.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 _MARKS = {"call": ">", "return": "<", "exception": "!", "resume": ">>", "yield": "<<",
           "log": "#"}
@@ -21,25 +31,54 @@ def format_time(time_ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%06dZ" % (rest // 1000)
 
 
+def _escape_one(match):
+    char = match.group()
+    return _SHORT.get(char) or ("\\x%02x" if ord(char) < 0x100 else "\\u%04x") % ord(char)
+
+
+def escape_text(text: str) -> str:
+    """`text` for a text line: control characters, DEL, C1 controls, U+2028 and
+    U+2029 escaped as repr() writes them (``\\n``, ``\\x1b``, ``\\u2028``); all
+    else, backslashes included, as is."""
+    return _UNSAFE.sub(_escape_one, text)
+
+
+def json_safe(text: str) -> str:
+    """JSON text (from ``json.dumps(ensure_ascii=False)``) with the characters
+    it leaves raw that ``escape_text`` escapes (DEL, C1 controls, U+2028,
+    U+2029) written as ``\\uXXXX``: one line for any reader, same value."""
+    return _UNSAFE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+
+
+def _indent(depth):
+    """Two spaces per level up to the cap; deeper lines say their depth."""
+    if depth > _INDENT_MAX:
+        return "  " * _INDENT_MAX + "[depth %d] " % depth
+    return "  " * max(depth, 0)
+
+
 def format_text(rec: dict) -> str:
     """One text line (with its newline) for a decoded record."""
     head = "%s %d %d" % (format_time(rec["time_ns"]), rec["pid"], rec["tid"])
     if rec["event"] == "lost":
         return "%s lost %d records\n" % (head, rec["count"])
-    indent = "  " * min(rec["depth"], _INDENT_MAX)
+    indent = _indent(rec["depth"])
     if rec["event"] == "log":
-        return "%s g%d %s# %s %s: %s\n" % (head, rec["greenlet"], indent, rec["level"],
-                                           rec["logger"], rec["message"])
+        return "%s g%d %s# %s %s: %s\n" % (head, rec["greenlet"], indent,
+                                           escape_text(rec["level"]),
+                                           escape_text(rec["logger"]),
+                                           escape_text(rec["message"]))
     line = "%s g%d %s%s %s.%s" % (head, rec["greenlet"], indent, _MARKS[rec["event"]],
-                                  rec["module"], rec["qualname"])
+                                  escape_text(rec["module"]), escape_text(rec["qualname"]))
     if rec["event"] == "call":
         if rec.get("args"):
-            line += "(%s)" % ", ".join("%s=%s" % item for item in rec["args"].items())
+            line += "(%s)" % ", ".join("%s=%s" % (escape_text(name), escape_text(value))
+                                       for name, value in rec["args"].items())
     elif rec["event"] == "exception":
-        line += " raised %s" % rec["exception"]
+        line += " raised %s" % escape_text(rec["exception"])
     elif "retval" in rec:
-        line += " -> %s" % rec["retval"]
-    return "%s %s:%d\n" % (line, rec["file"], rec["line"])
+        line += " -> %s" % escape_text(rec["retval"])
+    return "%s %s:%d\n" % (line, escape_text(rec["file"]), rec["line"])
 
 
 def format_jsonl(rec: dict) -> str:
@@ -57,4 +96,4 @@ def format_jsonl(rec: dict) -> str:
         for key in ("args", "exception", "retval"):
             if key in rec:
                 out[key] = rec[key]
-    return json.dumps(out, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return json_safe(json.dumps(out, ensure_ascii=False, separators=(",", ":"))) + "\n"

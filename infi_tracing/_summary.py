@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from infi_tracing._format import format_time
+from infi_tracing._format import escape_text, format_time
 from infi_tracing.native import _core
 
 __all__ = ["RunSummary", "format_summary", "stats_snapshot", "compact_snapshot",
@@ -66,7 +66,7 @@ def format_summary(stats, summary, top=10):
     if counts:
         lines.append("  top functions by calls:")
         for module, qualname, count in counts:
-            lines.append("  %12s  %s.%s" % (_n(count), module, qualname))
+            lines.append("  %12s  %s.%s" % (_n(count), escape_text(module), escape_text(qualname)))
     return "\n".join(lines) + "\n"
 
 

@@ -274,6 +274,24 @@ def test_no_generators_records_re_entries_as_calls(tmp_path):
     assert events == ["call", "return", "call", "return"]
 
 
+def test_summary_escapes_control_characters_in_function_names(tmp_path):
+    """A function named with a line break and ESC shows escaped in the exit summary."""
+    write(tmp_path / "prog.py", """
+        import types
+        def f():
+            pass
+        g = types.FunctionType(f.__code__.replace(co_name="a\\nb\\x1b"), globals())
+        if hasattr(g.__code__, "co_qualname"):
+            g = types.FunctionType(g.__code__.replace(co_qualname="a\\nb\\x1b"), globals())
+        g()
+    """)
+    proc = run_cli(tmp_path, "run", "--sink", jsonl_sink(tmp_path), "--include", "__main__",
+                   "--top", "1", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines()[-2:] == ["  top functions by calls:",
+                                             "             1  __main__.a\\nb\\x1b"]
+
+
 def test_no_summary_prints_nothing_of_its_own(tmp_path):
     """--no-summary leaves stderr to the program."""
     write(tmp_path / "prog.py", "import sys\nprint('only this', file=sys.stderr)\n")

@@ -93,21 +93,17 @@ def test_hostile_arguments_render_bounded_and_harmless(tmp_path, backend, level)
     shown = dict(zip(names, [r["args"]["x"] for r in records if r["event"] == "call"],
                      strict=True))
     assert [r["retval"] for r in records if r["event"] == "return"] == list(shown.values())
-    assert shown["huge_str"].endswith("... <len=%d>" % (10_000_000 + (level == "TRACE_FUNC_REPR") * 2))
+    assert shown["huge_str"].endswith("... <len=10000000>")
+    # Built-in values render natively, bounded, at both levels (never a whole repr).
+    assert shown["huge_list"] == "[0, 1, 2, 3, 4, 5, 6, 7, ... <len=1000000>]"
+    assert shown["deep"] == "[[[[...]]]]"
+    assert shown["self_list"] == "[1, [1, [1, [...]]]]"
+    assert shown["self_dict"] == "{'a': 1, 'me': {'a': 1, 'me': {'a': 1, 'me': {...}}}}"
     if level == "TRACE_FUNC_PRIMITIVES":
-        assert shown["huge_list"] == "[0, 1, 2, 3, 4, 5, 6, 7, ... <len=1000000>]"
-        assert shown["deep"] == "[[[[...]]]]"
-        assert shown["self_list"] == "[1, [1, [1, [...]]]]"
-        assert shown["self_dict"] == "{'a': 1, 'me': {'a': 1, 'me': {'a': 1, 'me': {...}}}}"
         for name in ("raises", "recurses", "not_str"):
             assert shown[name].startswith("<%s 0x" % {"raises": "Raises", "recurses": "Recurses",
                                                         "not_str": "NotStr"}[name])
     else:
-        assert shown["huge_list"].startswith("[0, 1, 2, 3,") and \
-            shown["huge_list"].endswith("... <len=%d>" % len(repr(list(range(1_000_000)))))
-        assert shown["deep"] in ("[" * 160 + "... <len=2002>", "<repr failed: RecursionError>")
-        assert shown["self_list"] == "[1, [...]]"
-        assert shown["self_dict"] == "{'a': 1, 'me': {...}}"
         assert shown["raises"] == "<repr failed: KeyError>"
         assert shown["recurses"] == "<repr failed: RecursionError>"
         assert shown["not_str"] == "<repr failed: TypeError>"

@@ -35,20 +35,91 @@ static inline void it_out_printf(it_out *o, const char *fmt, ...) {
         o->len += (size_t)n < room ? (size_t)n : (room ? room - 1 : 0);
 }
 
-/* JSON string body: escapes quote, backslash and control characters; the
- * input is already valid UTF-8 (the hook escapes lone surrogates). */
-static inline void it_out_json_str(it_out *o, const char *s) {
-    it_out_put(o, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char t[2] = {'\\', (char)c};
-            it_out_put(o, t, 2);
-        } else if (c < 0x20) {
-            it_out_printf(o, "\\u%04x", c);
-        } else {
-            it_out_put(o, (const char *)&c, 1);
+/* Characters that never reach a text output raw: C0 controls, DEL, C1
+ * controls (U+0080-U+009F, NEL among them), U+2028 and U+2029.  They end
+ * lines (for some readers), spoof log lines or drive terminals.
+ *
+ * it_stop marks the bytes a scan must stop at: 1 for those that may start
+ * such a character (a C1 control is C2 80-9F in UTF-8, U+2028/9 E2 80
+ * A8/A9) and the NUL that ends the string, 2 more for what JSON escapes as
+ * well.  Scanning with it lets runs of plain text be copied whole, which
+ * keeps the drain's text formatting about as fast as copying. */
+static const unsigned char it_stop[256] = {
+    [0x00 ... 0x1f] = 1, [0x7f] = 1, [0xc2] = 1, [0xe2] = 1, ['"'] = 2, ['\\'] = 2,
+};
+
+/* The length of the UTF-8 sequence at `s` if it is one of the characters
+ * above (its code point in *cp), else 0.  `s` is NUL-terminated valid UTF-8
+ * (the hook and the registry make it so); the NUL ending it is not one. */
+static inline int it_unsafe_at(const unsigned char *s, unsigned *cp) {
+    unsigned char c = s[0];
+    if ((c < 0x20 && c) || c == 0x7f) {
+        *cp = c;
+        return 1;
+    }
+    if (c == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
+        *cp = s[1];
+        return 2;
+    }
+    if (c == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
+        *cp = 0x2000u + (s[2] - 0x80u);
+        return 3;
+    }
+    return 0;
+}
+
+/* `s` for a text line (text sinks, syslog): the characters above escaped
+ * as repr() writes them (\n \r \t, \xhh, \u2028), all else as is.  The only
+ * place text output escapes (infi_tracing/_format.py mirrors it); a repr's
+ * own backslashes are left alone, so a repr shows once. */
+static inline void it_out_text(it_out *o, const char *str) {
+    const unsigned char *s = (const unsigned char *)str, *run = s;
+    unsigned cp;
+    for (;;) {
+        while (!(it_stop[*s] & 1))
+            s++;
+        int n = *s ? it_unsafe_at(s, &cp) : 0;
+        if (!n && *s) {
+            s++;  /* a C2 or E2 that starts a plain character */
+            continue;
         }
+        it_out_put(o, (const char *)run, (size_t)(s - run));
+        if (!n)
+            return;
+        if (cp == '\n' || cp == '\r' || cp == '\t')
+            it_out_put(o, cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : "\\t", 2);
+        else
+            it_out_printf(o, cp < 0x100 ? "\\x%02x" : "\\u%04x", cp);
+        s += n;
+        run = s;
+    }
+}
+
+/* JSON string: quote, backslash and the characters above as \uXXXX, so a
+ * line stays one line for any reader and decodes to exactly `s`. */
+static inline void it_out_json_str(it_out *o, const char *str) {
+    const unsigned char *s = (const unsigned char *)str, *run = s;
+    unsigned cp;
+    it_out_put(o, "\"", 1);
+    for (;;) {
+        while (!it_stop[*s])
+            s++;
+        int n = *s ? it_unsafe_at(s, &cp) : 0;
+        if (!n && *s && *s != '"' && *s != '\\') {
+            s++;
+            continue;
+        }
+        it_out_put(o, (const char *)run, (size_t)(s - run));
+        if (!*s)
+            break;
+        if (n) {
+            it_out_printf(o, "\\u%04x", cp);
+            s += n;
+        } else {
+            char t[2] = {'\\', (char)*s++};
+            it_out_put(o, t, 2);
+        }
+        run = s;
     }
     it_out_put(o, "\"", 1);
 }
@@ -95,10 +166,12 @@ static inline const char *it_record_value(const it_record *r, int i) {
 #define IT_INDENT_MAX 60
 
 /* The part of a text line after "TIME PID ":
- *   TID gGREENLET <indent>MARK module.qualname[(args)][ -> value] file:line
- * MARK: '>' call, '<' return, '!' exception, '>>' resume, '<<' yield.
- * `values` 0 hides arguments and return values (a sink's detail level);
- * the exception type is always shown.  No newline. */
+ *   TID gGREENLET <indent>[depth N ]MARK module.qualname[(args)][ -> value] file:line
+ * MARK: '>' call, '<' return, '!' exception, '>>' resume, '<<' yield.  The
+ * indent is 2 spaces per level up to IT_INDENT_MAX levels; deeper lines
+ * say their depth ("[depth 73] ").  Names and values are escaped
+ * (it_out_text).  `values` 0 hides arguments and return values (a sink's
+ * detail level); the exception type is always shown.  No newline. */
 static inline void it_format_body(it_out *o, const it_record *r, long tid, int values) {
     it_out_uint(o, (unsigned long long)tid, 1);
     if (r->event == IT_EV_LOST) {
@@ -115,32 +188,44 @@ static inline void it_format_body(it_out *o, const it_record *r, long tid, int v
     it_out_put(o, " g", 2);
     it_out_uint(o, r->greenlet_id, 1);
     it_out_put(o, " ", 1);
-    it_out_put(o, spaces, (size_t)indent * 2);
+    it_out_put(o, spaces, (size_t)(indent > 0 ? indent : 0) * 2);
+    if (r->depth > IT_INDENT_MAX)
+        it_out_printf(o, "[depth %d] ", r->depth);
     it_out_puts(o, marks[r->event]);
     it_out_put(o, " ", 1);
     if (r->event == IT_EV_LOG) {  /* "# LEVEL logger: message" */
-        it_out_printf(o, "%s %s: %s", it_record_value(r, 0), it_record_value(r, 1),
-                      it_record_value(r, 2));
+        it_out_text(o, it_record_value(r, 0));
+        it_out_put(o, " ", 1);
+        it_out_text(o, it_record_value(r, 1));
+        it_out_put(o, ": ", 2);
+        it_out_text(o, it_record_value(r, 2));
         return;
     }
     const it_code_entry *e = it_registry_get(r->code_id);
-    it_out_puts(o, e->module);
+    it_out_text(o, e->module);
     it_out_put(o, ".", 1);
-    it_out_puts(o, e->qualname);
+    it_out_text(o, e->qualname);
     if (r->event == IT_EV_CALL) {
         if (r->nvalues && values) {  /* arguments were captured (TRACE_FUNC_PRIMITIVES and up) */
             it_out_put(o, "(", 1);
-            for (int i = 0; i < r->nvalues && i < e->nargs; i++)
-                it_out_printf(o, "%s%s=%s", i ? ", " : "", e->argnames[i], it_record_value(r, i));
+            for (int i = 0; i < r->nvalues && i < e->nargs; i++) {
+                if (i)
+                    it_out_put(o, ", ", 2);
+                it_out_text(o, e->argnames[i]);
+                it_out_put(o, "=", 1);
+                it_out_text(o, it_record_value(r, i));
+            }
             it_out_put(o, ")", 1);
         }
     } else if (r->event == IT_EV_UNWIND) {
-        it_out_printf(o, " raised %s", it_record_value(r, 0));
+        it_out_put(o, " raised ", 8);
+        it_out_text(o, it_record_value(r, 0));
     } else if (r->nvalues && values) {
-        it_out_printf(o, " -> %s", it_record_value(r, 0));
+        it_out_put(o, " -> ", 4);
+        it_out_text(o, it_record_value(r, 0));
     }
     it_out_put(o, " ", 1);
-    it_out_puts(o, e->filename);
+    it_out_text(o, e->filename);
     it_out_put(o, ":", 1);
     it_out_uint(o, (unsigned long long)(e->firstlineno > 0 ? e->firstlineno : 0), 1);
 }

@@ -40,8 +40,9 @@ class TracingFilterWarning(RuntimeWarning):
 
 
 cdef char *_cstr(object s) except NULL:
-    """A malloc'd UTF-8 copy; lone surrogates become \\udXXX escapes."""
-    cdef bytes b = str(s).encode("utf-8", "backslashreplace")
+    """A malloc'd UTF-8 copy; lone surrogates become \\udXXX escapes and a NUL
+    (which would end the C string) \\x00, as it_render.h writes values."""
+    cdef bytes b = str(s).replace("\0", "\\x00").encode("utf-8", "backslashreplace")
     cdef char *p = strdup(b)
     if p == NULL:
         raise MemoryError()

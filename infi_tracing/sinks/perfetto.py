@@ -43,6 +43,7 @@ import json
 import os
 import threading
 
+from infi_tracing._format import json_safe
 from infi_tracing.sinks.files import open_trace_file
 
 __all__ = ["PerfettoSink", "LOST_TRACK_BASE"]
@@ -50,7 +51,12 @@ __all__ = ["PerfettoSink", "LOST_TRACK_BASE"]
 LOST_TRACK_BASE = 1 << 31  # thread tracks for "lost" records: tid = LOST_TRACK_BASE + OS tid
 _HEADER = b"[\n"
 _BEGIN = frozenset(("call", "resume"))
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(event):
+    """One event as JSON, values exact, no raw control or line-separator character."""
+    return json_safe(_encode(event))
 
 
 class PerfettoSink:
