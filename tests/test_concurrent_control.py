@@ -8,6 +8,8 @@ import pytest
 
 from conftest import run_python
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 TOGGLING = """
 import json, sys, threading
 import infi_tracing

@@ -7,7 +7,11 @@ thread's state, the drain thread's), then the counts, CYCLES more cycles, the co
 
 import json
 
+import pytest
+
 from conftest import run_python
+
+pytestmark = pytest.mark.native  # make test-asan runs these
 
 CYCLES = 50
 

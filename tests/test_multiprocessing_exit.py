@@ -6,6 +6,8 @@ import pytest
 from conftest import BACKENDS, check_nesting
 from reliability_helpers import count_by, read_jsonl, run_for_fields
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 WORKERS = """
 import os, sys, multiprocessing, warnings
 import infi_tracing

@@ -12,6 +12,8 @@ import pytest
 from conftest import BACKENDS, run_traced
 from syslog_peers import StreamPeer, parse_5424
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 # What a user __repr__ returns: a line break, ESC, U+2028, NEL, DEL, a C1 control...
 RAW = "a\nb\x1bc\u2028d\x85e\x7ff\x9bg\u2029h\ri\tj"
 ESCAPED = r"a\nb\x1bc\u2028d\x85e\x7ff\x9bg\u2029h\ri\tj"

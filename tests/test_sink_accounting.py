@@ -13,6 +13,8 @@ import pytest
 from conftest import cli_env, run_cli, run_python
 from syslog_peers import DatagramPeer, StreamPeer
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 # A program tracing `work` N times, then printing its counters to stderr.
 ACCOUNTED = """
 import json, os, sys, infi_tracing

@@ -10,6 +10,8 @@ import pytest
 from conftest import run_python
 from reliability_helpers import finish, start_program, wait_for_line
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 REENTRANT = """
 import sys, infi_tracing
 seen = []
