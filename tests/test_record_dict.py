@@ -1,25 +1,12 @@
 """One decoding of records into dicts, shared by the drain (Python sinks) and binary files."""
 
 import os
+from types import SimpleNamespace
 
 import infi_tracing
 from infi_tracing import _binary, _records
 
 _CODE = ("m", "f", "/m.py", 3, ["a", "b"])
-
-
-class _Collect:
-    def __init__(self):
-        self.records = []
-
-    def write(self, batch):
-        self.records.extend(batch)
-
-    def flush(self):
-        pass
-
-    def close(self):
-        pass
 
 
 def _traced(a, b=2):
@@ -58,7 +45,8 @@ def test_record_dict_of_a_lost_record_has_only_its_count():
 def test_binary_file_and_python_sink_see_the_same_dicts(tmp_path):
     """The binary reader decodes a traced call exactly as the drain hands it to a Python sink."""
     path = tmp_path / "t.itr"
-    sink = _Collect()
+    from_sink = []
+    sink = SimpleNamespace(write=from_sink.extend, flush=lambda: None, close=lambda: None)
     infi_tracing.set_sinks([sink, "binary://%s" % path])
     infi_tracing.set_tracing(lambda frame: frame.f_code is _traced.__code__,
                              level=infi_tracing.TRACE_FUNC_REPR)
@@ -69,6 +57,6 @@ def test_binary_file_and_python_sink_see_the_same_dicts(tmp_path):
         infi_tracing.set_sinks(["stderr"])
     assert os.path.getsize(path) > 0
     from_file = [r for r in _binary.read_records(str(path)) if r.get("qualname") == "_traced"]
-    from_sink = [r for r in sink.records if r.get("qualname") == "_traced"]
+    from_sink = [r for r in from_sink if r.get("qualname") == "_traced"]
     assert [r["event"] for r in from_sink] == ["call", "return"]
     assert from_file == from_sink
