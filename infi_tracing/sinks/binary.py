@@ -17,9 +17,8 @@ class BinaryFileSink:
     or with ``open_now=False`` by open() (which configuring the sink calls)."""
 
     def __init__(self, path, open_now=True):
-        self.path = trace_file_path(path)
+        self.path, self.handle = trace_file_path(path), None  # the handle comes with open()
         self.name = "binary:%s" % self.path
-        self.handle = None
         if open_now:
             self.open()
 
