@@ -21,8 +21,8 @@ from infi_tracing._api import (
     tracing_stats,
     unset_tracing,
 )
+from infi_tracing._autostart import start_tracing_from_environment
 from infi_tracing._config import SinkSpec
-from infi_tracing._env import filter_from_globs, start_tracing_from_environment
 from infi_tracing._exclusion import (
     exclude_from_traces_context,
     exclude_from_traces_recursive,
@@ -31,6 +31,7 @@ from infi_tracing._exclusion import (
     resume_tracing,
     suspend_tracing,
 )
+from infi_tracing._globs import filter_from_globs
 from infi_tracing._levels import (
     NO_TRACE,
     NO_TRACE_NESTED,

@@ -2,10 +2,16 @@
 
 import atexit
 import os
-import sys
 import threading
 
 from infi_tracing import _config, _exec, _levels, _mp_exit
+from infi_tracing._options import (
+    BACKENDS,
+    DEFAULT_BUFFER_SIZE,
+    OVERFLOW_MODES,
+    check_backend_available,
+    check_buffer_size_range,
+)
 from infi_tracing.native import _core
 from infi_tracing.sinks.stream import FileSink, StderrSink, StdoutSink
 from infi_tracing.sinks.syslog import SyslogSink
@@ -17,11 +23,6 @@ __all__ = ["set_tracing", "unset_tracing", "tracing_output_to_stdout",
            "DEFAULT_BUFFER_SIZE", "last_tracing_arguments"]
 
 TracingFilterWarning = _core.TracingFilterWarning
-BACKENDS = ("auto", "monitoring", "evalframe", "profile")
-OVERFLOW_MODES = ("drop", "block")
-DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024
-MIN_BUFFER_SIZE = 64 * 1024
-MAX_BUFFER_SIZE = 1 << 30
 
 _sinks = []
 _last_arguments = {}  # of the last set_tracing(), for last_tracing_arguments()
@@ -46,27 +47,21 @@ def _check_backend(backend):
     if backend not in BACKENDS:
         raise ValueError("backend must be one of %s, got %r" % (", ".join(map(repr, BACKENDS)),
                                                                backend))
-    available = _core.available_backends()
-    if backend == "auto":
-        if available[0] == "evalframe" and _core.evalframe_taken():
-            _core.set_backend_note("evalframe: another tool's eval-frame function is installed; "
-                                   "using profile")
-            return "profile"
-        _core.set_backend_note("")
-        return available[0]
     _core.set_backend_note("")
-    if backend not in available:
-        raise ValueError("backend=%r is not available on Python %d.%d (available: %s)"
-                         % ((backend,) + sys.version_info[:2] + (", ".join(available),)))
-    return backend
+    if backend != "auto":
+        return check_backend_available(backend)
+    available = _core.available_backends()
+    if available[0] == "evalframe" and _core.evalframe_taken():
+        _core.set_backend_note("evalframe: another tool's eval-frame function is installed; "
+                               "using profile")
+        return "profile"
+    return available[0]
 
 
 def _check_buffer_size(buffer_size):
     if isinstance(buffer_size, bool) or not isinstance(buffer_size, int):
         raise ValueError("buffer_size must be an int (bytes per thread), got %r" % (buffer_size,))
-    if not MIN_BUFFER_SIZE <= buffer_size <= MAX_BUFFER_SIZE:
-        raise ValueError("buffer_size must be between %d and %d bytes, got %d"
-                         % (MIN_BUFFER_SIZE, MAX_BUFFER_SIZE, buffer_size))
+    check_buffer_size_range(buffer_size)
     return 1 << (buffer_size - 1).bit_length()  # rings are a power of two
 
 
@@ -107,9 +102,8 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
                   else [StderrSink()])
     _exec.flush_before_exec()
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
-    _last_arguments.clear()
-    _last_arguments.update(filter=filter, level=level, backend=backend, overflow=overflow,
-                           buffer_size=buffer_size, generators=bool(generators))
+    remember_arguments(dict(filter=filter, level=level, backend=backend, overflow=overflow,
+                            buffer_size=buffer_size, generators=bool(generators)))
 
 
 def last_tracing_arguments():
@@ -221,14 +215,33 @@ def tracing_stats():
     _core._refuse_in_sink("tracing_stats")
     with _control:
         _core.flush("tracing_stats")
-        stats = _core.stats()
-    stats["records"] = sum(t["records"] for t in stats["threads"]) + \
-        stats["exited_threads"]["records"]
-    stats["lost"] = sum(t["lost"] for t in stats["threads"]) + stats["exited_threads"]["lost"]
+        return stats_without_flush()
+
+
+def stats_without_flush():
+    """tracing_stats() without delivering what is pending first (a signal
+    handler must not wait for a sink: an unreachable syslog server may hold
+    a flush for seconds)."""
+    stats = _core.stats()
+    exited = stats["exited_threads"]
+    stats["records"] = sum(t["records"] for t in stats["threads"]) + exited["records"]
+    stats["lost"] = sum(t["lost"] for t in stats["threads"]) + exited["lost"]
     return stats
 
 
-def _finish():
+def current_sinks():
+    """The sink objects records go to now (a new list)."""
+    return list(_sinks)
+
+
+def remember_arguments(arguments):
+    """Make `arguments` (set_tracing() keywords) the last ones, without
+    starting: a paused start's toggle signal starts tracing with them."""
+    _last_arguments.clear()
+    _last_arguments.update(arguments)
+
+
+def finish():
     """At exit: stop tracing, deliver every record, stop the drain thread;
     what a sink still holds then (an unreachable syslog server's spool, a
     failing Python sink's retries) is counted lost.  Run's summary calls it
@@ -236,13 +249,13 @@ def _finish():
     _core.shutdown()
 
 
-def _shutdown():
+def shutdown():
     """At exit: deliver every record, stop the drain, then close the sinks
     (a Perfetto file gets its closing bracket).  Waits a bounded time for
     another thread's reconfiguration (a daemon thread may be stuck in it)."""
     locked = _control.acquire(timeout=_SHUTDOWN_WAIT)
     try:
-        _finish()
+        finish()
     finally:
         if locked:
             _control.release()
@@ -253,8 +266,8 @@ def _shutdown():
             pass
 
 
-atexit.register(_shutdown)
-_mp_exit.install(_shutdown)  # forked multiprocessing children skip atexit
+atexit.register(shutdown)
+_mp_exit.install(shutdown)  # forked multiprocessing children skip atexit
 # No fork in the middle of a reconfiguration: the child would inherit it
 # half done, with the lock held by a thread it does not have.
 os.register_at_fork(before=_control.acquire, after_in_parent=_control.release,

@@ -7,6 +7,8 @@ on them unchanged.
 
 import struct
 
+from infi_tracing._records import CALL, EVENT_NAMES, LOG, LOST, YIELD, record_dict
+
 __all__ = ["MAGIC", "TraceFileError", "read_records", "check_trace_file"]
 
 MAGIC = b"INFITRC1"
@@ -14,8 +16,6 @@ _CHUNK = struct.Struct("<II")
 _CODE = struct.Struct("<qIiII")
 _RECORDS = struct.Struct("<qqq")
 _RECORD = struct.Struct("<IHHIIQiI")
-_EVENTS = {1: "call", 2: "return", 3: "exception", 4: "resume", 5: "yield", 6: "lost",
-           7: "log"}
 _CODE_CHUNK, _RECORDS_CHUNK, _PACKED_CHUNK = 1, 2, 3
 
 
@@ -90,42 +90,27 @@ def read_records(source, progress=None):
 def _decode_records(path, data, pos, end, pid, tid, wall_offset, codes):
     while pos < end:
         size, event, nvalues, code_id, greenlet, ts, depth, _ = _RECORD.unpack_from(data, pos)
-        if size < _RECORD.size or pos + size > end or event not in _EVENTS:
+        if size < _RECORD.size or pos + size > end or not CALL <= event < len(EVENT_NAMES):
             raise TraceFileError("%s: damaged record at byte %d" % (path, pos))
-        rec = {"mono_ns": ts, "time_ns": ts + wall_offset, "pid": pid, "tid": tid,
-               "event": _EVENTS[event]}
-        if event == 6:
-            rec["count"] = code_id | greenlet << 32
-        elif event == 7:
-            level, logger, message = (data[pos + _RECORD.size:pos + size].split(b"\0") +
-                                      [b"", b"", b""])[:3]
-            rec.update(greenlet=greenlet, depth=depth, level=level.decode("utf-8", "replace"),
-                       logger=logger.decode("utf-8", "replace"),
-                       message=message.decode("utf-8", "replace"))
+        if event == LOST:
+            yield record_dict(event, ts, wall_offset, pid, tid, count=code_id | greenlet << 32)
         else:
-            argnames = _add_code(rec, path, pos, codes, pid, code_id, greenlet, depth)
-            payload = data[pos + _RECORD.size:pos + size].split(b"\0")[:nvalues]
-            values = [v.decode("utf-8", "replace") for v in payload]
-            if event == 1 and values:
-                rec["args"] = dict(zip(argnames, values, strict=False))
-            elif event == 3:
-                rec["exception"] = values[0] if values else "?"
-            elif values:
-                rec["retval"] = values[0]
-        yield rec
+            payload = data[pos + _RECORD.size:pos + size].split(b"\0")
+            values = [v.decode("utf-8", "replace") for v in payload[:3 if event == LOG else
+                                                                     nvalues]]
+            yield record_dict(event, ts, wall_offset, pid, tid, greenlet, depth,
+                              None if event == LOG else _code(path, pos, codes, pid, code_id),
+                              values)
         pos += size
 
 
-def _add_code(rec, path, pos, codes, pid, code_id, greenlet, depth):
-    """Add the function's fields to `rec`; returns its argument names."""
+def _code(path, pos, codes, pid, code_id):
+    """(module, qualname, file, line, argument names) of a code the file defined."""
     try:
-        module, qualname, filename, line, argnames = codes[pid, code_id]
+        return codes[pid, code_id]
     except KeyError:
         raise TraceFileError("%s: record at byte %d names code %d of pid %d, which the "
                              "file never defined" % (path, pos, code_id, pid)) from None
-    rec.update(greenlet=greenlet, depth=depth, module=module, qualname=qualname,
-               file=filename, line=line)
-    return argnames
 
 
 def _decode_packed(path, data, pos, end, pid, tid, wall_offset, codes):
@@ -159,7 +144,7 @@ def _decode_packed(path, data, pos, end, pid, tid, wall_offset, codes):
             pos += size
             continue
         event = tag & 0x07
-        if not 1 <= event <= 5:  # call .. yield: the events that are packed
+        if not CALL <= event <= YIELD:  # the events that are packed
             raise TraceFileError("%s: damaged record at byte %d" % (path, at))
         code_id = varint()
         ts += varint()
@@ -167,7 +152,5 @@ def _decode_packed(path, data, pos, end, pid, tid, wall_offset, codes):
         depth += (zigzag >> 1) ^ -(zigzag & 1)
         if tag & 0x08:
             greenlet = varint()
-        rec = {"mono_ns": ts, "time_ns": ts + wall_offset, "pid": pid, "tid": tid,
-               "event": _EVENTS[event]}
-        _add_code(rec, path, at, codes, pid, code_id, greenlet, depth)
-        yield rec
+        yield record_dict(event, ts, wall_offset, pid, tid, greenlet, depth,
+                          _code(path, at, codes, pid, code_id))

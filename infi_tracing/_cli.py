@@ -162,7 +162,7 @@ def main(argv=None):
     parser = _parser()
     if argv and argv[0] == "run":
         from infi_tracing._run import split_run_argv
-        options, module, target, program_args = split_run_argv(argv[1:])
+        options, module, target, program_args = split_run_argv(argv[1:], parser.run_parser)
         args = parser.parse_args(["run"] + options)
         args.module = module if module is not None else args.module
         args.target = target[0] if target else None

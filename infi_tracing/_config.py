@@ -172,7 +172,9 @@ def sink_objects(items):
     items = list(items)
     specs = [parse_sink_spec(item) if isinstance(item, (str, dict)) else check_sink_object(item)
              for item in items]
-    built = iter(_build(spec for spec in specs if isinstance(spec, SinkSpec)))
+    built = _build([spec for spec in specs if isinstance(spec, SinkSpec)])
+    _open(built)
+    built = iter(built)
     return [next(built) if isinstance(spec, SinkSpec) else spec for spec in specs]
 
 
@@ -186,19 +188,58 @@ def sinks_from_specs(items):
 
 
 def _build(specs):
+    """A sink per spec, through the plugins; all or nothing: when a spec is
+    bad, the sinks built for the others are closed (built-in ones opened no
+    file yet: see _open)."""
     manager = plugin_manager()
     sinks = []
-    for spec in specs:
-        sink = manager.hook.infi_tracing_make_sink(spec=spec)
-        if sink is None:
-            raise ValueError("sink %s: unknown scheme %r (known: %s)"
-                             % (spec.source, spec.scheme, ", ".join(known_schemes())))
-        unread = spec.unread_options()
-        if unread:
-            raise ValueError("sink %s: unknown option%s %s" % (
-                spec.source, "s" if len(unread) > 1 else "", ", ".join(unread)))
-        sinks.append(sink)
+    try:
+        for spec in specs:
+            sink = manager.hook.infi_tracing_make_sink(spec=spec)
+            if sink is not None:
+                sinks.append(sink)
+            _check_built(spec, sink)
+    except BaseException:
+        _discard(sinks)
+        raise
     return sinks
+
+
+def _check_built(spec, sink):
+    """ValueError when no plugin took `spec`, or left one of its options unread."""
+    if sink is None:
+        raise ValueError("sink %s: unknown scheme %r (known: %s)"
+                         % (spec.source, spec.scheme, ", ".join(known_schemes())))
+    unread = spec.unread_options()
+    if unread:
+        raise ValueError("sink %s: unknown option%s %s" % (
+            spec.source, "s" if len(unread) > 1 else "", ", ".join(unread)))
+
+
+def _open(built):
+    """Open the files of the sinks just built that open lazily (an ``open()``
+    method: the built-in file sinks), now that every spec is valid; when one
+    cannot be opened, close them all again."""
+    try:
+        for sink in built:
+            opener = getattr(sink, "open", None)
+            if callable(opener):
+                opener()
+    except BaseException:
+        _discard(built)
+        raise
+
+
+def _discard(sinks):
+    """Close sinks that will never be used and empty the list, so that
+    nothing holds them: a native sink's descriptor is closed when its
+    handle is freed."""
+    for sink in sinks:
+        try:
+            sink.close()
+        except Exception:  # the configuration error is what the caller must see
+            pass
+    sinks.clear()
 
 
 def specs_from_environment(environ=None):

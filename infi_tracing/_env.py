@@ -5,17 +5,17 @@ by ``python -m infi_tracing run``, ``import infi_tracing.auto`` and the
 signal toggle).  Every bad value raises ValueError naming the variable.
 """
 
-import fnmatch
 import os
 import signal
 
 from infi_tracing import _config, _levels
+from infi_tracing._globs import filter_from_globs
+from infi_tracing._options import BACKENDS, OVERFLOW_MODES, check_buffer_size_range
 
 __all__ = ["VARIABLES", "parse_level", "parse_buffer_size", "parse_globs", "parse_signals",
-           "parse_yes_no", "filter_from_globs", "tracing_options_from_environment",
-           "signals_from_environment", "stats_file_from_environment", "sinks_from_environment",
-           "check_environment", "set_tracing_arguments", "start_tracing_from_environment",
-           "check_signal_number", "clock_from_environment"]
+           "parse_yes_no", "tracing_options_from_environment", "signals_from_environment",
+           "stats_file_from_environment", "sinks_from_environment", "check_environment",
+           "set_tracing_arguments", "check_signal_number", "clock_from_environment"]
 
 LEVEL_VARIABLE = "INFI_TRACING_LEVEL"
 INCLUDE_VARIABLE = "INFI_TRACING_INCLUDE"
@@ -146,82 +146,6 @@ def parse_signals(text, source):
     return chosen
 
 
-def _module_matches(name, pattern):
-    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern + ".*")
-
-
-def _module_names(module_globals):
-    """The module's __name__, and for a module run as __main__ (python -m
-    pkg.mod) also its real name; the main script that multiprocessing
-    re-imports in a spawned child as __mp_main__ is __main__ too."""
-    name = module_globals.get("__name__")
-    if not isinstance(name, str):
-        return ("?",)
-    if name not in ("__main__", "__mp_main__"):
-        return (name,)
-    names = (name,) if name == "__main__" else (name, "__main__")
-    real = getattr(module_globals.get("__spec__"), "name", None)
-    if isinstance(real, str) and real not in names:
-        return names + (real,)
-    return names
-
-
-def _is_path_glob(pattern):
-    return os.sep in pattern or "/" in pattern or pattern.endswith(".py")
-
-
-def filter_from_globs(include=(), exclude=(), base_filter=None):
-    """A set_tracing() filter from module-name or file-path globs.
-
-    A code object is traced when it matches an include (or there are none)
-    and no exclude.  A glob with a '/' or ending in '.py' matches the code's
-    file path (relative globs are made absolute, ``~`` is expanded); any
-    other glob matches the module name, a package's name covering its
-    submodules (``myapp`` matches ``myapp`` and ``myapp.db``; a module run
-    with ``-m`` matches by its own name as well as ``__main__``).
-    `base_filter(frame)` (optional) is asked for what the globs let through.
-    None when there is nothing to filter.
-    """
-    include, exclude = list(include), list(exclude)
-    if not include and not exclude and base_filter is None:
-        return None
-
-    def split(patterns):
-        paths, modules = [], []
-        for pattern in patterns:
-            if _is_path_glob(pattern):
-                pattern = os.path.expanduser(pattern)
-                if not pattern.startswith(("*", "?", "[")):
-                    pattern = os.path.abspath(pattern)
-                paths.append(pattern)
-            else:
-                modules.append(pattern)
-        return paths, modules
-
-    include_paths, include_modules = split(include)
-    exclude_paths, exclude_modules = split(exclude)
-
-    def matches(names, path, paths, modules):
-        return any(_module_matches(name, p) for p in modules for name in names) or \
-            any(fnmatch.fnmatchcase(path, p) for p in paths)
-
-    def glob_filter(frame):
-        code = frame.f_code
-        names = _module_names(frame.f_globals)
-        path = code.co_filename
-        if not path.startswith("<"):
-            path = os.path.abspath(path)
-        if include and not matches(names, path, include_paths, include_modules):
-            return False
-        if exclude and matches(names, path, exclude_paths, exclude_modules):
-            return False
-        return True if base_filter is None else base_filter(frame)
-
-    glob_filter.include = tuple(include)
-    glob_filter.exclude = tuple(exclude)
-    return glob_filter
-
-
 def _get(environ, name):
     value = environ.get(name, "").strip()
     return value or None
@@ -231,8 +155,6 @@ def tracing_options_from_environment(environ=None):
     """The INFI_TRACING_* settings as a dict of option names to parsed values:
     level, backend, overflow, buffer_size, generators, include, exclude
     (only the variables that are set).  ValueError names a bad variable."""
-    from infi_tracing import _api
-
     environ = os.environ if environ is None else environ
     options = {}
     value = _get(environ, LEVEL_VARIABLE)
@@ -240,18 +162,14 @@ def tracing_options_from_environment(environ=None):
         options["level"] = parse_level(value, LEVEL_VARIABLE)
     value = _get(environ, BACKEND_VARIABLE)
     if value is not None:
-        options["backend"] = parse_choice(value, _api.BACKENDS, BACKEND_VARIABLE)
+        options["backend"] = parse_choice(value, BACKENDS, BACKEND_VARIABLE)
     value = _get(environ, OVERFLOW_VARIABLE)
     if value is not None:
-        options["overflow"] = parse_choice(value, _api.OVERFLOW_MODES, OVERFLOW_VARIABLE)
+        options["overflow"] = parse_choice(value, OVERFLOW_MODES, OVERFLOW_VARIABLE)
     value = _get(environ, BUFFER_SIZE_VARIABLE)
     if value is not None:
-        size = parse_buffer_size(value, BUFFER_SIZE_VARIABLE)
-        if not _api.MIN_BUFFER_SIZE <= size <= _api.MAX_BUFFER_SIZE:
-            raise ValueError("%s: buffer size must be between %d and %d bytes, got %r"
-                             % (BUFFER_SIZE_VARIABLE, _api.MIN_BUFFER_SIZE,
-                                _api.MAX_BUFFER_SIZE, value))
-        options["buffer_size"] = size
+        options["buffer_size"] = check_buffer_size_range(
+            parse_buffer_size(value, BUFFER_SIZE_VARIABLE), BUFFER_SIZE_VARIABLE, value)
     value = _get(environ, GENERATORS_VARIABLE)
     if value is not None:
         options["generators"] = parse_yes_no(value, GENERATORS_VARIABLE)
@@ -324,30 +242,3 @@ def check_environment(environ=None):
     signals_from_environment(environ)
     start_from_environment(environ)
     clock_from_environment(environ)
-
-
-def start_tracing_from_environment(environ=None):
-    """What ``import infi_tracing.auto`` does.
-
-    With INFI_TRACING_SINKS set, configure those sinks and start tracing with
-    the INFI_TRACING_* settings (unless INFI_TRACING_START=no); with
-    INFI_TRACING_SIGNALS set, install the signal handlers.  Without either,
-    nothing happens.  Returns True when tracing was started.
-    """
-    from infi_tracing import _api, _signals
-
-    environ = os.environ if environ is None else environ
-    check_environment(environ)
-    arguments = set_tracing_arguments(tracing_options_from_environment(environ))
-    signals = signals_from_environment(environ)
-    start = start_from_environment(environ)
-    sinks = sinks_from_environment(environ)
-    if signals is not None and (signals["toggle"] is not None or signals["stats"] is not None):
-        _signals.install_signal_handlers(toggle=signals["toggle"], stats=signals["stats"])
-    if sinks is None:
-        return False
-    _api.set_sinks(sinks)
-    if not start:
-        return False
-    _api.set_tracing(**arguments)
-    return True

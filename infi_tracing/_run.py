@@ -13,18 +13,20 @@ import os
 import runpy
 import sys
 
-from infi_tracing import _api, _children, _config, _env, _run_exit, _run_launch, _summary
-from infi_tracing.native import _core
+from infi_tracing import (
+    _api,
+    _children,
+    _config,
+    _env,
+    _options,
+    _run_exit,
+    _run_launch,
+    _summary,
+)
 
 __all__ = ["add_run_parser", "split_run_argv", "run"]
 
 USAGE = "%(prog)s [options] (script.py | -m module) [args ...]"
-
-# Options that take a value (the rest are flags); needed to find where the
-# program's own arguments start, as python does: at the script or -m module.
-_VALUE_OPTIONS = ("--sink", "--level", "--include", "--exclude", "--backend", "--overflow",
-                  "--buffer-size", "--top", "--signals", "--stats-file")
-
 
 def add_run_parser(commands):
     """The `run` subcommand's parser (options only; see split_run_argv)."""
@@ -56,8 +58,8 @@ def add_run_parser(commands):
                             help="never trace matching modules or files (repeatable; "
                                  "INFI_TRACING_EXCLUDE)")
     run_parser.add_argument("--backend", metavar="NAME",
-                            help="%s (INFI_TRACING_BACKEND)" % ", ".join(_api.BACKENDS))
-    run_parser.add_argument("--overflow", choices=_api.OVERFLOW_MODES,
+                            help="%s (INFI_TRACING_BACKEND)" % ", ".join(_options.BACKENDS))
+    run_parser.add_argument("--overflow", choices=_options.OVERFLOW_MODES,
                             help="drop (default) or block (INFI_TRACING_OVERFLOW)")
     run_parser.add_argument("--buffer-size", metavar="BYTES",
                             help="ring bytes per thread, e.g. 8M (INFI_TRACING_BUFFER_SIZE)")
@@ -87,9 +89,18 @@ def add_run_parser(commands):
     return run_parser
 
 
-def split_run_argv(argv):
-    """(options, module, target, program args) from the words after `run`:
-    options end at the script (or -m MODULE, or --), like python's own."""
+def _value_options(run_parser):
+    """The option strings of `run_parser` that take a value (the rest are
+    flags): asked of the parser itself, so a new option splits right."""
+    return frozenset(name for action in run_parser._actions  # argparse lists no other way
+                     if action.nargs != 0 for name in action.option_strings)
+
+
+def split_run_argv(argv, run_parser):
+    """(options, module, target, program args) from the words after `run`
+    (parsed later by `run_parser`, add_run_parser's): options end at the
+    script (or -m MODULE, or --), like python's own."""
+    value_options = _value_options(run_parser)
     i = 0
     while i < len(argv):
         word = argv[i]
@@ -104,12 +115,8 @@ def split_run_argv(argv):
             return argv[:i], module, [], argv[after:]
         if not word.startswith("-") or word == "-":
             return argv[:i], None, [word], argv[i + 1:]
-        i += 2 if word in _VALUE_OPTIONS else 1
+        i += 2 if word in value_options else 1
     return argv, None, [], []
-
-
-def _fail(parser, message):
-    parser.error(message)
 
 
 def _settings(args, parser):
@@ -118,25 +125,20 @@ def _settings(args, parser):
     try:
         options = _env.tracing_options_from_environment()
     except ValueError as exc:
-        _fail(parser, str(exc))
+        parser.error(str(exc))
     try:
         if args.level is not None:
             options["level"] = _env.parse_level(args.level, "--level")
         if args.backend is not None:
-            options["backend"] = _env.parse_choice(args.backend, _api.BACKENDS, "--backend")
+            options["backend"] = _env.parse_choice(args.backend, _options.BACKENDS, "--backend")
         if args.overflow is not None:
             options["overflow"] = args.overflow
         if args.buffer_size is not None:
-            options["buffer_size"] = _env.parse_buffer_size(args.buffer_size, "--buffer-size")
-            if not _api.MIN_BUFFER_SIZE <= options["buffer_size"] <= _api.MAX_BUFFER_SIZE:
-                raise ValueError("--buffer-size: must be between %d and %d bytes, got %r" % (
-                    _api.MIN_BUFFER_SIZE, _api.MAX_BUFFER_SIZE, args.buffer_size))
-        backend = options.get("backend", "auto")
-        if backend != "auto" and backend not in _core.available_backends():
-            source = "--backend" if args.backend else _env.BACKEND_VARIABLE
-            raise ValueError("%s: backend %r is not available on Python %d.%d (available: %s)"
-                             % ((source, backend) + sys.version_info[:2]
-                                + (", ".join(_core.available_backends()),)))
+            options["buffer_size"] = _options.check_buffer_size_range(
+                _env.parse_buffer_size(args.buffer_size, "--buffer-size"), "--buffer-size",
+                args.buffer_size)
+        _options.check_backend_available(options.get("backend", "auto"),
+                                         "--backend" if args.backend else _env.BACKEND_VARIABLE)
         if args.generators is not None:
             options["generators"] = args.generators
         if args.include:
@@ -153,21 +155,21 @@ def _settings(args, parser):
         _check_stats_file(args)
         _env.clock_from_environment()
     except ValueError as exc:
-        _fail(parser, str(exc))
+        parser.error(str(exc))
     arguments = _env.set_tracing_arguments(options)
     arguments["filter"] = _run_launch.program_filter(arguments["filter"])
     if args.sink:
         try:
             sinks = _config.sinks_from_specs(args.sink)
         except ValueError as exc:
-            _fail(parser, "--sink: %s" % exc)
+            parser.error("--sink: %s" % exc)
         except OSError as exc:
-            _fail(parser, "--sink: %s" % exc)
+            parser.error("--sink: %s" % exc)
     else:
         try:
             sinks = _env.sinks_from_environment()
         except (ValueError, OSError) as exc:
-            _fail(parser, str(exc))
+            parser.error(str(exc))
         if sinks is None:
             sinks = _config.sinks_from_specs(["stderr"])
     return arguments, sinks, signals, start
@@ -251,9 +253,9 @@ def run(args, parser=None):
     """Run the program traced; returns its exit code (SystemExit propagates)."""
     parser = parser or argparse.ArgumentParser(prog="infi_tracing run")
     if args.module is None and not args.target:
-        _fail(parser, "a script or -m module is required")
+        parser.error("a script or -m module is required")
     if args.module is None and not os.path.exists(args.target):
-        _fail(parser, "can't open file %r: no such file or directory" % args.target)
+        parser.error("can't open file %r: no such file or directory" % args.target)
     _set_argv(args)  # before the sinks are made: syslog's APP-NAME is the program's name
     arguments, sinks, signals, start = _settings(args, parser)
 
@@ -283,7 +285,7 @@ def run(args, parser=None):
         if start:
             _api.set_tracing(**arguments)  # (again for -m: the launch's decisions are forgotten)
         else:
-            _remember(arguments)
+            _api.remember_arguments(arguments)  # for the toggle signal
         if args.module is not None:
             runpy.run_module(args.module, run_name="__main__", alter_sys=True)
         else:
@@ -296,9 +298,3 @@ def run(args, parser=None):
         _print_exception(exc)
         return 1
     return 0
-
-
-def _remember(arguments):
-    """Paused start: the toggle signal starts tracing with these settings."""
-    _api._last_arguments.clear()
-    _api._last_arguments.update(arguments)

@@ -75,7 +75,7 @@ def _close_sinks():
     """What interpreter exit does after the summary: stop the drain, close
     the sinks (a Perfetto file gets its closing bracket)."""
     try:
-        _api._shutdown()
+        _api.shutdown()
     except Exception as exc:  # dying anyway
         _signals._note("closing the sinks failed: %s: %s" % (type(exc).__name__, exc))
 
@@ -90,7 +90,7 @@ def _finish():
             return
         try:
             backend = _api.tracing_stats()["backend"]
-            _api._finish()  # also counts lost what sinks could not deliver by now
+            _api.finish()  # also counts lost what sinks could not deliver by now
             stats = _api.tracing_stats()
             stats["backend"] = backend
             text = _summary.format_summary(stats, summary, _state["top"])

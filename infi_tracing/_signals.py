@@ -65,16 +65,6 @@ def toggle_tracing():
     return True
 
 
-def _current_stats():
-    """tracing_stats() without its flush: a signal handler must not wait for
-    a sink (an unreachable syslog server may hold a flush for seconds)."""
-    stats = _core.stats()
-    exited = stats["exited_threads"]
-    stats["records"] = sum(t["records"] for t in stats["threads"]) + exited["records"]
-    stats["lost"] = sum(t["lost"] for t in stats["threads"]) + exited["lost"]
-    return stats
-
-
 def _open_stats_file(path):
     path = path.replace("{pid}", str(os.getpid()))
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
@@ -105,7 +95,7 @@ def record_stats(stats_file=None):
     INFI_TRACING_STATS_FILE; ``{pid}`` in the path becomes the pid); to
     stderr when tracing is off and there is no stats file.  Returns the
     snapshot (a dict)."""
-    snapshot = _core.call_untraced(lambda: _summary.stats_snapshot(_current_stats()))
+    snapshot = _core.call_untraced(lambda: _summary.stats_snapshot(_api.stats_without_flush()))
     path = stats_file or _env.stats_file_from_environment()
     active = tracing_active()
     if active:
@@ -124,7 +114,7 @@ def _inside_tracer(frame):
     entry points that run the whole program (run, the CLI) and the wrappers
     around the program's own code do not count."""
     codes = {getattr(_api.last_tracing_arguments().get("filter"), "__code__", None)}
-    for sink in list(_api._sinks):  # Python sinks are flushed from the program's thread
+    for sink in _api.current_sinks():  # Python sinks are flushed from the program's thread
         for method in ("write", "flush", "close"):
             codes.add(getattr(getattr(type(sink), method, None), "__code__", None))
     depth = 0
@@ -140,9 +130,6 @@ def _inside_tracer(frame):
     return False
 
 
-_original = original
-
-
 def _defer(signum):
     """Send `signum` again a little later, from a short-lived OS thread.
     False (and nothing sent) when it was deferred _RETRY_MAX times in a row."""
@@ -151,14 +138,14 @@ def _defer(signum):
     if count > _RETRY_MAX:
         _retries[signum] = 0
         return False
-    sleep = _original("time", "sleep")
+    sleep = original("time", "sleep")
     pid = os.getpid()
 
     def resend():
         sleep(_RETRY_DELAY)
         os.kill(pid, signum)
 
-    _original("_thread", "start_new_thread")(resend, ())
+    original("_thread", "start_new_thread")(resend, ())
     return True
 
 

@@ -11,7 +11,7 @@ nothing, so it may stay in place.  A bad value raises ValueError naming the
 variable.
 """
 
-from infi_tracing._env import start_tracing_from_environment
+from infi_tracing._autostart import start_tracing_from_environment
 
 __all__ = ["started"]
 

@@ -55,4 +55,6 @@ class SinkHookSpecs:
         """Return a sink for ``spec`` (an ``infi_tracing.SinkSpec``), or None when
         ``spec.scheme`` is not this plugin's.  Read options with ``spec.option()``
         and raise ValueError naming the bad part; unread options are rejected
-        afterwards."""
+        afterwards.  Do no I/O here: a sink with an ``open()`` method has it
+        called once every spec of the list is valid (and close() if a later
+        one cannot be opened)."""

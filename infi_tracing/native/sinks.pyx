@@ -13,6 +13,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
 import errno as _errno
 import os
+from infi_tracing._records import record_dict as _record_dict
 from posix.unistd cimport close as _close
 
 cdef int _PENDING_MAX = 100000   # records a failing Python sink may hold for retry
@@ -227,37 +228,34 @@ cdef int _copy_field(char *dest, str value, size_t limit) except -1:
     return 0
 
 
+cdef inline str _value(const it_record *r, int i):
+    return it_record_value(r, i).decode("utf-8", "replace")
+
+
 cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_offset):
-    """A record as the dict Python sinks receive (keys as in JSON lines)."""
+    """A record as the dict Python sinks receive: its fields taken out of the
+    ring here, the dict built by _records.record_dict (as for binary files)."""
     cdef const it_code_entry *e
-    cdef int i
-    rec = {"mono_ns": r.ts, "time_ns": <int64_t> r.ts + wall_offset, "pid": pid, "tid": tid,
-           "event": it_event_names[r.event].decode()}
+    cdef int i, n
     if r.event == IT_EV_LOST:
-        rec["count"] = r.count
-        return rec
-    rec["greenlet"] = r.greenlet_id
-    rec["depth"] = r.depth
+        return _record_dict(r.event, r.ts, wall_offset, pid, tid, count=r.count)
     if r.event == IT_EV_LOG:
-        rec["level"] = it_record_value(r, 0).decode("utf-8", "replace")
-        rec["logger"] = it_record_value(r, 1).decode("utf-8", "replace")
-        rec["message"] = it_record_value(r, 2).decode("utf-8", "replace")
-        return rec
+        return _record_dict(r.event, r.ts, wall_offset, pid, tid, r.greenlet_id, r.depth,
+                            None, [_value(r, 0), _value(r, 1), _value(r, 2)])
     e = it_registry_get(r.code_id)
-    rec["module"] = e.module.decode("utf-8", "replace")
-    rec["qualname"] = e.qualname.decode("utf-8", "replace")
-    rec["file"] = e.filename.decode("utf-8", "replace")
-    rec["line"] = e.firstlineno
     if r.event == IT_EV_CALL:
-        if r.nvalues:
-            rec["args"] = {e.argnames[i].decode("utf-8", "replace"):
-                           it_record_value(r, i).decode("utf-8", "replace")
-                           for i in range(min(r.nvalues, e.nargs))}
-    elif r.event == IT_EV_UNWIND:
-        rec["exception"] = it_record_value(r, 0).decode("utf-8", "replace")
-    elif r.nvalues:
-        rec["retval"] = it_record_value(r, 0).decode("utf-8", "replace")
-    return rec
+        n = min(r.nvalues, e.nargs)
+        values = [_value(r, i) for i in range(n)]
+        argnames = [e.argnames[i].decode("utf-8", "replace") for i in range(n)]
+    else:
+        # An exception always has its text (it_record_value gives "" past the end).
+        values = [_value(r, 0)] if r.nvalues or r.event == IT_EV_UNWIND else []
+        argnames = ()
+    return _record_dict(r.event, r.ts, wall_offset, pid, tid, r.greenlet_id, r.depth,
+                        (e.module.decode("utf-8", "replace"),
+                         e.qualname.decode("utf-8", "replace"),
+                         e.filename.decode("utf-8", "replace"), e.firstlineno, argnames),
+                        values)
 
 
 cdef void _py_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,

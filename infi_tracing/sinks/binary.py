@@ -7,16 +7,27 @@ import os
 
 from infi_tracing._binary import MAGIC, check_trace_file
 from infi_tracing.native._core import SinkHandle
-from infi_tracing.sinks.files import open_for_append
+from infi_tracing.sinks.files import open_for_append, trace_file_path
 
 __all__ = ["BinaryFileSink"]
 
 
 class BinaryFileSink:
-    """Records appended to a binary trace file, written natively."""
+    """Records appended to a binary trace file, written natively; opened now,
+    or with ``open_now=False`` by open() (which configuring the sink calls)."""
 
-    def __init__(self, path):
-        self.path, fd = open_for_append(path)
+    def __init__(self, path, open_now=True):
+        self.path, self.handle = trace_file_path(path), None  # the handle comes with open()
+        self.name = "binary:%s" % self.path
+        if open_now:
+            self.open()
+
+    def open(self):
+        """Open the file for appending, writing the magic into an empty one
+        (OSError, or TraceFileError for a foreign file); once."""
+        if self.handle is not None:
+            return
+        self.path, fd = open_for_append(self.path)
         try:
             if os.fstat(fd).st_size == 0:
                 os.write(fd, MAGIC)
@@ -25,7 +36,6 @@ class BinaryFileSink:
         except BaseException:
             os.close(fd)
             raise
-        self.name = "binary:%s" % self.path
         self.handle = SinkHandle.binary(fd, self.name)
 
     def write(self, batch):

@@ -62,7 +62,8 @@ def infi_tracing_sink_schemes():
 
 @hookimpl
 def infi_tracing_make_sink(spec):
-    """Build a built-in sink, or None for another plugin's scheme."""
+    """Build a built-in sink, or None for another plugin's scheme.  Files are
+    opened later, by the sink's open(), once every spec was found valid."""
     scheme = spec.scheme
     if scheme in ("stdout", "stderr"):
         if spec.host or spec.path:
@@ -72,7 +73,8 @@ def infi_tracing_make_sink(spec):
         return _checked(spec, lambda: cls(fmt, values=_values(spec)))
     if scheme == "file":
         fmt = spec.option("format", "text", choices=FORMATS)
-        return _checked(spec, lambda: FileSink(spec.require_path(), fmt, values=_values(spec)))
+        return _checked(spec, lambda: FileSink(spec.require_path(), fmt, values=_values(spec),
+                                                         open_now=False))
     if scheme in ("syslog+tcp", "syslog+udp"):
         address = spec.require_host_port()
         return _checked(spec, lambda: _syslog(spec, address, scheme.partition("+")[2]))
@@ -84,7 +86,7 @@ def infi_tracing_make_sink(spec):
         return _checked(spec, lambda: _syslog(spec, spec.path or None, "unix-" + socktype))
     if scheme == "perfetto":
         from infi_tracing.sinks.perfetto import PerfettoSink
-        return _checked(spec, lambda: PerfettoSink(spec.require_path()))
+        return _checked(spec, lambda: PerfettoSink(spec.require_path(), open_now=False))
     if scheme == "binary":
-        return _checked(spec, lambda: BinaryFileSink(spec.require_path()))
+        return _checked(spec, lambda: BinaryFileSink(spec.require_path(), open_now=False))
     return None

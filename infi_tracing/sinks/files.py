@@ -4,7 +4,15 @@ import errno
 import os
 import stat
 
-__all__ = ["open_trace_file", "open_for_append"]
+__all__ = ["trace_file_path", "open_trace_file", "open_for_append"]
+
+
+def trace_file_path(path):
+    """`path` as a str, checked without touching the file system (a sink
+    built from a spec opens its file only once every spec is valid)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError("path must be a str or os.PathLike, got %r" % (path,))
+    return os.fsdecode(path)
 
 
 def open_trace_file(path, flags, what="trace file"):
@@ -12,9 +20,7 @@ def open_trace_file(path, flags, what="trace file"):
     close-on-exec) without ever waiting: a FIFO that no process reads is
     refused at once instead of blocking the open forever.  OSError names the
     path and `what` it is."""
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError("path must be a str or os.PathLike, got %r" % (path,))
-    path = os.fsdecode(path)
+    path = trace_file_path(path)
     try:
         fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
     except OSError as exc:

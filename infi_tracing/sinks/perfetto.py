@@ -44,7 +44,7 @@ import os
 import threading
 
 from infi_tracing._format import json_safe
-from infi_tracing.sinks.files import open_trace_file
+from infi_tracing.sinks.files import open_trace_file, trace_file_path
 
 __all__ = ["PerfettoSink", "LOST_TRACK_BASE"]
 
@@ -67,8 +67,26 @@ class PerfettoSink:
     middle of a batch, the rest is kept and written first next time.
     """
 
-    def __init__(self, path):
-        self.path, fd = open_trace_file(path, os.O_WRONLY | os.O_TRUNC | os.O_APPEND,
+    def __init__(self, path, open_now=True):
+        self.path = trace_file_path(path)
+        self._fd = None
+        self._owner = None  # the process that opened the file writes its "]"
+        self._lock = threading.Lock()
+        self._started = False  # an event line is in the file: the next one leads with ","
+        self._backlog = b""  # the unwritten end of a batch the disk took only part of
+        self._procs = set()  # pids with a process_name
+        self._tracks = set()  # (pid, tid) with a thread_name
+        self._opened = False
+        if open_now:
+            self.open()
+
+    def open(self):
+        """Truncate the file and start the array (OSError names the file); once.
+        With ``open_now=False`` configuring the sink calls it, after every
+        spec was found valid, so a bad spec leaves the file as it was."""
+        if self._opened:
+            return
+        self.path, fd = open_trace_file(self.path, os.O_WRONLY | os.O_TRUNC | os.O_APPEND,
                                         "Perfetto trace file")
         try:
             _write_all(fd, _HEADER)
@@ -79,13 +97,7 @@ class PerfettoSink:
         except BaseException:
             os.close(fd)
             raise
-        self._fd = fd
-        self._owner = os.getpid()
-        self._lock = threading.Lock()
-        self._started = False  # an event line is in the file: the next one leads with ","
-        self._backlog = b""  # the unwritten end of a batch the disk took only part of
-        self._procs = set()  # pids with a process_name
-        self._tracks = set()  # (pid, tid) with a thread_name
+        self._fd, self._opened, self._owner = fd, True, os.getpid()
 
     def write(self, batch):
         """Append the batch's events; a no-op after close()."""
@@ -127,6 +139,7 @@ class PerfettoSink:
         """Write the closing ``]`` and close the file; later calls do nothing."""
         with self._lock:
             fd, self._fd = self._fd, None
+            self._opened = True  # a closed sink never opens
             if fd is None:
                 return
             try:

@@ -4,7 +4,7 @@ import os
 
 from infi_tracing._format import format_jsonl, format_text
 from infi_tracing.native._core import SinkHandle
-from infi_tracing.sinks.files import open_for_append
+from infi_tracing.sinks.files import open_for_append, trace_file_path
 
 __all__ = ["FdSink", "StdoutSink", "StderrSink", "FileSink", "FORMATS", "open_for_append"]
 
@@ -62,9 +62,21 @@ class StderrSink(FdSink):
 
 
 class FileSink(FdSink):
-    """Records appended to a file, opened when the sink is configured."""
+    """Records appended to a file, opened now, or with ``open_now=False`` by
+    open() (which configuring the sink calls), so that building the sink
+    touches no file."""
 
-    def __init__(self, path, format="text", values=True):
-        _check_format(format)
-        self.path, fd = open_for_append(path)
-        super().__init__(fd, format, owns_fd=True, name="file:%s" % self.path, values=values)
+    def __init__(self, path, format="text", values=True, open_now=True):
+        self.format = _check_format(format)
+        self.values = bool(values)
+        self.path = trace_file_path(path)
+        self.name = "file:%s" % self.path
+        self.fd = None
+        if open_now:
+            self.open()
+
+    def open(self):
+        """Open the file for appending (OSError names it); once."""
+        if self.fd is None:
+            self.path, fd = open_for_append(self.path)
+            super().__init__(fd, self.format, owns_fd=True, name=self.name, values=self.values)

@@ -1,0 +1,45 @@
+"""Records as Python sees them: the event names and the one decoding of a
+record into the dict that Python sinks receive, the JSON-lines keys.
+
+Both readers of native records build their dicts here: the drain thread for
+Python sinks (native/sinks.pyx) and the binary trace file reader (_binary.py).
+"""
+
+__all__ = ["EVENT_NAMES", "CALL", "RETURN", "EXCEPTION", "RESUME", "YIELD", "LOST", "LOG",
+           "record_dict"]
+
+# Indexed by the IT_EV_* numbers of native/it_common.h (0 is the ring's
+# filler, never decoded); the binary trace file stores the same numbers.
+EVENT_NAMES = (None, "call", "return", "exception", "resume", "yield", "lost", "log")
+CALL, RETURN, EXCEPTION, RESUME, YIELD, LOST, LOG = range(1, len(EVENT_NAMES))
+
+
+def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None, values=None,
+                count=0):
+    """The dict of one record.  `code` is (module, qualname, file, line,
+    argument names) for a function's event; `values` the record's strings
+    (a log record's level, logger and message; a call's arguments; the
+    return value or exception), None for a record stored without them;
+    `count` the records a "lost" record stands for."""
+    rec = {"mono_ns": ts, "time_ns": ts + wall_offset, "pid": pid, "tid": tid,
+           "event": EVENT_NAMES[event]}
+    if event == LOST:
+        rec["count"] = count
+        return rec
+    rec["greenlet"] = greenlet
+    rec["depth"] = depth
+    if event == LOG:
+        rec["level"], rec["logger"], rec["message"] = (list(values or ()) + ["", "", ""])[:3]
+        return rec
+    module, qualname, filename, line, argnames = code
+    rec.update(module=module, qualname=qualname, file=filename, line=line)
+    if not values:
+        if values is not None and event == EXCEPTION:
+            rec["exception"] = "?"
+    elif event == CALL:
+        rec["args"] = dict(zip(argnames, values, strict=False))
+    elif event == EXCEPTION:
+        rec["exception"] = values[0]
+    else:
+        rec["retval"] = values[0]
+    return rec
