@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import check_nesting, run_python
+from helpers import check_nesting, run_python
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -207,7 +207,7 @@ infi_tracing.unset_tracing()
 def test_packed_name_records_decode_as_the_jsonl_sink_wrote_them(tmp_path, backend):
     """Name-level records (packed in the file: greenlet switches, depth jumps, resumes and
     yields, exceptions) decode to exactly the records the JSON-lines sink got."""
-    from conftest import TWO_GREENLETS
+    from helpers import TWO_GREENLETS
     proc = run_python(tmp_path, PACKED_PROGRAM % {"dir": tmp_path, "backend": backend,
                                                   "greenlets": TWO_GREENLETS})
     assert proc.returncode == 0, proc.stderr

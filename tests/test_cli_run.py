@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AWAITING_LEAF, check_nesting, jsonl_sink, run_cli, write
-from conftest import cli_env as _env
+from helpers import AWAITING_LEAF, check_nesting, jsonl_sink, run_cli, write
+from helpers import cli_env as _env
 from syslog_peers import DatagramPeer, parse_5424
 
 PROGRAM_INFO = """

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import run_python
+from helpers import run_python
 
 TOGGLING = """
 import json, sys, threading

@@ -7,7 +7,7 @@ runs in a subprocess: without the guard it dies with SIGSEGV."""
 import json
 import sys
 
-from conftest import check_nesting, jsonl_sink, run_cli, run_python, run_traced, write
+from helpers import check_nesting, jsonl_sink, run_cli, run_python, run_traced, write
 
 # 40,000 frames fit the 8 MiB main stack untraced from 3.11 on; 3.10 nests C
 # frames even untraced (~420 bytes each), so it gets a depth that fits there.

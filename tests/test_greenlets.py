@@ -4,7 +4,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import TWO_GREENLETS, check_nesting, run_traced
+from helpers import TWO_GREENLETS, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

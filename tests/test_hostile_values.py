@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from conftest import check_nesting, run_python, run_traced
-from reliability_helpers import decode_binary, read_jsonl
+from helpers import check_nesting, decode_binary, read_jsonl, run_python, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

@@ -7,7 +7,7 @@ thread's state, the drain thread's), then the counts, CYCLES more cycles, the co
 
 import json
 
-from conftest import run_python
+from helpers import run_python
 
 CYCLES = 50
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_traced
+from helpers import run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

@@ -3,8 +3,7 @@ memory, and greenlets that die in odd ways leaving no state behind."""
 
 import pytest
 
-from conftest import BACKENDS, check_nesting, run_traced
-from reliability_helpers import decode_binary, run_for_fields
+from helpers import BACKENDS, check_nesting, decode_binary, run_for_fields, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

@@ -11,7 +11,7 @@ import pytest
 from infi_tracing.sinks import perfetto
 from infi_tracing.sinks.perfetto import LOST_TRACK_BASE, PerfettoSink
 
-from conftest import TWO_GREENLETS, run_python
+from helpers import TWO_GREENLETS, run_python
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

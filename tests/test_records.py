@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import AWAITING_LEAF, check_nesting, run_traced
+from helpers import AWAITING_LEAF, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

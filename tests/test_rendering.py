@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import BACKENDS, run_traced
+from helpers import BACKENDS, run_traced
 from syslog_peers import StreamPeer, parse_5424
 
 # What a user __repr__ returns: a line break, ESC, U+2028, NEL, DEL, a C1 control...

@@ -16,7 +16,7 @@ import pytest
 
 import infi_tracing
 
-from conftest import check_nesting
+from helpers import check_nesting
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

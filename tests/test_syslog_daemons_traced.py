@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import run_python
+from helpers import run_python
 from syslog_daemons import rsyslogd_fixture, syslog_ng_fixture  # noqa: F401
 from syslog_phases import PHASED, lost_reported, wait_file
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import run_python
+from helpers import run_python
 from syslog_peers import DatagramPeer, StreamPeer, parse_5424
 
 pytestmark = pytest.mark.native  # make test-asan runs these

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import check_nesting, run_traced
+from helpers import check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
