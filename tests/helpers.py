@@ -63,6 +63,19 @@ print(asyncio.run(main()))
 """
 
 
+# Calls in_child() in a forked child, which stops tracing and exits; the parent waits for
+# it: the child's pid is then in `pid`, its wait status in `status`.
+FORKED_CHILD = """
+import os
+pid = os.fork()
+if pid == 0:
+    in_child()
+    infi_tracing.unset_tracing()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+"""
+
+
 # --- running programs -------------------------------------------------------------------
 
 def run_python(tmp_path, source, timeout=120, env=None):
