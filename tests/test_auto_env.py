@@ -1,26 +1,18 @@
 """Zero-code enablement: INFI_TRACING_* variables for `run` and `import infi_tracing.auto`."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from infi_tracing import _env
 
-
-def _env_with(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
-    env.update(extra)
-    return env
+from helpers import run_interpreter
 
 
 def python(tmp_path, *args, env=None, timeout=60):
     """`python ARGS` in tmp_path with only the given INFI_TRACING_* variables."""
-    return subprocess.run([sys.executable, *map(str, args)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=timeout, env=_env_with(**(env or {})))
+    return run_interpreter(tmp_path, *args, env=env, timeout=timeout)
 
 
 def records(path):

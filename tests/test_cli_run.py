@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import AWAITING_LEAF, check_nesting, jsonl_sink, run_cli, write
+from helpers import AWAITING_LEAF, check_nesting, jsonl_sink, run_cli, run_interpreter, write
 from helpers import cli_env as _env
 from syslog_peers import DatagramPeer, parse_5424
 
@@ -91,8 +91,7 @@ def test_module_is_traced_from_depth_zero_without_the_import_search(tmp_path):
 
 def test_missing_module_says_what_python_says(tmp_path):
     """run -m nosuch prints python -m's message, exits 1 and records nothing."""
-    python = subprocess.run([sys.executable, "-m", "nosuch"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60, env=_env())
+    python = run_interpreter(tmp_path, "-m", "nosuch", timeout=60)
     proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "-m",
                    "nosuch")
     assert (proc.returncode, proc.stderr) == (python.returncode, python.stderr) == \
@@ -356,9 +355,8 @@ def test_decode_shows_progress_on_large_files(tmp_path):
                    "--overflow", "block", "--include", "__main__", "prog.py")
     assert proc.returncode == 0, proc.stderr
     assert trace.stat().st_size > 1 << 20
-    out = subprocess.run([sys.executable, "-m", "infi_tracing", "decode", str(trace), "--format",
-                          "jsonl", "-o", str(tmp_path / "t.jsonl")], cwd=tmp_path,
-                         capture_output=True, timeout=120, env=_env())  # bytes: keep the \r
+    out = run_cli(tmp_path, "decode", trace, "--format", "jsonl", "-o", tmp_path / "t.jsonl",
+                  text=False)  # bytes: keep the \r
     assert out.returncode == 0, out.stderr
     assert out.stderr.endswith(b"\rdecoding: 100% (500002 records)\n")
     assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 500002

@@ -4,12 +4,10 @@ sinks' records, and the depth shown as a number past the indentation cap."""
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
-from helpers import BACKENDS, run_traced
+from helpers import BACKENDS, run_cli, run_traced
 from syslog_peers import StreamPeer, parse_5424
 
 # What a user __repr__ returns: a line break, ESC, U+2028, NEL, DEL, a C1 control...
@@ -168,9 +166,8 @@ def test_perfetto_output_is_exact_and_has_no_raw_controls(hostile):
 
 def test_decoded_binary_trace_escapes_like_the_native_text(hostile):
     """`python -m infi_tracing decode --format text` escapes values and names the same way."""
-    proc = subprocess.run([sys.executable, "-m", "infi_tracing", "decode",
-                           str(hostile.path / "trace.itr"), "--format", "text"],
-                          cwd=hostile.path, capture_output=True, timeout=120)
+    proc = run_cli(hostile.path, "decode", hostile.path / "trace.itr", "--format", "text",
+                   text=False)
     assert proc.returncode == 0, proc.stderr
     body = lambda text: [line.split(" ", 1)[1] for line in text.splitlines()]  # noqa: E731
     assert body(proc.stdout.decode("utf-8")) == body(hostile.text)

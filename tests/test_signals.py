@@ -1,7 +1,6 @@
 """Runtime control by signals: toggling a running gevent server, stats on demand."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,17 +15,11 @@ import pytest
 
 import infi_tracing
 
-from helpers import check_nesting
+from helpers import check_nesting, cli_env, run_cli, run_interpreter
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
 APP = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
-
-
-def _env_with(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
-    env.update(extra)
-    return env
 
 
 def wait_for(condition, what, timeout=20.0):
@@ -58,7 +51,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "infi_tracing", "run", str(APP), "--port", "0",
                  "--port-file", str(self.port_file)], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                stderr=err, env=_env_with(**settings))
+                stderr=err, env=cli_env(**settings))
 
     def __enter__(self):
         wait_for(lambda: self.port_file.exists() or self.proc.poll() is not None,
@@ -196,8 +189,7 @@ def test_stats_signal_while_off_without_stats_file_goes_to_stderr(tmp_path):
 
 
 def _python(tmp_path, source, timeout=60):
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(source)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=timeout, env=_env_with())
+    return run_interpreter(tmp_path, "-c", textwrap.dedent(source), timeout=timeout)
 
 
 def test_handlers_chain_to_the_previous_handler(tmp_path):
@@ -264,8 +256,7 @@ def test_stats_command_prints_the_latest_snapshot_per_process(tmp_path):
     """ % (str(stats_file), str(stats_file)))
     assert proc.returncode == 0, proc.stderr
     assert len(stats_file.read_text().splitlines()) == 2
-    out = subprocess.run([sys.executable, "-m", "infi_tracing", "stats", str(stats_file)],
-                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    out = run_cli(tmp_path, "stats", stats_file)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len([x for x in lines if x.startswith("pid ")]) == 1
@@ -285,9 +276,7 @@ def test_stats_command_reads_snapshots_from_a_binary_trace(tmp_path):
         infi_tracing.unset_tracing()
     """ % tmp_path)
     assert proc.returncode == 0, proc.stderr
-    out = subprocess.run([sys.executable, "-m", "infi_tracing", "stats", "--json",
-                          str(tmp_path / "trace.itr")], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
+    out = run_cli(tmp_path, "stats", "--json", tmp_path / "trace.itr")
     assert out.returncode == 0, out.stderr
     snapshot = json.loads(out.stdout)
     assert snapshot["active"] is True and snapshot["sinks"][0]["sink"].endswith("trace.itr")
