@@ -76,6 +76,40 @@ _, status = os.waitpid(pid, 0)
 """
 
 
+# Python sinks for traced programs: Collect keeps every record it gets; Slow takes 20 ms a
+# batch, so that a small ring overflows behind it.
+SINK_CLASSES = """
+import time
+
+class Collect:
+    def __init__(self):
+        self.records = []
+    def write(self, batch):
+        self.records.extend(batch)
+    def flush(self):
+        pass
+    def close(self):
+        pass
+
+class Slow:
+    def write(self, batch):
+        time.sleep(0.02)
+    def flush(self):
+        pass
+    def close(self):
+        pass
+"""
+
+
+# 50,000 calls of f: enough to overflow a 64 KiB ring behind a Slow sink.
+MANY_CALLS = """
+def f(i):
+    return i
+for i in range(50_000):
+    f(i)
+"""
+
+
 # --- running programs -------------------------------------------------------------------
 
 def run_python(tmp_path, source, timeout=120, env=None):

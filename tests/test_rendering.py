@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from helpers import BACKENDS, run_cli, run_traced
+from helpers import BACKENDS, SINK_CLASSES, run_cli, run_traced
 from syslog_peers import StreamPeer, parse_5424
 
 # What a user __repr__ returns: a line break, ESC, U+2028, NEL, DEL, a C1 control...
@@ -22,17 +22,7 @@ from infi_tracing import _format
 from infi_tracing.sinks.binary import BinaryFileSink
 from infi_tracing.sinks.perfetto import PerfettoSink
 from infi_tracing.sinks.syslog import SyslogSink
-
-class Collect:
-    def __init__(self):
-        self.records = []
-    def write(self, batch):
-        self.records.extend(batch)
-    def flush(self):
-        pass
-    def close(self):
-        pass
-
+""" + SINK_CLASSES + """
 collected = Collect()
 infi_tracing.set_sinks([infi_tracing.sinks.FileSink("hostile.jsonl", "jsonl"),
                         infi_tracing.sinks.FileSink("trace.txt"), BinaryFileSink("trace.itr"),

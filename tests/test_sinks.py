@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from helpers import run_traced_program
+from helpers import SINK_CLASSES, run_traced_program
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -103,18 +103,9 @@ atexit.register(report)
 
 def test_native_and_python_formatters_agree(tmp_path, backend):
     """The drain's C formatting and infi_tracing._format give the same text and JSON."""
-    _run(tmp_path, backend, """
+    _run(tmp_path, backend, SINK_CLASSES + """
 import atexit
 from infi_tracing import _format
-class Collect:
-    def __init__(self):
-        self.records = []
-    def write(self, batch):
-        self.records.extend(batch)
-    def flush(self):
-        pass
-    def close(self):
-        pass
 sink = Collect()
 infi_tracing.set_sinks([sink, infi_tracing.sinks.FileSink("native.txt"),
                         infi_tracing.sinks.FileSink("native.jsonl", "jsonl")])

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from helpers import finish, run_python, run_traced_program, start_program, traced_source
+from helpers import FORKED_CHILD, finish, run_traced_program, start_program, traced_source
 from syslog_peers import DatagramPeer, StreamPeer, parse_5424
 
 pytestmark = pytest.mark.native  # make test-asan runs these
@@ -135,22 +135,9 @@ def test_seed_signature_with_tcp_address(tmp_path, tcp_peer):
 
 def test_procid_is_the_childs_pid_after_fork(tmp_path, tcp_peer):
     """A forked child's messages carry the child's pid."""
-    proc = run_python(tmp_path, """
-import os, infi_tracing
-infi_tracing.configure_sinks(['syslog+tcp://127.0.0.1:%d'])
-def in_child():
-    pass
-infi_tracing.set_tracing(overflow="block")
-pid = os.fork()
-if pid == 0:
-    in_child()
-    infi_tracing.unset_tracing()
-    os._exit(0)
-os.waitpid(pid, 0)
-infi_tracing.unset_tracing()
-print(pid)
-""" % tcp_peer.port)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_traced_program(tmp_path, FORKED_CHILD, tracing_args="overflow='block'",
+                              sinks="infi_tracing.configure_sinks(['syslog+tcp://127.0.0.1:%d'])"
+                              % tcp_peer.port, setup="def in_child():\n    pass", end="print(pid)")
     child = proc.stdout.split()[-1]
     tcp_peer.wait(2, where=lambda m: "in_child" in m)
     msgs = [m for m in map(parse_5424, tcp_peer.messages) if m and "in_child" in m["msg"]]

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from helpers import check_nesting, run_traced
+from helpers import MANY_CALLS, SINK_CLASSES, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -130,19 +130,9 @@ def test_drop_mode_accounts_for_every_record(tmp_path, backend):
 
 def test_lost_records_appear_where_they_happened(tmp_path, backend):
     """A 'lost N records' line sits in the text stream of the thread that dropped."""
-    traced = run_traced(tmp_path, """
-        def f(i):
-            return i
-        for i in range(50_000):
-            f(i)
-    """, backend=backend, setup="""
-        import time
-        class Slow:
-            def write(self, batch): time.sleep(0.02)
-            def flush(self): pass
-            def close(self): pass
-        infi_tracing.set_sinks([Slow(), infi_tracing.sinks.FileSink("trace.jsonl", "jsonl")])
-    """, tracing_args="buffer_size=65536", sinks_configured=True)
+    traced = run_traced(tmp_path, MANY_CALLS, backend=backend, setup=SINK_CLASSES + """
+infi_tracing.set_sinks([Slow(), infi_tracing.sinks.FileSink("trace.jsonl", "jsonl")])
+""", tracing_args="buffer_size=65536", sinks_configured=True)
     lost = traced.events("lost")
     assert lost and all(r["count"] > 0 and r["tid"] > 0 for r in lost)
 
