@@ -121,17 +121,21 @@ def test_greenlet_throw_unwinds_the_target_chain(tmp_path, backend):
         ("call", "outer"), ("call", "inner"), ("exception", "inner"), ("return", "outer")]
 
 
+# main switches into a greenlet that switches back, then lets it end
+SWITCH_TWICE = """
+def work():
+    main.switch()
+main = greenlet.getcurrent()
+g = greenlet.greenlet(work)
+g.switch()
+g.switch()
+"""
+
+
 def test_previous_greenlet_tracer_is_chained(tmp_path, backend):
     """A greenlet tracer installed before tracing still sees every switch."""
-    traced = run_traced(tmp_path, """
-        def work():
-            main.switch()
-        main = greenlet.getcurrent()
-        g = greenlet.greenlet(work)
-        g.switch()
-        g.switch()
-        print("seen", len(seen))
-    """, backend=backend, setup="""
+    traced = run_traced(tmp_path, SWITCH_TWICE + 'print("seen", len(seen))', backend=backend,
+                        setup="""
         import greenlet
         seen = []
         greenlet.settrace(lambda event, args: seen.append(event))
@@ -173,15 +177,7 @@ def test_exclusion_is_per_greenlet(tmp_path, backend):
 
 def test_importing_greenlet_while_tracing_keeps_every_record(tmp_path, backend):
     """greenlet first imported under tracing: no record lost, nesting intact."""
-    traced = run_traced(tmp_path, """
-        import greenlet
-        def work():
-            main.switch()
-        main = greenlet.getcurrent()
-        g = greenlet.greenlet(work)
-        g.switch()
-        g.switch()
-    """, backend=backend)
+    traced = run_traced(tmp_path, "import greenlet" + SWITCH_TWICE, backend=backend)
     check_nesting(traced.events())
     assert traced.names().count("work") == 1
 
