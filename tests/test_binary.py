@@ -166,7 +166,8 @@ def in_child():
     pass
 """, end="print(os.getpid(), pid)")
     parent, child = map(int, proc.stdout.split())
-    calls = sorted((r["qualname"], r["pid"]) for r in decode_binary(tmp_path / "trace.itr", tmp_path)
+    records = decode_binary(tmp_path / "trace.itr", tmp_path)
+    calls = sorted((r["qualname"], r["pid"]) for r in records
                    if r["event"] == "call" and r["qualname"].startswith("in_"))
     assert calls == [("in_child", child), ("in_parent", parent), ("in_parent", parent)]
 
