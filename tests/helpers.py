@@ -8,11 +8,18 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
 
 from infi_tracing.native import _core
 
 BACKENDS = _core.available_backends()
+
+EXAMPLE_SERVER = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
 
 
 # Two plain greenlets switching in the middle of different call chains.
@@ -245,13 +252,17 @@ def check_nesting(records):
     return pairs
 
 
-def read_jsonl(path, torn_tail=False):
+def read_jsonl(path, torn_tail=False, missing_ok=False):
     """Every record of a JSON-lines trace file; raises if any line does not parse.
+
+    With `missing_ok`, a file that does not exist has no records.
 
     With `torn_tail`, a last line without its newline is left out: a process
     dying (os._exit, SIGKILL) in the middle of the drain's write() leaves one,
     as the kernel stops a dying process's write at a page boundary."""
     records = []
+    if missing_ok and not os.path.exists(path):
+        return records
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if torn_tail and not line.endswith("\n"):
@@ -327,3 +338,86 @@ def finish(proc, sig=None, timeout=60):
         out, err = proc.communicate()
         raise AssertionError("the program hung:\n%s\n%s" % (out, err)) from None
     return proc.returncode, out, err
+
+
+def wait_for(condition, what, timeout=20.0):
+    """Poll `condition` every 20 ms until true; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    pytest.fail("timed out waiting for %s" % what)
+
+
+# --- the example gevent server ------------------------------------------------------------
+
+class ExampleServer:
+    """examples/gevent_server/app.py under `python -m infi_tracing run`, on 127.0.0.1
+    with an ephemeral port, stderr in a file; always killed at the end."""
+
+    def __init__(self, tmp_path, env, signals=True):
+        self.tmp_path = tmp_path
+        self.port_file = tmp_path / "port.txt"
+        self.stderr_path = tmp_path / "server.err"
+        self.trace = tmp_path / "trace.jsonl"
+        self.stats_file = tmp_path / "stats.jsonl"
+        settings = {"INFI_TRACING_SINKS": "file://%s?format=jsonl" % self.trace,
+                    "INFI_TRACING_INCLUDE": "__main__", "INFI_TRACING_LEVEL": "primitives"}
+        if signals:
+            settings.update(INFI_TRACING_SIGNALS="yes",
+                            INFI_TRACING_STATS_FILE=str(self.stats_file))
+        settings.update(env)
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "infi_tracing", "run", str(EXAMPLE_SERVER), "--port", "0",
+                 "--port-file", str(self.port_file)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                stderr=err, env=cli_env(**settings))
+
+    def __enter__(self):
+        wait_for(lambda: self.port_file.exists() or self.proc.poll() is not None,
+                 "the server's port file")
+        assert self.proc.poll() is None, self.stderr()
+        self.port = int(self.port_file.read_text())
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def get(self, path):
+        url = "http://127.0.0.1:%d%s" % (self.port, path)
+        try:
+            with urllib.request.urlopen(url, timeout=20) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:  # 404 for an unknown user is an answer too
+            return exc.read()
+
+    def toggle(self, expect):
+        """SIGUSR2, then wait until the server says tracing is `expect` ("on"/"off")."""
+        note = "infi_tracing: tracing %s (signal %d" % (expect, signal.SIGUSR2)
+        before = self.stderr().count(note)
+        self.proc.send_signal(signal.SIGUSR2)
+        wait_for(lambda: self.stderr().count(note) > before, "tracing %s" % expect)
+
+    def stats(self):
+        """SIGUSR1, then wait for the new line in the stats file; returns it parsed."""
+        lines = self.stats_lines()
+        self.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: len(self.stats_lines()) > len(lines), "a stats line")
+        return json.loads(self.stats_lines()[-1])
+
+    def stats_lines(self):
+        return self.stats_file.read_text().splitlines() if self.stats_file.exists() else []
+
+    def stop(self):
+        """SIGTERM: the server stops serving and the process exits normally."""
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=30) == 0, self.stderr()
+
+    def records(self):
+        return read_jsonl(self.trace, missing_ok=True)

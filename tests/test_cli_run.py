@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from helpers import AWAITING_LEAF, check_nesting, jsonl_sink, run_cli, run_interpreter, write
+from helpers import (
+    AWAITING_LEAF,
+    check_nesting,
+    jsonl_sink,
+    read_jsonl,
+    run_cli,
+    run_interpreter,
+    write,
+)
 from helpers import cli_env as _env
 from syslog_peers import DatagramPeer, parse_5424
 
@@ -24,8 +32,8 @@ print(json.dumps({"argv": sys.argv, "name": __name__, "path0": sys.path[0],
 
 
 def records(tmp_path, name="trace.jsonl"):
-    path = tmp_path / name
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    """The records of tmp_path/name; none if run never made the file."""
+    return read_jsonl(tmp_path / name, missing_ok=True)
 
 
 def calls(recs):

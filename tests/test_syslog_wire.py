@@ -7,6 +7,7 @@ import pytest
 
 from helpers import FORKED_CHILD, finish, run_traced_program, start_program, traced_source
 from syslog_peers import DatagramPeer, StreamPeer, parse_5424
+from syslog_phases import wait_file
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -154,9 +155,7 @@ def test_refused_connection_spools_until_the_server_comes_up(tmp_path):
         sinks="infi_tracing.configure_sinks(['syslog+tcp://127.0.0.1:%d?flush_timeout=20'])"
         % port, **TRACING))
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "produced").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_file(tmp_path / "produced", timeout=30)
         time.sleep(0.3)  # a few refused connection attempts
         peer = StreamPeer("octet", port=port)
         try:
