@@ -108,11 +108,11 @@ class Slow:
 """
 
 
-# 50,000 calls of f: enough to overflow a 64 KiB ring behind a Slow sink.
-MANY_CALLS = """
+# N calls of f(i), as CALLS_OF_F % N; 50,000 overflow a 64 KiB ring behind a Slow sink.
+CALLS_OF_F = """
 def f(i):
     return i
-for i in range(50_000):
+for i in range(%d):
     f(i)
 """
 
@@ -210,6 +210,10 @@ class Traced:
     def names(self, event="call"):
         """Qualified names of the records of one event kind, in order."""
         return [r["qualname"] for r in self.records if r["event"] == event]
+
+    def first(self, event, qualname):
+        """The first record of one event kind for the function `qualname`."""
+        return next(r for r in self.events(event) if r["qualname"] == qualname)
 
 
 def run_traced(tmp_path, body, *, sinks_configured=False, **source):

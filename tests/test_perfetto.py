@@ -11,7 +11,7 @@ import pytest
 from infi_tracing.sinks import perfetto
 from infi_tracing.sinks.perfetto import LOST_TRACK_BASE, PerfettoSink
 
-from helpers import MANY_CALLS, SINK_CLASSES, TWO_GREENLETS, run_python, run_traced_program
+from helpers import CALLS_OF_F, SINK_CLASSES, TWO_GREENLETS, run_python, run_traced_program
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -181,7 +181,7 @@ def test_no_values_at_the_default_level(tmp_path, backend):
 
 def test_lost_records_are_instants_on_a_thread_track(tmp_path, backend):
     """Dropped records show as 'lost N records' instants on a track named for the OS thread."""
-    events = _events(tmp_path, MANY_CALLS, backend=backend, tracing_args="buffer_size=65536",
+    events = _events(tmp_path, CALLS_OF_F % 50_000, backend=backend, tracing_args="buffer_size=65536",
                      setup=SINK_CLASSES + "infi_tracing.set_sinks([Slow(), sink])")
     lost = [e for e in events if e["ph"] == "i"]
     assert lost, "the ring never overflowed: the test proves nothing"
