@@ -117,6 +117,13 @@ for i in range(%d):
 """
 
 
+# A filter for traced programs: only the program's own functions, not the libraries'.
+ONLY_MAIN = """
+def only_main(frame):
+    return frame.f_globals.get("__name__") == "__main__"
+"""
+
+
 # --- running programs -------------------------------------------------------------------
 
 def run_python(tmp_path, source, timeout=120, env=None):

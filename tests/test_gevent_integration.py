@@ -10,15 +10,11 @@ from collections import defaultdict
 
 import pytest
 
-from helpers import ExampleServer, check_nesting, run_traced
+from helpers import ONLY_MAIN, ExampleServer, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
 
-ONLY_MAIN = """
-def only_main(frame):
-    return frame.f_globals.get("__name__") == "__main__"
-"""
 
 PATCH = """
 from gevent import monkey

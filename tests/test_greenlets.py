@@ -4,7 +4,7 @@ from collections import defaultdict
 
 import pytest
 
-from helpers import TWO_GREENLETS, check_nesting, run_traced
+from helpers import ONLY_MAIN, TWO_GREENLETS, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -52,10 +52,7 @@ def test_thousand_gevent_greenlets_each_nest(tmp_path, backend):
         jobs = [gevent.spawn(job, i) for i in range(1000)]
         gevent.joinall(jobs)
         assert [j.value for j in jobs] == [2 * i + 1 for i in range(1000)]
-    """, backend=backend, setup="""
-        def only_main(frame):
-            return frame.f_globals.get("__name__") == "__main__"
-    """, tracing_args="filter=only_main, overflow='block'")
+    """, backend=backend, setup=ONLY_MAIN, tracing_args="filter=only_main, overflow='block'")
     records = [r for r in traced.events() if r["qualname"] in ("job", "middle", "leaf")]
     pairs = check_nesting(records)
     assert len(pairs) == 1000
@@ -85,10 +82,7 @@ def test_gevent_kill_and_greenlet_exit_leave_no_dangling_state(tmp_path, backend
         never = gevent.spawn(victim)
         never.kill()      # killed before it ever ran
         assert s.value == 1
-    """, backend=backend, setup="""
-        def only_main(frame):
-            return frame.f_globals.get("__name__") == "__main__"
-    """, tracing_args="filter=only_main")
+    """, backend=backend, setup=ONLY_MAIN, tracing_args="filter=only_main")
     records = [r for r in traced.events() if r["qualname"] in ("victim", "blocked", "survivor")]
     check_nesting(records)
     exits = [r for r in records if r["event"] == "exception"]

@@ -6,14 +6,9 @@ import json
 
 import pytest
 
-from helpers import check_nesting, decode_binary, read_jsonl, run_python, run_traced
+from helpers import ONLY_MAIN, check_nesting, decode_binary, read_jsonl, run_python, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
-
-ONLY_MAIN = """
-    def only_main(frame):
-        return frame.f_globals.get("__name__") == "__main__"
-"""
 
 
 # ---- arguments ----------------------------------------------------------------
