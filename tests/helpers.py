@@ -22,6 +22,8 @@ BACKENDS = _core.available_backends()
 EXAMPLE_SERVER = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
 
 
+# --- snippets of traced programs --------------------------------------------------------
+
 # Two plain greenlets switching in the middle of different call chains.
 TWO_GREENLETS = """
 import greenlet
