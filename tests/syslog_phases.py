@@ -7,7 +7,8 @@ stopped while nothing is in flight.
 """
 
 import re
-import time
+
+from helpers import wait_for
 
 __all__ = ["PHASED", "wait_file", "lost_reported"]
 
@@ -39,10 +40,8 @@ print(infi_tracing.tracing_stats()["sinks"][0])
 
 
 def wait_file(path, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not path.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert path.exists(), "%s never appeared" % path
+    """Wait for the program to make the file `path`; fail after `timeout` s."""
+    wait_for(path.exists, "%s to appear" % path, timeout)
 
 
 def lost_reported(messages):

@@ -1,30 +1,17 @@
 """Zero-code enablement: INFI_TRACING_* variables for `run` and `import infi_tracing.auto`."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from infi_tracing import _env
 
-
-def _env_with(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
-    env.update(extra)
-    return env
+from helpers import read_jsonl, run_cli, run_interpreter
 
 
-def python(tmp_path, *args, env=None, timeout=60):
-    """`python ARGS` in tmp_path with only the given INFI_TRACING_* variables."""
-    return subprocess.run([sys.executable, *map(str, args)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=timeout, env=_env_with(**(env or {})))
-
-
-def records(path):
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+def _calls(trace):
+    """The call records in `trace`; none if the program never wrote it."""
+    return [r for r in read_jsonl(trace, missing_ok=True) if r["event"] == "call"]
 
 
 PROGRAM = textwrap.dedent("""
@@ -38,12 +25,12 @@ def test_run_needs_no_options_with_the_environment(tmp_path):
     """`run script.py` takes sinks, level and globs from INFI_TRACING_* alone."""
     (tmp_path / "prog.py").write_text(PROGRAM)
     trace = tmp_path / "trace.jsonl"
-    proc = python(tmp_path, "-m", "infi_tracing", "run", "prog.py", env={
+    proc = run_cli(tmp_path, "run", "prog.py", env={
         "INFI_TRACING_SINKS": "file://%s?format=jsonl" % trace,
         "INFI_TRACING_LEVEL": "primitives", "INFI_TRACING_INCLUDE": "__main__",
         "INFI_TRACING_OVERFLOW": "block", "INFI_TRACING_BUFFER_SIZE": "64K"})
     assert proc.returncode == 0, proc.stderr
-    calls = [(r["qualname"], r.get("args")) for r in records(trace) if r["event"] == "call"]
+    calls = [(r["qualname"], r.get("args")) for r in _calls(trace)]
     assert calls == [("<module>", None), ("double", {"x": "21"})]
     assert "sink file:%s: 4 records written" % trace in proc.stderr
 
@@ -52,12 +39,12 @@ def test_command_line_options_override_the_environment(tmp_path):
     """--level and --include replace their variables."""
     (tmp_path / "prog.py").write_text(PROGRAM)
     trace = tmp_path / "trace.jsonl"
-    proc = python(tmp_path, "-m", "infi_tracing", "run", "--level", "name", "--include",
+    proc = run_cli(tmp_path, "run", "--level", "name", "--include",
                   "*/prog.py", "prog.py", env={
                       "INFI_TRACING_SINKS": "file://%s?format=jsonl" % trace,
                       "INFI_TRACING_LEVEL": "repr", "INFI_TRACING_INCLUDE": "nothing_at_all"})
     assert proc.returncode == 0, proc.stderr
-    calls = [r for r in records(trace) if r["event"] == "call"]
+    calls = _calls(trace)
     assert [r["qualname"] for r in calls] == ["<module>", "double"]
     assert "args" not in calls[1]
 
@@ -65,17 +52,17 @@ def test_command_line_options_override_the_environment(tmp_path):
 def test_import_auto_starts_tracing_from_the_environment(tmp_path):
     """`import infi_tracing.auto` traces the rest of the program with the variables' settings."""
     trace = tmp_path / "trace.jsonl"
-    proc = python(tmp_path, "-c", "import infi_tracing.auto\n" + PROGRAM, env={
+    proc = run_interpreter(tmp_path, "-c", "import infi_tracing.auto\n" + PROGRAM, env={
         "INFI_TRACING_SINKS": "file://%s?format=jsonl" % trace,
         "INFI_TRACING_LEVEL": "TRACE_FUNC_PRIMITIVES", "INFI_TRACING_INCLUDE": "__main__"})
     assert proc.returncode == 0, proc.stderr
-    calls = [(r["qualname"], r.get("args")) for r in records(trace) if r["event"] == "call"]
+    calls = [(r["qualname"], r.get("args")) for r in _calls(trace)]
     assert calls == [("double", {"x": "21"})]
 
 
 def test_import_auto_does_nothing_without_sinks(tmp_path):
     """Without INFI_TRACING_SINKS, importing auto leaves tracing off (safe in sitecustomize)."""
-    proc = python(tmp_path, "-c", "import infi_tracing, infi_tracing.auto as a\n"
+    proc = run_interpreter(tmp_path, "-c", "import infi_tracing, infi_tracing.auto as a\n"
                   "print(a.started, infi_tracing.tracing_stats()['active'])",
                   env={"INFI_TRACING_LEVEL": "repr"})
     assert proc.returncode == 0, proc.stderr
@@ -85,7 +72,7 @@ def test_import_auto_does_nothing_without_sinks(tmp_path):
 def test_start_no_prepares_and_toggle_starts_with_the_environment(tmp_path):
     """INFI_TRACING_START=no: nothing traced until toggle_tracing() starts the env settings."""
     trace = tmp_path / "trace.jsonl"
-    proc = python(tmp_path, "-c", textwrap.dedent("""
+    proc = run_interpreter(tmp_path, "-c", textwrap.dedent("""
         import infi_tracing, infi_tracing.auto
         def before():
             pass
@@ -99,7 +86,7 @@ def test_start_no_prepares_and_toggle_starts_with_the_environment(tmp_path):
                "INFI_TRACING_START": "no", "INFI_TRACING_LEVEL": "primitives",
                "INFI_TRACING_INCLUDE": "__main__"})
     assert proc.returncode == 0, proc.stderr
-    calls = [(r["qualname"], r.get("args")) for r in records(trace) if r["event"] == "call"]
+    calls = [(r["qualname"], r.get("args")) for r in _calls(trace)]
     assert calls == [("after", {"x": "1"})]
 
 
@@ -120,7 +107,7 @@ def test_start_no_prepares_and_toggle_starts_with_the_environment(tmp_path):
 def test_bad_variable_raises_value_error_naming_it(tmp_path, variable, value, fragment):
     """`import infi_tracing.auto` with a bad value raises ValueError naming the variable."""
     env = {"INFI_TRACING_SINKS": "file://%s" % (tmp_path / "t.log"), variable: value}
-    proc = python(tmp_path, "-c", "import infi_tracing.auto", env=env)
+    proc = run_interpreter(tmp_path, "-c", "import infi_tracing.auto", env=env)
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("ValueError: %s" % variable), last
@@ -130,7 +117,7 @@ def test_bad_variable_raises_value_error_naming_it(tmp_path, variable, value, fr
 def test_run_reports_a_bad_variable_before_the_program_starts(tmp_path):
     """`run` with a bad variable exits 2 naming it, without running the program."""
     (tmp_path / "prog.py").write_text("print('ran')\n")
-    proc = python(tmp_path, "-m", "infi_tracing", "run", "prog.py",
+    proc = run_cli(tmp_path, "run", "prog.py",
                   env={"INFI_TRACING_OVERFLOW": "sometimes"})
     assert proc.returncode == 2 and proc.stdout == ""
     assert "INFI_TRACING_OVERFLOW: must be one of drop, block, got 'sometimes'" in proc.stderr

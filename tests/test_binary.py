@@ -9,14 +9,23 @@ import time
 
 import pytest
 
-from conftest import check_nesting, run_python
+from helpers import (
+    FORKED_CHILD,
+    TWO_GREENLETS,
+    check_nesting,
+    decode_binary,
+    run_cli,
+    run_traced_program,
+)
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
-PROGRAM = """
-import infi_tracing
+SINKS = """
 infi_tracing.configure_sinks(["binary://%(dir)s/trace.itr", "file://%(dir)s/native.txt",
                               "file://%(dir)s/native.jsonl?format=jsonl"])
+"""
+
+PROGRAM = """
 def inner(s, n):
     if n == 2:
         raise KeyError(s)
@@ -26,24 +35,20 @@ def outer(n):
         return inner("ab", n)
     except KeyError:
         return None
-infi_tracing.set_tracing(backend=%(backend)r, level=infi_tracing.TRACE_FUNC_PRIMITIVES,
-                         overflow="block")
-for i in range(%(calls)d):
+for i in range(%d):
     outer(i %% 3)
     if i == 2:
         infi_tracing.flush_tracing()  # more than one chunk in the file
-infi_tracing.unset_tracing()
 """
 
 
-def _decode(path, *args):
-    return subprocess.run([sys.executable, "-m", "infi_tracing", "decode", str(path), *args],
-                          capture_output=True, text=True, cwd=path.parent)
+def _decode(path, *args, **kwargs):
+    return run_cli(path.parent, "decode", path, *args, **kwargs)
 
 
 def _traced(tmp_path, backend, calls=5):
-    proc = run_python(tmp_path, PROGRAM % {"dir": tmp_path, "backend": backend, "calls": calls})
-    assert proc.returncode == 0, proc.stderr
+    run_traced_program(tmp_path, PROGRAM % calls, backend=backend, sinks=SINKS % {"dir": tmp_path},
+                       tracing_args="level=infi_tracing.TRACE_FUNC_PRIMITIVES, overflow='block'")
     return tmp_path / "trace.itr"
 
 
@@ -101,8 +106,7 @@ def test_truncated_file_gives_a_clear_error_after_the_complete_part(tmp_path, ba
 def test_decode_reads_a_pipe_on_standard_input_once(tmp_path, name):
     """`cat t.itr | decode -` (or /dev/stdin) decodes the whole stream."""
     trace = _traced(tmp_path, "auto")
-    out = subprocess.run([sys.executable, "-m", "infi_tracing", "decode", name],
-                         input=trace.read_bytes(), capture_output=True, cwd=tmp_path, timeout=60)
+    out = run_cli(tmp_path, "decode", name, input=trace.read_bytes(), text=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.decode() == (tmp_path / "native.txt").read_text()
 
@@ -152,40 +156,23 @@ def test_foreign_file_gives_a_clear_error(tmp_path):
 
 def test_fork_appends_both_processes_to_one_file(tmp_path, backend):
     """Parent and forked child share the file; each record decodes with its own pid."""
-    proc = run_python(tmp_path, """
-import os, infi_tracing
-infi_tracing.configure_sinks(["binary://%s/trace.itr"])
+    proc = run_traced_program(tmp_path, "in_parent()" + FORKED_CHILD + "in_parent()",
+                              backend=backend, tracing_args="overflow='block'",
+                              sinks='infi_tracing.configure_sinks(["binary://%s/trace.itr"])'
+                              % tmp_path, setup="""
 def in_parent():
     pass
 def in_child():
     pass
-infi_tracing.set_tracing(backend=%r, overflow="block")
-in_parent()
-pid = os.fork()
-if pid == 0:
-    in_child()
-    infi_tracing.unset_tracing()
-    os._exit(0)
-os.waitpid(pid, 0)
-in_parent()
-infi_tracing.unset_tracing()
-print(os.getpid(), pid)
-""" % (tmp_path, backend))
-    assert proc.returncode == 0, proc.stderr
+""", end="print(os.getpid(), pid)")
     parent, child = map(int, proc.stdout.split())
-    out = _decode(tmp_path / "trace.itr", "--format", "jsonl")
-    assert out.returncode == 0, out.stderr
-    calls = sorted((r["qualname"], r["pid"]) for r in map(json.loads, out.stdout.splitlines())
+    records = decode_binary(tmp_path / "trace.itr", tmp_path)
+    calls = sorted((r["qualname"], r["pid"]) for r in records
                    if r["event"] == "call" and r["qualname"].startswith("in_"))
     assert calls == [("in_child", child), ("in_parent", parent), ("in_parent", parent)]
 
 
 PACKED_PROGRAM = """
-import infi_tracing
-infi_tracing.configure_sinks(["binary://%(dir)s/trace.itr",
-                              "file://%(dir)s/native.jsonl?format=jsonl"])
-infi_tracing.set_tracing(backend=%(backend)r, overflow="block", generators=True)
-%(greenlets)s
 def deep(n):
     return n if n == 0 else deep(n - 1)
 def gen():
@@ -194,23 +181,23 @@ def gen():
 def fails():
     raise ValueError("x")
 for i in range(300):
-    deep(i %% 40)
+    deep(i % 40)
     list(gen())
     try:
         fails()
     except ValueError:
         pass
-infi_tracing.unset_tracing()
 """
 
 
 def test_packed_name_records_decode_as_the_jsonl_sink_wrote_them(tmp_path, backend):
     """Name-level records (packed in the file: greenlet switches, depth jumps, resumes and
     yields, exceptions) decode to exactly the records the JSON-lines sink got."""
-    from conftest import TWO_GREENLETS
-    proc = run_python(tmp_path, PACKED_PROGRAM % {"dir": tmp_path, "backend": backend,
-                                                  "greenlets": TWO_GREENLETS})
-    assert proc.returncode == 0, proc.stderr
+    run_traced_program(tmp_path, TWO_GREENLETS + PACKED_PROGRAM, backend=backend,
+                       tracing_args="overflow='block', generators=True", sinks="""
+infi_tracing.configure_sinks(["binary://%(dir)s/trace.itr",
+                              "file://%(dir)s/native.jsonl?format=jsonl"])
+""" % {"dir": tmp_path})
     out = _decode(tmp_path / "trace.itr", "--format", "jsonl", "-o", str(tmp_path / "d.jsonl"))
     assert out.returncode == 0, out.stderr
     decoded = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]

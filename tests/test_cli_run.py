@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AWAITING_LEAF, check_nesting, jsonl_sink, run_cli, write
-from conftest import cli_env as _env
+from helpers import (
+    AWAITING_LEAF,
+    check_nesting,
+    jsonl_sink,
+    read_jsonl,
+    run_cli,
+    run_interpreter,
+    write,
+)
+from helpers import cli_env as _env
 from syslog_peers import DatagramPeer, parse_5424
 
 PROGRAM_INFO = """
@@ -24,8 +32,8 @@ print(json.dumps({"argv": sys.argv, "name": __name__, "path0": sys.path[0],
 
 
 def records(tmp_path, name="trace.jsonl"):
-    path = tmp_path / name
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    """The records of tmp_path/name; none if run never made the file."""
+    return read_jsonl(tmp_path / name, missing_ok=True)
 
 
 def calls(recs):
@@ -91,8 +99,7 @@ def test_module_is_traced_from_depth_zero_without_the_import_search(tmp_path):
 
 def test_missing_module_says_what_python_says(tmp_path):
     """run -m nosuch prints python -m's message, exits 1 and records nothing."""
-    python = subprocess.run([sys.executable, "-m", "nosuch"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60, env=_env())
+    python = run_interpreter(tmp_path, "-m", "nosuch", timeout=60)
     proc = run_cli(tmp_path, "run", "--no-summary", "--sink", jsonl_sink(tmp_path), "-m",
                    "nosuch")
     assert (proc.returncode, proc.stderr) == (python.returncode, python.stderr) == \
@@ -356,9 +363,8 @@ def test_decode_shows_progress_on_large_files(tmp_path):
                    "--overflow", "block", "--include", "__main__", "prog.py")
     assert proc.returncode == 0, proc.stderr
     assert trace.stat().st_size > 1 << 20
-    out = subprocess.run([sys.executable, "-m", "infi_tracing", "decode", str(trace), "--format",
-                          "jsonl", "-o", str(tmp_path / "t.jsonl")], cwd=tmp_path,
-                         capture_output=True, timeout=120, env=_env())  # bytes: keep the \r
+    out = run_cli(tmp_path, "decode", trace, "--format", "jsonl", "-o", tmp_path / "t.jsonl",
+                  text=False)  # bytes: keep the \r
     assert out.returncode == 0, out.stderr
     assert out.stderr.endswith(b"\rdecoding: 100% (500002 records)\n")
     assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 500002

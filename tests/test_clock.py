@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import BACKENDS, run_python
+from helpers import BACKENDS, run_python
 
 PROGRAM = """
 import json, time, infi_tracing

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import run_python
+from helpers import run_python
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

@@ -12,7 +12,7 @@ from infi_tracing import _config
 from infi_tracing._plugins import known_schemes
 from infi_tracing.hookspecs import Sink
 
-from conftest import run_python
+from helpers import run_python
 
 
 @pytest.mark.parametrize("spec, fragment", [

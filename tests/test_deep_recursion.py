@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import check_nesting, jsonl_sink, run_cli, run_python, run_traced, write
+from helpers import check_nesting, jsonl_sink, run_cli, run_python, run_traced, write
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

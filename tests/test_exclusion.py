@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import check_nesting, run_traced
+from helpers import check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from conftest import run_cli, write
-from reliability_helpers import decode_binary
+from helpers import decode_binary, run_cli, write
 
 PROGRAM = """
 open("ran", "w").close()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import check_nesting, run_traced
+from helpers import check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -205,7 +205,7 @@ def test_default_level_applies_to_true(tmp_path, backend):
             return x
         f(41)
     """, backend=backend, tracing_args="filter=lambda frame: True, level=TRACE_FUNC_PRIMITIVES")
-    call = next(r for r in traced.events("call") if r["qualname"] == "f")
+    call = traced.first("call", "f")
     assert call["args"] == {"x": "41"}
 
 

@@ -4,8 +4,7 @@ pre-forking gevent server, and fork in a tight loop under load."""
 
 import pytest
 
-from conftest import BACKENDS, check_nesting, run_python
-from reliability_helpers import count_by, read_jsonl, run_for_fields
+from helpers import BACKENDS, check_nesting, count_by, read_jsonl, run_for_fields, run_python
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

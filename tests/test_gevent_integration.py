@@ -1,28 +1,20 @@
 """gevent: tracing works whether set_tracing() comes before or after monkey.patch_all()."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
-from conftest import check_nesting, run_traced
+from helpers import ONLY_MAIN, ExampleServer, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
-APP = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
 
-ONLY_MAIN = """
-def only_main(frame):
-    return frame.f_globals.get("__name__") == "__main__"
-"""
 
 PATCH = """
 from gevent import monkey
@@ -114,25 +106,8 @@ def test_blocking_overflow_is_lossless_under_gevent(tmp_path):
 @pytest.fixture
 def traced_server(tmp_path):
     """The example app under `python -m infi_tracing run`, configured by the environment only."""
-    port_file = tmp_path / "port.txt"
-    trace = tmp_path / "trace.jsonl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
-    env.update(INFI_TRACING_SINKS="file://%s?format=jsonl" % trace,
-               INFI_TRACING_INCLUDE="__main__", INFI_TRACING_LEVEL="primitives")
-    with open(tmp_path / "server.err", "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "infi_tracing", "run", str(APP),
-                                 "--port", "0", "--port-file", str(port_file)], cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=err, env=env)
-    try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert port_file.exists(), (tmp_path / "server.err").read_text()
-        yield proc, int(port_file.read_text()), trace
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=20)
+    with ExampleServer(tmp_path, {}, signals=False) as server:
+        yield server.proc, server.port, server.trace
 
 
 def test_example_server_traces_concurrent_requests_per_greenlet(traced_server):

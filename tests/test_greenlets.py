@@ -4,7 +4,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import TWO_GREENLETS, check_nesting, run_traced
+from helpers import ONLY_MAIN, TWO_GREENLETS, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -52,10 +52,7 @@ def test_thousand_gevent_greenlets_each_nest(tmp_path, backend):
         jobs = [gevent.spawn(job, i) for i in range(1000)]
         gevent.joinall(jobs)
         assert [j.value for j in jobs] == [2 * i + 1 for i in range(1000)]
-    """, backend=backend, setup="""
-        def only_main(frame):
-            return frame.f_globals.get("__name__") == "__main__"
-    """, tracing_args="filter=only_main, overflow='block'")
+    """, backend=backend, setup=ONLY_MAIN, tracing_args="filter=only_main, overflow='block'")
     records = [r for r in traced.events() if r["qualname"] in ("job", "middle", "leaf")]
     pairs = check_nesting(records)
     assert len(pairs) == 1000
@@ -85,10 +82,7 @@ def test_gevent_kill_and_greenlet_exit_leave_no_dangling_state(tmp_path, backend
         never = gevent.spawn(victim)
         never.kill()      # killed before it ever ran
         assert s.value == 1
-    """, backend=backend, setup="""
-        def only_main(frame):
-            return frame.f_globals.get("__name__") == "__main__"
-    """, tracing_args="filter=only_main")
+    """, backend=backend, setup=ONLY_MAIN, tracing_args="filter=only_main")
     records = [r for r in traced.events() if r["qualname"] in ("victim", "blocked", "survivor")]
     check_nesting(records)
     exits = [r for r in records if r["event"] == "exception"]
@@ -121,17 +115,21 @@ def test_greenlet_throw_unwinds_the_target_chain(tmp_path, backend):
         ("call", "outer"), ("call", "inner"), ("exception", "inner"), ("return", "outer")]
 
 
+# main switches into a greenlet that switches back, then lets it end
+SWITCH_TWICE = """
+def work():
+    main.switch()
+main = greenlet.getcurrent()
+g = greenlet.greenlet(work)
+g.switch()
+g.switch()
+"""
+
+
 def test_previous_greenlet_tracer_is_chained(tmp_path, backend):
     """A greenlet tracer installed before tracing still sees every switch."""
-    traced = run_traced(tmp_path, """
-        def work():
-            main.switch()
-        main = greenlet.getcurrent()
-        g = greenlet.greenlet(work)
-        g.switch()
-        g.switch()
-        print("seen", len(seen))
-    """, backend=backend, setup="""
+    traced = run_traced(tmp_path, SWITCH_TWICE + 'print("seen", len(seen))', backend=backend,
+                        setup="""
         import greenlet
         seen = []
         greenlet.settrace(lambda event, args: seen.append(event))
@@ -173,15 +171,7 @@ def test_exclusion_is_per_greenlet(tmp_path, backend):
 
 def test_importing_greenlet_while_tracing_keeps_every_record(tmp_path, backend):
     """greenlet first imported under tracing: no record lost, nesting intact."""
-    traced = run_traced(tmp_path, """
-        import greenlet
-        def work():
-            main.switch()
-        main = greenlet.getcurrent()
-        g = greenlet.greenlet(work)
-        g.switch()
-        g.switch()
-    """, backend=backend)
+    traced = run_traced(tmp_path, "import greenlet" + SWITCH_TWICE, backend=backend)
     check_nesting(traced.events())
     assert traced.names().count("work") == 1
 

@@ -7,8 +7,7 @@ import textwrap
 
 import pytest
 
-from conftest import check_nesting, run_traced
-from reliability_helpers import finish, start_program, wait_for_line
+from helpers import check_nesting, finish, run_traced, start_program, wait_for_line
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

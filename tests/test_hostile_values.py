@@ -6,15 +6,9 @@ import json
 
 import pytest
 
-from conftest import check_nesting, run_python, run_traced
-from reliability_helpers import decode_binary, read_jsonl
+from helpers import ONLY_MAIN, check_nesting, decode_binary, read_jsonl, run_python, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
-
-ONLY_MAIN = """
-    def only_main(frame):
-        return frame.f_globals.get("__name__") == "__main__"
-"""
 
 
 # ---- arguments ----------------------------------------------------------------

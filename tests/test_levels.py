@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_traced
+from helpers import run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -31,7 +31,7 @@ print("user reprs called:", calls)
 
 
 def _call_args(traced, name):
-    return next(r for r in traced.events("call") if r["qualname"] == name)["args"]
+    return traced.first("call", name)["args"]
 
 
 def test_primitives_render_natively(tmp_path, backend):
@@ -47,7 +47,7 @@ def test_primitives_render_natively(tmp_path, backend):
     assert args["tup"] == "(1,)" and args["dct"] == "{'k': 1.0}"
     assert args["big"] == str(10**30)
     assert args["*rest"] == "(1, 2)" and args["**kw"] == "{'x': 'y'}"
-    ret = next(r for r in traced.events("return") if r["qualname"] == "take")
+    ret = traced.first("return", "take")
     assert ret["retval"] == "(-7, \"a'b\\nc\")"
 
 
@@ -131,8 +131,8 @@ def test_name_level_records_no_values(tmp_path, backend):
             return x
         f(1)
     """, backend=backend)
-    call = next(r for r in traced.events("call") if r["qualname"] == "f")
-    ret = next(r for r in traced.events("return") if r["qualname"] == "f")
+    call = traced.first("call", "f")
+    ret = traced.first("return", "f")
     assert "args" not in call and "retval" not in ret
 
 
@@ -148,7 +148,7 @@ def test_per_function_levels_from_the_filter(tmp_path, backend):
         def flt(frame):
             return TRACE_FUNC_PRIMITIVES if frame.f_code.co_name == "valued" else True
     """, tracing_args="filter=flt")
-    assert "args" not in next(r for r in traced.events("call") if r["qualname"] == "named")
+    assert "args" not in traced.first("call", "named")
     assert _call_args(traced, "valued") == {"x": "2"}
 
 

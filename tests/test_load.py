@@ -3,8 +3,7 @@ memory, and greenlets that die in odd ways leaving no state behind."""
 
 import pytest
 
-from conftest import BACKENDS, check_nesting, run_traced
-from reliability_helpers import decode_binary, run_for_fields
+from helpers import BACKENDS, ONLY_MAIN, check_nesting, decode_binary, run_for_fields, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -211,10 +210,7 @@ probe(1)
 
 def test_killed_unstarted_and_collected_greenlets_leave_no_state(tmp_path, backend):
     """Greenlets killed, never started or collected mid-stack: all freed, every stream still nests."""
-    traced = run_traced(tmp_path, DYING_GREENLETS, backend=backend, setup="""
-        def only_main(frame):
-            return frame.f_globals.get("__name__") == "__main__"
-    """, tracing_args="filter=only_main")
+    traced = run_traced(tmp_path, DYING_GREENLETS, backend=backend, setup=ONLY_MAIN, tracing_args="filter=only_main")
     assert "alive 0" in traced.stdout, traced.stdout + traced.stderr
     records = [r for r in traced.events() if r["module"] == "__main__"
                and r["qualname"] != "<module>"]

@@ -1,12 +1,9 @@
 """TraceLogHandler: log records in the trace stream, where they were logged."""
 
-import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import check_nesting, run_traced
+from helpers import check_nesting, decode_binary, run_interpreter, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -69,7 +66,7 @@ def test_no_log_records_when_excluded_or_not_tracing(tmp_path, backend):
 
 def test_log_records_in_text_and_binary_output(tmp_path, backend):
     """Text sinks show '# LEVEL logger: message'; the binary file decodes it back."""
-    proc = subprocess.run([sys.executable, "-c", """
+    proc = run_interpreter(tmp_path, "-c", """
 import infi_tracing, logging
 infi_tracing.configure_sinks(["file://%(d)s/t.txt", "binary://%(d)s/t.itr"])
 log = logging.getLogger("svc")
@@ -77,14 +74,9 @@ log.addHandler(infi_tracing.TraceLogHandler())
 infi_tracing.set_tracing(backend=%(b)r)
 log.warning("héllo")
 infi_tracing.unset_tracing()
-""" % {"d": tmp_path, "b": backend}], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120)
+""" % {"d": tmp_path, "b": backend})
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "t.txt").read_text()
     assert "# WARNING svc: héllo" in text
-    decoded = subprocess.run([sys.executable, "-m", "infi_tracing", "decode",
-                              str(tmp_path / "t.itr"), "--format", "jsonl"],
-                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert decoded.returncode == 0, decoded.stderr
-    logs = [r for r in map(json.loads, decoded.stdout.splitlines()) if r["event"] == "log"]
+    logs = [r for r in decode_binary(tmp_path / "t.itr", tmp_path) if r["event"] == "log"]
     assert [(r["level"], r["logger"], r["message"]) for r in logs] == [("WARNING", "svc", "héllo")]

@@ -3,8 +3,7 @@ every record, so each call has its return (Process and Pool workers)."""
 
 import pytest
 
-from conftest import BACKENDS, check_nesting
-from reliability_helpers import count_by, read_jsonl, run_for_fields
+from helpers import BACKENDS, check_nesting, count_by, read_jsonl, run_for_fields
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

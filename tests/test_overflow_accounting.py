@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from conftest import BACKENDS, run_python
-from reliability_helpers import lost_by_tid, read_jsonl
+from helpers import BACKENDS, lost_by_tid, read_jsonl, run_python
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

@@ -11,7 +11,7 @@ import pytest
 from infi_tracing.sinks import perfetto
 from infi_tracing.sinks.perfetto import LOST_TRACK_BASE, PerfettoSink
 
-from conftest import TWO_GREENLETS, run_python
+from helpers import CALLS_OF_F, SINK_CLASSES, TWO_GREENLETS, run_python, run_traced_program
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -33,27 +33,23 @@ top()
 """
 
 
-def _run(tmp_path, body, backend="auto", setup="", tracing_args="", end="sink.close()"):
+PERFETTO_SINK = """
+import os, signal
+from infi_tracing.sinks.perfetto import PerfettoSink
+sink = PerfettoSink('trace.json')
+infi_tracing.set_sinks([sink])
+"""
+
+
+def _run(tmp_path, body, setup="", end="sink.close()", check=False, **source):
     """Trace `body` into trace.json with a PerfettoSink; `end` runs after unset_tracing()."""
-    source = "\n".join([
-        "import os, signal, infi_tracing",
-        "from infi_tracing.sinks.perfetto import PerfettoSink",
-        "sink = PerfettoSink('trace.json')",
-        "infi_tracing.set_sinks([sink])",
-        textwrap.dedent(setup),
-        "infi_tracing.set_tracing(backend=%r, %s)" % (backend, tracing_args),
-        textwrap.dedent(body),
-        "infi_tracing.unset_tracing()",
-        end,
-    ])
-    proc = run_python(tmp_path, source)
+    proc = run_traced_program(tmp_path, body, check=check, end=end,
+                              setup=PERFETTO_SINK + textwrap.dedent(setup), **source)
     return proc, (tmp_path / "trace.json").read_text(encoding="utf-8")
 
 
 def _events(tmp_path, body, **kwargs):
-    proc, text = _run(tmp_path, body, **kwargs)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(text)
+    return json.loads(_run(tmp_path, body, check=True, **kwargs)[1])
 
 
 def _slices(events):
@@ -185,19 +181,8 @@ def test_no_values_at_the_default_level(tmp_path, backend):
 
 def test_lost_records_are_instants_on_a_thread_track(tmp_path, backend):
     """Dropped records show as 'lost N records' instants on a track named for the OS thread."""
-    events = _events(tmp_path, """
-def f(i):
-    return i
-for i in range(50_000):
-    f(i)
-""", backend=backend, tracing_args="buffer_size=65536", setup="""
-import time
-class Slow:
-    def write(self, batch): time.sleep(0.02)
-    def flush(self): pass
-    def close(self): pass
-infi_tracing.set_sinks([Slow(), sink])
-""")
+    events = _events(tmp_path, CALLS_OF_F % 50_000, backend=backend, tracing_args="buffer_size=65536",
+                     setup=SINK_CLASSES + "infi_tracing.set_sinks([Slow(), sink])")
     lost = [e for e in events if e["ph"] == "i"]
     assert lost, "the ring never overflowed: the test proves nothing"
     names = _thread_names(events)

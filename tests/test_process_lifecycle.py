@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_python
+from helpers import FORKED_CHILD, run_python, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -50,27 +50,15 @@ def test_records_reach_the_sink_on_unhandled_exception(tmp_path, backend):
 
 def test_forked_child_keeps_tracing_with_its_own_pid(tmp_path, backend):
     """After os.fork() the child records with its own pid; nothing is written twice."""
-    proc = run_python(tmp_path, """
-import os, infi_tracing
-infi_tracing.tracing_output_to_file("trace.jsonl", format="jsonl")
-infi_tracing.set_tracing(backend=%r, overflow="block")
+    traced = run_traced(tmp_path, "in_parent()" + FORKED_CHILD, backend=backend,
+                        tracing_args="overflow='block'", end="print(os.getpid(), pid)", setup="""
 def in_parent():
     return 1
 def in_child():
     return 2
-in_parent()
-pid = os.fork()
-if pid == 0:
-    in_child()
-    infi_tracing.unset_tracing()
-    os._exit(0)
-os.waitpid(pid, 0)
-infi_tracing.unset_tracing()
-print(os.getpid(), pid)
-""" % backend)
-    assert proc.returncode == 0, proc.stderr
-    parent, child = map(int, proc.stdout.split())
-    records = [json.loads(x) for x in (tmp_path / "trace.jsonl").read_text().splitlines()]
+""")
+    parent, child = map(int, traced.stdout.split())
+    records = traced.records
     calls = [(r["qualname"], r["pid"]) for r in records if r["event"] == "call"
              and r["qualname"].startswith("in_")]
     assert sorted(calls) == [("in_child", child), ("in_parent", parent)]
@@ -101,25 +89,15 @@ print(json.dumps(stats))
 
 def test_forked_child_records_its_own_thread_id_and_fork_does_not_warn(tmp_path, backend):
     """A child's records carry its own thread id; forking raises no threads warning (3.12+)."""
-    proc = run_python(tmp_path, """
-import os, warnings, infi_tracing
+    traced = run_traced(tmp_path, FORKED_CHILD, backend=backend, tracing_args="overflow='block'",
+                        end="print(pid, status)", setup="""
+import warnings
 warnings.simplefilter("error")   # 3.12+ warns when forking a process with threads
-infi_tracing.tracing_output_to_file("trace.jsonl", format="jsonl")
-infi_tracing.set_tracing(backend=%r, overflow="block")
 def in_child():
     pass
-pid = os.fork()
-if pid == 0:
-    in_child()
-    infi_tracing.unset_tracing()
-    os._exit(0)
-_, status = os.waitpid(pid, 0)
-infi_tracing.unset_tracing()
-print(pid, status)
-""" % backend)
-    assert proc.returncode == 0, proc.stderr
-    child, status = map(int, proc.stdout.split())
+""")
+    child, status = map(int, traced.stdout.split())
     assert status == 0
-    records = [json.loads(x) for x in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    records = traced.records
     ours = [r for r in records if r.get("qualname") == "in_child"]
     assert ours and all(r["pid"] == child and r["tid"] == child for r in ours)

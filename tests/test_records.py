@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import AWAITING_LEAF, check_nesting, run_traced
+from helpers import AWAITING_LEAF, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -84,14 +84,18 @@ def test_exception_unwind_record(tmp_path, backend):
     check_nesting(records)
 
 
+# a generator run to its end: three entries, two yields
+SUMMED = """
+def numbers():
+    yield 1
+    yield 2
+total = sum(numbers())
+"""
+
+
 def test_generators_map_to_call_and_return_on_request(tmp_path, backend):
     """generators=False makes generator re-entries and yields read as call/return pairs."""
-    traced = run_traced(tmp_path, """
-        def numbers():
-            yield 1
-            yield 2
-        total = sum(numbers())
-    """, backend=backend, tracing_args="generators=False")
+    traced = run_traced(tmp_path, SUMMED, backend=backend, tracing_args="generators=False")
     records = [r for r in traced.events() if r["qualname"] == "numbers"]
     assert [r["event"] for r in records] == ["call", "return"] * 3
     check_nesting(records)
@@ -99,12 +103,7 @@ def test_generators_map_to_call_and_return_on_request(tmp_path, backend):
 
 def test_generator_events_by_default(tmp_path, backend):
     """By default re-entries are resume records and suspensions yield records."""
-    traced = run_traced(tmp_path, """
-        def numbers():
-            yield 1
-            yield 2
-        total = sum(numbers())
-    """, backend=backend)
+    traced = run_traced(tmp_path, SUMMED, backend=backend)
     records = [r for r in traced.events() if r["qualname"] == "numbers"]
     assert [r["event"] for r in records] == ["call", "yield", "resume", "yield", "resume",
                                              "return"]

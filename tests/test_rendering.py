@@ -4,12 +4,10 @@ sinks' records, and the depth shown as a number past the indentation cap."""
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 
-from conftest import BACKENDS, run_traced
+from helpers import BACKENDS, SINK_CLASSES, run_cli, run_traced
 from syslog_peers import StreamPeer, parse_5424
 
 pytestmark = pytest.mark.native  # make test-asan runs these
@@ -26,17 +24,7 @@ from infi_tracing import _format
 from infi_tracing.sinks.binary import BinaryFileSink
 from infi_tracing.sinks.perfetto import PerfettoSink
 from infi_tracing.sinks.syslog import SyslogSink
-
-class Collect:
-    def __init__(self):
-        self.records = []
-    def write(self, batch):
-        self.records.extend(batch)
-    def flush(self):
-        pass
-    def close(self):
-        pass
-
+""" + SINK_CLASSES + """
 collected = Collect()
 infi_tracing.set_sinks([infi_tracing.sinks.FileSink("hostile.jsonl", "jsonl"),
                         infi_tracing.sinks.FileSink("trace.txt"), BinaryFileSink("trace.itr"),
@@ -170,9 +158,8 @@ def test_perfetto_output_is_exact_and_has_no_raw_controls(hostile):
 
 def test_decoded_binary_trace_escapes_like_the_native_text(hostile):
     """`python -m infi_tracing decode --format text` escapes values and names the same way."""
-    proc = subprocess.run([sys.executable, "-m", "infi_tracing", "decode",
-                           str(hostile.path / "trace.itr"), "--format", "text"],
-                          cwd=hostile.path, capture_output=True, timeout=120)
+    proc = run_cli(hostile.path, "decode", hostile.path / "trace.itr", "--format", "text",
+                   text=False)
     assert proc.returncode == 0, proc.stderr
     body = lambda text: [line.split(" ", 1)[1] for line in text.splitlines()]  # noqa: E731
     assert body(proc.stdout.decode("utf-8")) == body(hostile.text)

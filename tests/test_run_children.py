@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from conftest import check_nesting, run_cli, write
-from reliability_helpers import count_by, decode_binary, read_jsonl
+from helpers import check_nesting, count_by, decode_binary, read_jsonl, run_cli, write
 
 PROGRAM = """
 import multiprocessing, os, sys

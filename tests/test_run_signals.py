@@ -6,8 +6,7 @@ import signal
 
 import pytest
 
-from conftest import check_nesting
-from reliability_helpers import finish, read_jsonl, start_program, wait_for_line
+from helpers import check_nesting, finish, read_jsonl, start_program, wait_for_line
 
 BUSY_PROGRAM = """
 def work(i):

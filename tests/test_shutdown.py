@@ -8,8 +8,15 @@ import time
 
 import pytest
 
-from conftest import check_nesting, run_python
-from reliability_helpers import decode_binary, finish, read_jsonl, start_program, wait_for_line
+from helpers import (
+    check_nesting,
+    decode_binary,
+    finish,
+    read_jsonl,
+    run_python,
+    start_program,
+    wait_for_line,
+)
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

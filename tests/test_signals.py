@@ -1,113 +1,17 @@
 """Runtime control by signals: toggling a running gevent server, stats on demand."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import textwrap
 import threading
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 import infi_tracing
 
-from conftest import check_nesting
+from helpers import ExampleServer, check_nesting, run_cli, run_interpreter, wait_for
 
 pytestmark = pytest.mark.native  # make test-asan runs these
-
-APP = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
-
-
-def _env_with(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFI_TRACING_")}
-    env.update(extra)
-    return env
-
-
-def wait_for(condition, what, timeout=20.0):
-    """Poll `condition` every 20 ms until true; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    pytest.fail("timed out waiting for %s" % what)
-
-
-class Server:
-    """examples/gevent_server/app.py under `python -m infi_tracing run`, on 127.0.0.1
-    with an ephemeral port, stderr in a file; always killed at the end."""
-
-    def __init__(self, tmp_path, env):
-        self.tmp_path = tmp_path
-        self.port_file = tmp_path / "port.txt"
-        self.stderr_path = tmp_path / "server.err"
-        self.trace = tmp_path / "trace.jsonl"
-        self.stats_file = tmp_path / "stats.jsonl"
-        settings = {"INFI_TRACING_SINKS": "file://%s?format=jsonl" % self.trace,
-                    "INFI_TRACING_SIGNALS": "yes", "INFI_TRACING_INCLUDE": "__main__",
-                    "INFI_TRACING_LEVEL": "primitives",
-                    "INFI_TRACING_STATS_FILE": str(self.stats_file)}
-        settings.update(env)
-        with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "infi_tracing", "run", str(APP), "--port", "0",
-                 "--port-file", str(self.port_file)], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                stderr=err, env=_env_with(**settings))
-
-    def __enter__(self):
-        wait_for(lambda: self.port_file.exists() or self.proc.poll() is not None,
-                 "the server's port file")
-        assert self.proc.poll() is None, self.stderr()
-        self.port = int(self.port_file.read_text())
-        return self
-
-    def __exit__(self, *exc_info):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=20)
-
-    def stderr(self):
-        return self.stderr_path.read_text(errors="replace")
-
-    def get(self, path):
-        url = "http://127.0.0.1:%d%s" % (self.port, path)
-        try:
-            with urllib.request.urlopen(url, timeout=20) as response:
-                return response.read()
-        except urllib.error.HTTPError as exc:  # 404 for an unknown user is an answer too
-            return exc.read()
-
-    def toggle(self, expect):
-        """SIGUSR2, then wait until the server says tracing is `expect` ("on"/"off")."""
-        note = "infi_tracing: tracing %s (signal %d" % (expect, signal.SIGUSR2)
-        before = self.stderr().count(note)
-        self.proc.send_signal(signal.SIGUSR2)
-        wait_for(lambda: self.stderr().count(note) > before, "tracing %s" % expect)
-
-    def stats(self):
-        """SIGUSR1, then wait for the new line in the stats file; returns it parsed."""
-        lines = self.stats_lines()
-        self.proc.send_signal(signal.SIGUSR1)
-        wait_for(lambda: len(self.stats_lines()) > len(lines), "a stats line")
-        return json.loads(self.stats_lines()[-1])
-
-    def stats_lines(self):
-        return self.stats_file.read_text().splitlines() if self.stats_file.exists() else []
-
-    def stop(self):
-        """SIGTERM: the server stops serving and the process exits normally."""
-        self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=30) == 0, self.stderr()
-
-    def records(self):
-        return [json.loads(x) for x in self.trace.read_text().splitlines()] \
-            if self.trace.exists() else []
 
 
 def handled_users(records):
@@ -118,7 +22,7 @@ def handled_users(records):
 def test_toggle_signal_traces_only_requests_while_on(tmp_path):
     """SIGUSR2 switches a paused gevent server's tracing on, and off again: only the
     requests in between are in the trace, each nested in its own greenlet."""
-    with Server(tmp_path, {"INFI_TRACING_START": "no"}) as server:
+    with ExampleServer(tmp_path, {"INFI_TRACING_START": "no"}) as server:
         server.get("/users/before")
         server.toggle("on")
         server.get("/users/during1")
@@ -136,7 +40,7 @@ def test_toggle_signal_traces_only_requests_while_on(tmp_path):
 
 def test_toggle_signal_can_switch_on_and_off_repeatedly(tmp_path):
     """Three on/off rounds keep the server serving and trace exactly the 'on' requests."""
-    with Server(tmp_path, {}) as server:
+    with ExampleServer(tmp_path, {}) as server:
         server.get("/users/r0")
         for n in range(1, 4):
             server.toggle("off")
@@ -150,7 +54,7 @@ def test_toggle_signal_can_switch_on_and_off_repeatedly(tmp_path):
 def test_toggle_signal_arriving_mid_request_takes_effect_in_that_greenlet(tmp_path):
     """SIGUSR2 while a request greenlet spins on the CPU is handled between its bytecodes,
     in that greenlet: tracing stops before the request ends."""
-    with Server(tmp_path, {"INFI_TRACING_LEVEL": "name"}) as server:
+    with ExampleServer(tmp_path, {"INFI_TRACING_LEVEL": "name"}) as server:
         result = {}
         client = threading.Thread(
             target=lambda: result.update(body=server.get("/busy?seconds=2")))
@@ -170,7 +74,7 @@ def test_toggle_signal_arriving_mid_request_takes_effect_in_that_greenlet(tmp_pa
 
 def test_stats_signal_while_on_writes_a_log_record_and_the_stats_file(tmp_path):
     """SIGUSR1 while tracing: an infi_tracing.stats log record in the trace and a stats line."""
-    with Server(tmp_path, {}) as server:
+    with ExampleServer(tmp_path, {}) as server:
         server.get("/users/alice")
         snapshot = server.stats()
         server.stop()
@@ -185,7 +89,7 @@ def test_stats_signal_while_on_writes_a_log_record_and_the_stats_file(tmp_path):
 def test_stats_signal_while_off_without_stats_file_goes_to_stderr(tmp_path):
     """SIGUSR1 with tracing off and no stats file: one JSON stats line on stderr."""
     env = {"INFI_TRACING_START": "no", "INFI_TRACING_STATS_FILE": ""}
-    with Server(tmp_path, env) as server:
+    with ExampleServer(tmp_path, env) as server:
         server.get("/users/bob")
         server.proc.send_signal(signal.SIGUSR1)
         wait_for(lambda: "infi_tracing: stats {" in server.stderr(), "stats on stderr")
@@ -196,8 +100,7 @@ def test_stats_signal_while_off_without_stats_file_goes_to_stderr(tmp_path):
 
 
 def _python(tmp_path, source, timeout=60):
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(source)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=timeout, env=_env_with())
+    return run_interpreter(tmp_path, "-c", textwrap.dedent(source), timeout=timeout)
 
 
 def test_handlers_chain_to_the_previous_handler(tmp_path):
@@ -264,8 +167,7 @@ def test_stats_command_prints_the_latest_snapshot_per_process(tmp_path):
     """ % (str(stats_file), str(stats_file)))
     assert proc.returncode == 0, proc.stderr
     assert len(stats_file.read_text().splitlines()) == 2
-    out = subprocess.run([sys.executable, "-m", "infi_tracing", "stats", str(stats_file)],
-                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    out = run_cli(tmp_path, "stats", stats_file)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len([x for x in lines if x.startswith("pid ")]) == 1
@@ -285,9 +187,7 @@ def test_stats_command_reads_snapshots_from_a_binary_trace(tmp_path):
         infi_tracing.unset_tracing()
     """ % tmp_path)
     assert proc.returncode == 0, proc.stderr
-    out = subprocess.run([sys.executable, "-m", "infi_tracing", "stats", "--json",
-                          str(tmp_path / "trace.itr")], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
+    out = run_cli(tmp_path, "stats", "--json", tmp_path / "trace.itr")
     assert out.returncode == 0, out.stderr
     snapshot = json.loads(out.stdout)
     assert snapshot["active"] is True and snapshot["sinks"][0]["sink"].endswith("trace.itr")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import cli_env, run_cli, run_python
+from helpers import cli_env, run_cli, run_python
 from syslog_peers import DatagramPeer, StreamPeer
 
 pytestmark = pytest.mark.native  # make test-asan runs these

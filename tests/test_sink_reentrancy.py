@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from conftest import run_python
-from reliability_helpers import finish, start_program, wait_for_line
+from helpers import finish, run_python, start_program, wait_for_line
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

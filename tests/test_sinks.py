@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import run_python
+from helpers import SINK_CLASSES, run_traced_program
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -15,23 +15,17 @@ TEXT_LINE = re.compile(
     r"(?P<file>\S+):(?P<line>\d+)$")
 
 PROGRAM = """
-import infi_tracing, infi_tracing.sinks
-from infi_tracing import *
-{configure}
 def leaf(x):
     return x * 2
 def top():
     return leaf(21)
-infi_tracing.set_tracing(backend={backend!r}, level=TRACE_FUNC_PRIMITIVES)
 top()
-infi_tracing.unset_tracing()
 """
 
 
 def _run(tmp_path, backend, configure):
-    proc = run_python(tmp_path, PROGRAM.format(configure=configure, backend=backend))
-    assert proc.returncode == 0, proc.stderr
-    return proc
+    return run_traced_program(tmp_path, PROGRAM, backend=backend, sinks=configure,
+                              tracing_args="level=TRACE_FUNC_PRIMITIVES")
 
 
 def _main_lines(text):
@@ -109,18 +103,9 @@ atexit.register(report)
 
 def test_native_and_python_formatters_agree(tmp_path, backend):
     """The drain's C formatting and infi_tracing._format give the same text and JSON."""
-    _run(tmp_path, backend, """
+    _run(tmp_path, backend, SINK_CLASSES + """
 import atexit
 from infi_tracing import _format
-class Collect:
-    def __init__(self):
-        self.records = []
-    def write(self, batch):
-        self.records.extend(batch)
-    def flush(self):
-        pass
-    def close(self):
-        pass
 sink = Collect()
 infi_tracing.set_sinks([sink, infi_tracing.sinks.FileSink("native.txt"),
                         infi_tracing.sinks.FileSink("native.jsonl", "jsonl")])
@@ -167,20 +152,16 @@ atexit.register(report)
 
 def test_changing_sinks_keeps_earlier_records_in_the_earlier_sink(tmp_path, backend):
     """Records made before a sink change are delivered to the sink of that time."""
-    proc = run_python(tmp_path, """
-import infi_tracing
+    run_traced_program(tmp_path, """
+before()
+infi_tracing.tracing_output_to_file("second.log")
+after()
+""", backend=backend, sinks='infi_tracing.tracing_output_to_file("first.log")', setup="""
 def before():
     pass
 def after():
     pass
-infi_tracing.tracing_output_to_file("first.log")
-infi_tracing.set_tracing(backend=%r)
-before()
-infi_tracing.tracing_output_to_file("second.log")
-after()
-infi_tracing.unset_tracing()
-""" % backend)
-    assert proc.returncode == 0, proc.stderr
+""")
     first, second = (tmp_path / "first.log").read_text(), (tmp_path / "second.log").read_text()
     assert "__main__.before" in first and "__main__.after" not in first
     assert "__main__.after" in second and "__main__.before" not in second

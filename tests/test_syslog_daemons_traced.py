@@ -1,30 +1,25 @@
 """The tracer's syslog sink against real rsyslogd and syslog-ng."""
 
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import run_python
+from helpers import finish, run_traced_program, start_program
 from syslog_daemons import rsyslogd_fixture, syslog_ng_fixture  # noqa: F401
 from syslog_phases import PHASED, lost_reported, wait_file
 
 FIELDS = """
-import infi_tracing
-infi_tracing.configure_sinks([{sink!r}])
 def naïve_函数(text, *values, **options):
     return len(values)
-infi_tracing.set_tracing(level=infi_tracing.TRACE_FUNC_PRIMITIVES, overflow="block")
 naïve_函数("first line\\nsecond line ✓", *range(20), flag=True, name="x" * 30)
-infi_tracing.unset_tracing()
 """
 
 
-def _traced(tmp_path, sink, program=FIELDS):
-    proc = run_python(tmp_path, program.format(sink=sink))
-    assert proc.returncode == 0, proc.stderr
-    return proc
+def _traced(tmp_path, sink, body=FIELDS,
+            tracing_args="level=infi_tracing.TRACE_FUNC_PRIMITIVES, overflow='block'", **source):
+    """Trace `body` into the one sink of URL `sink`."""
+    return run_traced_program(tmp_path, body, sinks="infi_tracing.configure_sinks([%r])" % sink,
+                              tracing_args=tracing_args, **source)
 
 
 def _ours(messages, name="naïve_函数"):
@@ -78,15 +73,10 @@ def test_syslog_ng_rfc5424_source_carries_every_field(tmp_path, syslog_ng):
 
 
 LOSSLESS = """
-import infi_tracing
-infi_tracing.configure_sinks([{sink!r}])
 def work(i):
     return i
-infi_tracing.set_tracing(overflow="block")
 for i in range(10000):
     work(i)
-infi_tracing.unset_tracing()
-print(infi_tracing.tracing_stats()["sinks"][0])
 """
 
 
@@ -94,7 +84,9 @@ print(infi_tracing.tracing_stats()["sinks"][0])
 def test_ten_thousand_calls_arrive_complete(tmp_path, request, daemon_name):
     """A 10,000-call trace in lossless mode arrives complete, in order."""
     daemon = request.getfixturevalue(daemon_name)
-    proc = _traced(tmp_path, "syslog+tcp://127.0.0.1:%d" % daemon.tcp_port, LOSSLESS)
+    proc = _traced(tmp_path, "syslog+tcp://127.0.0.1:%d" % daemon.tcp_port, LOSSLESS,
+                   tracing_args="overflow='block'",
+                   end='print(infi_tracing.tracing_stats()["sinks"][0])')
     work = _ours(daemon.messages(20000, timeout=30), name="__main__.work ")
     assert len(work) == 20000
     assert [m["msgid"] for m in work[:4]] == ["call", "return", "call", "return"]
@@ -107,10 +99,7 @@ def test_rsyslog_killed_mid_stream_and_restarted(tmp_path, rsyslogd):
     """SIGKILL rsyslogd mid-stream, restart it on the same port: every record
     is either received or reported lost, exactly."""
     n = 3000
-    script = tmp_path / "phased.py"
-    script.write_text(PHASED % {"port": rsyslogd.tcp_port, "n": n})
-    child = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = start_program(tmp_path, PHASED % {"port": rsyslogd.tcp_port, "n": n})
     try:
         wait_file(tmp_path / "A-done")
         rsyslogd.messages(2 * n)
@@ -120,10 +109,10 @@ def test_rsyslog_killed_mid_stream_and_restarted(tmp_path, rsyslogd):
         time.sleep(0.5)
         rsyslogd.start()                      # back on the same port
         (tmp_path / "go-B").touch()
-        out, err = child.communicate(timeout=120)
+        returncode, out, err = finish(child, timeout=120)
     finally:
         child.kill()
-    assert child.returncode == 0, err
+    assert returncode == 0, err
     stats = eval(out.strip().splitlines()[-1])
     messages = rsyslogd.messages(6 * n - stats["lost"], timeout=30)
     work = _ours(messages, name="__main__.work ")

@@ -1,11 +1,10 @@
 """Network faults: a syslog server that goes away and comes back."""
 
-import subprocess
-import sys
 import time
 
 import pytest
 
+from helpers import finish, run_traced_program, start_program
 from syslog_peers import StreamPeer, parse_5424
 from syslog_phases import PHASED, lost_reported, wait_file
 
@@ -25,10 +24,7 @@ def test_server_restart_mid_stream_accounts_for_every_record(tmp_path):
     n = 2000
     first = StreamPeer("octet")
     port = first.port
-    script = tmp_path / "phased.py"
-    script.write_text(PHASED % {"port": port, "n": n})
-    child = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = start_program(tmp_path, PHASED % {"port": port, "n": n})
     second = None
     try:
         wait_file(tmp_path / "A-done")
@@ -39,7 +35,7 @@ def test_server_restart_mid_stream_accounts_for_every_record(tmp_path):
         time.sleep(0.5)                    # refused reconnects, with backoff
         second = StreamPeer("octet", port=port)
         (tmp_path / "go-B").touch()
-        out, err = child.communicate(timeout=90)
+        returncode, out, err = finish(child, timeout=90)
         stats = eval(out.strip().splitlines()[-1])  # the sink's stats dict, printed by the child
         expected = stats["records"] - len([m for m in received_first if _is_record(m)])
         received_second = second.wait(expected, where=_is_record)
@@ -47,7 +43,7 @@ def test_server_restart_mid_stream_accounts_for_every_record(tmp_path):
         child.kill()
         if second is not None:
             second.close()
-    assert child.returncode == 0, err
+    assert returncode == 0, err
     produced = 6 * n
     ours = [m for m in received_first + received_second if _is_work(m)]
     lost = lost_reported(received_second)
@@ -63,25 +59,19 @@ def test_a_stuck_server_never_blocks_the_program_even_in_block_mode(tmp_path):
     stuck = socket.socket()
     stuck.bind(("127.0.0.1", 0))
     stuck.listen(1)
-    script = tmp_path / "stuck.py"
-    script.write_text("""
-import infi_tracing
-infi_tracing.configure_sinks(["syslog+tcp://127.0.0.1:%d?spool_size=65536&flush_timeout=0.5"])
+    try:
+        proc = run_traced_program(tmp_path, """
 def work(i):
     return i
-infi_tracing.set_tracing(overflow="block")
 for i in range(100000):
     work(i)
-infi_tracing.unset_tracing()
-stats = infi_tracing.tracing_stats()
-sink = stats["sinks"][0]
+""", sinks='infi_tracing.configure_sinks(["syslog+tcp://127.0.0.1:%d'
+           '?spool_size=65536&flush_timeout=0.5"])' % stuck.getsockname()[1],
+            tracing_args="overflow='block'", end="""
+sink = infi_tracing.tracing_stats()["sinks"][0]
 print(sink["records"] + sink["lost"] + sink["pending"], sink["lost"])
-""" % stuck.getsockname()[1])
-    try:
-        proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=120)
+""")
     finally:
         stuck.close()
-    assert proc.returncode == 0, proc.stderr
     accounted, lost = map(int, proc.stdout.split())
     assert lost > 0 and accounted == 200000

@@ -1,34 +1,32 @@
 """What the syslog sink puts on the wire, read by small in-test receivers."""
 
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import run_python
+from helpers import FORKED_CHILD, finish, run_traced_program, start_program, traced_source
 from syslog_peers import DatagramPeer, StreamPeer, parse_5424
+from syslog_phases import wait_file
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
 PROGRAM = """
-import infi_tracing
-{configure}
 def naïve(text, n):
     return n * 2
-infi_tracing.set_tracing(level=infi_tracing.TRACE_FUNC_PRIMITIVES)
 for i in range({calls}):
     naïve("line one\\nline two ✓", i)
-infi_tracing.unset_tracing()
-print(infi_tracing.tracing_stats()["sinks"][0])
 """
 
 
+# how PROGRAM is traced: with values, and the sink's stats printed at the end
+TRACING = {"tracing_args": "level=infi_tracing.TRACE_FUNC_PRIMITIVES",
+           "end": 'print(infi_tracing.tracing_stats()["sinks"][0])'}
+
+
 def _run(tmp_path, configure, calls=3, env=None):
-    proc = run_python(tmp_path, PROGRAM.format(configure=configure, calls=calls), env=env)
-    assert proc.returncode == 0, proc.stderr
-    return proc
+    return run_traced_program(tmp_path, PROGRAM.format(calls=calls), sinks=configure, env=env,
+                              **TRACING)
 
 
 def _ours(messages):
@@ -138,22 +136,9 @@ def test_seed_signature_with_tcp_address(tmp_path, tcp_peer):
 
 def test_procid_is_the_childs_pid_after_fork(tmp_path, tcp_peer):
     """A forked child's messages carry the child's pid."""
-    proc = run_python(tmp_path, """
-import os, infi_tracing
-infi_tracing.configure_sinks(['syslog+tcp://127.0.0.1:%d'])
-def in_child():
-    pass
-infi_tracing.set_tracing(overflow="block")
-pid = os.fork()
-if pid == 0:
-    in_child()
-    infi_tracing.unset_tracing()
-    os._exit(0)
-os.waitpid(pid, 0)
-infi_tracing.unset_tracing()
-print(pid)
-""" % tcp_peer.port)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_traced_program(tmp_path, FORKED_CHILD, tracing_args="overflow='block'",
+                              sinks="infi_tracing.configure_sinks(['syslog+tcp://127.0.0.1:%d'])"
+                              % tcp_peer.port, setup="def in_child():\n    pass", end="print(pid)")
     child = proc.stdout.split()[-1]
     tcp_peer.wait(2, where=lambda m: "in_child" in m)
     msgs = [m for m in map(parse_5424, tcp_peer.messages) if m and "in_child" in m["msg"]]
@@ -165,29 +150,21 @@ def test_refused_connection_spools_until_the_server_comes_up(tmp_path):
     probe = StreamPeer("octet")
     port = probe.port
     probe.close()  # the port is now refused
-    proc_source = PROGRAM.format(configure="""
-infi_tracing.configure_sinks(['syslog+tcp://127.0.0.1:%d?flush_timeout=20'])
-import threading, time
-""" % port, calls=50).replace("infi_tracing.unset_tracing()", """
-open("produced", "w").close()
-infi_tracing.unset_tracing()""")
-    script = tmp_path / "late.py"
-    script.write_text(proc_source)
-    child = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = start_program(tmp_path, traced_source(
+        PROGRAM.format(calls=50) + 'open("produced", "w").close()',
+        sinks="infi_tracing.configure_sinks(['syslog+tcp://127.0.0.1:%d?flush_timeout=20'])"
+        % port, **TRACING))
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "produced").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_file(tmp_path / "produced", timeout=30)
         time.sleep(0.3)  # a few refused connection attempts
         peer = StreamPeer("octet", port=port)
         try:
-            out, err = child.communicate(timeout=60)
+            returncode, out, err = finish(child)
             msgs = _ours(peer.wait(100))
         finally:
             peer.close()
     finally:
         child.kill()
-    assert child.returncode == 0, err
+    assert returncode == 0, err
     assert len(msgs) == 100
     assert "'lost': 0" in out and "'reconnects': 0" in out

@@ -4,9 +4,15 @@ from collections import Counter
 
 import pytest
 
-from conftest import check_nesting, run_traced
+from helpers import CALLS_OF_F, SINK_CLASSES, check_nesting, run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
+
+
+# sinks: a Slow one (from SINK_CLASSES), then the JSON-lines file run_traced reads
+SLOW_THEN_JSONL = """
+infi_tracing.set_sinks([Slow(), infi_tracing.sinks.FileSink("trace.jsonl", "jsonl")])
+"""
 
 
 def test_existing_and_later_threads_are_traced(tmp_path, backend):
@@ -65,12 +71,8 @@ def test_unset_tracing_stops_every_thread(tmp_path, backend):
 def test_block_mode_is_exact(tmp_path, backend):
     """overflow='block' with a small ring: N calls give exactly N calls and N returns."""
     n = 200_000
-    traced = run_traced(tmp_path, """
-        def f(i):
-            return i
-        for i in range(%d):
-            f(i)
-    """ % n, backend=backend, tracing_args="overflow='block', buffer_size=65536")
+    traced = run_traced(tmp_path, CALLS_OF_F % n, backend=backend,
+                        tracing_args="overflow='block', buffer_size=65536")
     counts = Counter(r["event"] for r in traced.records if r.get("qualname") == "f")
     assert counts == {"call": n, "return": n}
     assert not traced.events("lost")
@@ -99,25 +101,12 @@ def test_block_mode_is_exact_across_threads(tmp_path, backend):
 def test_drop_mode_accounts_for_every_record(tmp_path, backend):
     """A sink slower than the program: delivered + reported lost == produced."""
     n = 100_000
-    traced = run_traced(tmp_path, """
-        def f(i):
-            return i
-        for i in range(%d):
-            f(i)
-        infi_tracing.flush_tracing()
-        stats = infi_tracing.tracing_stats()
-        print("lost", stats["lost"], "records", stats["records"])
-    """ % n, backend=backend, setup="""
-        import time
-        class SlowSink:
-            def write(self, batch):
-                time.sleep(0.01)
-            def flush(self):
-                pass
-            def close(self):
-                pass
-        infi_tracing.set_sinks([SlowSink(), infi_tracing.sinks.FileSink("trace.jsonl", "jsonl")])
-    """, tracing_args="overflow='drop', buffer_size=65536", sinks_configured=True)
+    traced = run_traced(tmp_path, CALLS_OF_F % n + """
+infi_tracing.flush_tracing()
+stats = infi_tracing.tracing_stats()
+print("lost", stats["lost"], "records", stats["records"])
+""", backend=backend, setup=SINK_CLASSES + SLOW_THEN_JSONL,
+                        tracing_args="overflow='drop', buffer_size=65536", sinks_configured=True)
     f_records = [r for r in traced.records if r.get("qualname") == "f"]
     lost = sum(r["count"] for r in traced.events("lost"))
     words = traced.stdout.split()
@@ -130,19 +119,9 @@ def test_drop_mode_accounts_for_every_record(tmp_path, backend):
 
 def test_lost_records_appear_where_they_happened(tmp_path, backend):
     """A 'lost N records' line sits in the text stream of the thread that dropped."""
-    traced = run_traced(tmp_path, """
-        def f(i):
-            return i
-        for i in range(50_000):
-            f(i)
-    """, backend=backend, setup="""
-        import time
-        class Slow:
-            def write(self, batch): time.sleep(0.02)
-            def flush(self): pass
-            def close(self): pass
-        infi_tracing.set_sinks([Slow(), infi_tracing.sinks.FileSink("trace.jsonl", "jsonl")])
-    """, tracing_args="buffer_size=65536", sinks_configured=True)
+    traced = run_traced(tmp_path, CALLS_OF_F % 50_000, backend=backend,
+                        setup=SINK_CLASSES + SLOW_THEN_JSONL, tracing_args="buffer_size=65536",
+                        sinks_configured=True)
     lost = traced.events("lost")
     assert lost and all(r["count"] > 0 and r["tid"] > 0 for r in lost)
 

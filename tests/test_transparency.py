@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import check_nesting
-from reliability_helpers import read_jsonl
+from helpers import check_nesting, read_jsonl
 
 PROJECT, VERSION = "more-itertools", "10.5.0"
 CACHE = Path(__file__).resolve().parents[1] / ".venv" / "reliability-cache"
