@@ -55,11 +55,12 @@ static const char *const it_event_names[IT_EV_COUNT] = {
 };
 
 /* Code flags of a function whose frame is suspended and resumed (a
- * generator, coroutine or async generator, or a generator made awaitable by
- * types.coroutine): its entries after the first are resumes, its exits
- * before the last are yields.  The one test of it, for every backend and
- * for the registry (_core's registry.pyx). */
-#define IT_GEN_FLAGS (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)
+ * generator, coroutine or async generator): its entries after the first are
+ * resumes, its exits before the last are yields.  The flags CPython itself
+ * tests to make a generator; CO_ITERABLE_COROUTINE (types.coroutine) is only
+ * ever set beside CO_GENERATOR.  The one test of it, for every backend and
+ * for the registry (registry.pyx). */
+#define IT_GEN_FLAGS (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)
 
 static inline long it_gettid(void) { return (long)syscall(SYS_gettid); }
 
