@@ -8,7 +8,6 @@
 #   sinks.pyx      sink handles, Python-sink batches from the drain
 #   backends.pyx   sys.monitoring / PyEval_SetProfile installation
 #   (this file)    start/stop/flush/stats and exclusion, used by _api.py
-
 #
 # C declarations come from includes/, one .pxd per it_*.h header (and
 # python.pxd for Python.h), each name cimported where it is used;
@@ -299,4 +298,4 @@ it_stack_fallback = _stack_fallback
 it_d.py_batch = _py_batch
 _init_opcodes()
 _os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
-                          after_in_child=_after_fork_in_child)
+                     after_in_child=_after_fork_in_child)
