@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from conftest import run_traced
 from infi_tracing.native import _core
+
+from conftest import run_traced
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
