@@ -9,7 +9,7 @@ VENV ?= .venv/$(PYVER)
 VPY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 BUILT := $(VENV)/.infi-tracing-installed
-SOURCES := setup.py setup.cfg pyproject.toml $(shell find infi_tracing infi -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.pyi' \))
+SOURCES := setup.py setup.cfg pyproject.toml $(shell find infi_tracing infi -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' -o -name '*.pyi' \))
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-asan test-tsan lint lint-ruff lint-stub bench-quick bench bench-readme \

@@ -34,8 +34,10 @@ extension = Extension(
     "infi_tracing.native._core",
     sources=[os.path.join(NATIVE, "_core.pyx")],
     include_dirs=[NATIVE],
-    depends=[os.path.join(NATIVE, name) for name in os.listdir(NATIVE)
-             if name.endswith((".h", ".pxd", ".pyx"))] + ["setup.py"],
+    depends=[os.path.join(folder, name)
+             for folder in (NATIVE, os.path.join(NATIVE, "includes"))
+             for name in os.listdir(folder)
+             if name.endswith((".h", ".pxd", ".pxi", ".pyx"))] + ["setup.py"],
     extra_compile_args=compile_args,
     extra_link_args=link_args,
 )

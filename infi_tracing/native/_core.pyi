@@ -12,6 +12,7 @@ NO_TRACE_NESTED: int
 TRACE_FUNC_NAME: int
 TRACE_FUNC_PRIMITIVES: int
 TRACE_FUNC_REPR: int
+EVENT_NAMES: tuple[str, ...]
 
 class TracingFilterWarning(RuntimeWarning): ...
 

@@ -8,30 +8,45 @@
 #   sinks.pyx      sink handles, Python-sink batches from the drain
 #   backends.pyx   sys.monitoring / PyEval_SetProfile installation
 #   (this file)    start/stop/flush/stats and exclusion, used by _api.py
+#
+# C declarations come from includes/, one .pxd per it_*.h header (and
+# python.pxd for Python.h), each name cimported where it is used;
+# includes/stdlib.pxi imports the standard library once for every file.
 
-from libc.stdint cimport uint16_t, uint32_t, uint64_t, int32_t, int64_t, uintptr_t
+from libc.stdint cimport uint32_t, uint64_t
 from cpython.object cimport PyObject
 from cpython.exc cimport PyErr_CheckSignals
-from infi_tracing.native.common cimport *
-from infi_tracing.native.state cimport *
-from infi_tracing.native.registry cimport *
-from infi_tracing.native.drain cimport *
-from infi_tracing.native.backends cimport *
+from infi_tracing.native.includes.python cimport (
+    PyEval_GetFrame, Py_AddPendingCall, PyThread_get_thread_ident)
+from infi_tracing.native.includes.it_clock cimport it_clock_init
+from infi_tracing.native.includes.it_common cimport (
+    IT_NO_TRACE, IT_NO_TRACE_NESTED, IT_TRACE_FUNC_NAME, IT_TRACE_FUNC_PRIMITIVES,
+    IT_TRACE_FUNC_REPR, IT_EV_COUNT, IT_REQUEST_EXTRA_INDEX, it_event_names, it_gettid)
+from infi_tracing.native.includes.it_ring cimport it_counter
+from infi_tracing.native.includes.it_state cimport it_g, it_thread_slow, it_decide
+from infi_tracing.native.includes.it_registry cimport (
+    it_code_entry, it_registry_get, it_registry_size, it_registry_reset_counts)
+from infi_tracing.native.includes.it_hook cimport it_log_record
+from infi_tracing.native.includes.it_evalframe cimport it_stack_fallback, it_stack_untraced_calls
+from infi_tracing.native.includes.it_drain cimport (
+    it_d, it_drain_start, it_drain_stop, it_drain_flush_ask, it_drain_flush_wait,
+    it_drain_pause, it_drain_defer_restart, it_drain_restart_if_deferred,
+    it_drain_after_fork_child)
 
+include "includes/stdlib.pxi"
 include "state.pyx"
 include "greenlets.pyx"
 include "registry.pyx"
 include "sinks.pyx"
 include "backends.pyx"
 
-import os as _os_core
-import sys as _sys_core
-
 NO_TRACE = IT_NO_TRACE
 NO_TRACE_NESTED = IT_NO_TRACE_NESTED
 TRACE_FUNC_NAME = IT_TRACE_FUNC_NAME
 TRACE_FUNC_PRIMITIVES = IT_TRACE_FUNC_PRIMITIVES
 TRACE_FUNC_REPR = IT_TRACE_FUNC_REPR
+# The name of each record kind, by its number (it_common.h's table).
+EVENT_NAMES = tuple(it_event_names[i].decode() for i in range(IT_EV_COUNT))
 
 
 def start(object filter, int level, str backend, bint block, uint64_t buffer_bytes,
@@ -205,7 +220,7 @@ def _after_fork_in_parent():
     global _paused_for_fork, _forking_frame, _forking_lasti
     if _paused_for_fork:
         _paused_for_fork = False
-        if _sys_core.version_info >= (3, 13) and _is_main_thread():
+        if _sys.version_info >= (3, 13) and _is_main_thread():
             # See it_drain_restart_deferred in it_drain.h.  Other at-fork
             # hooks (Python functions, run after this one) reach the
             # pending call before os.fork() has warned; remember where
@@ -282,5 +297,5 @@ it_decide = _decide
 it_stack_fallback = _stack_fallback
 it_d.py_batch = _py_batch
 _init_opcodes()
-_os_core.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
-                          after_in_child=_after_fork_in_child)
+_os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                     after_in_child=_after_fork_in_child)

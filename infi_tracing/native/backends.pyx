@@ -7,8 +7,19 @@
 #   threads started later through `threading` install it on their first
 #   event via threading.setprofile.
 
-import threading as _threading
-import dis as _dis
+from libc.stdint cimport uint64_t
+from infi_tracing.native.includes.python cimport PyFrameObject, PyTrace_CALL
+from infi_tracing.native.includes.it_common cimport (
+    it_gettid, it_saved_exc, it_exc_save, it_exc_restore)
+from infi_tracing.native.includes.it_state cimport it_g
+from infi_tracing.native.includes.it_hook cimport it_busy
+from infi_tracing.native.includes.it_evalframe cimport (
+    IT_HAVE_EVALFRAME, it_evalframe_install, it_evalframe_uninstall, it_evalframe_taken,
+    it_evalframe_retire)
+from infi_tracing.native.includes.it_backends cimport (
+    it_mon_callback, it_profile_install_all, it_profile_install_current, it_profile_callback,
+    it_yield_opcode, it_yield_from_opcode, it_return_value_opcode, it_return_const_opcode,
+    it_resume_opcode)
 
 cdef int _tool_id = -1
 cdef str _backend = ""

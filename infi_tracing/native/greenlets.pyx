@@ -7,14 +7,13 @@
 # events of its own); it never raises, and it chains to the tracer that was
 # installed before it.
 
+from libc.stdint cimport uint64_t
+from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF
-
-cdef extern from "Python.h":
-    # Declared here with raw results: a miss or an error only means "take
-    # the slow path", which reports errors itself.
-    PyObject *_it_get_dict "PyObject_GenericGetDict"(object o, void *context)
-    PyObject *_it_dict_get "PyDict_GetItemWithError"(object d, object key)
-    void _it_err_clear "PyErr_Clear"()
+from infi_tracing.native.includes.python cimport (
+    PyObject_GenericGetDict, PyDict_GetItemWithError, PyErr_Clear)
+from infi_tracing.native.includes.it_state cimport it_g, it_tstate, it_tls
+from infi_tracing.native.includes.it_hook cimport it_busy
 
 cdef str _GSTATE_ATTR = "_infi_tracing_gstate"
 cdef str _EV_SWITCH = "switch"
@@ -38,15 +37,15 @@ cdef inline GState _gstate_fast(object g):
     takes _gstate_of).  getattr would first search the type's MRO for a
     descriptor (~220 instructions a switch, callgrind); the attribute is ours
     and only ever set on the instance, so the dict is where it lives."""
-    cdef PyObject *d = _it_get_dict(g, NULL)  # new reference
+    cdef PyObject *d = PyObject_GenericGetDict(g, NULL)  # new reference
     cdef PyObject *v
     if d == NULL:
-        _it_err_clear()  # no __dict__: _gstate_of fails and reports it
+        PyErr_Clear()  # no __dict__: _gstate_of fails and reports it
         return None
-    v = _it_dict_get(<object> d, _GSTATE_ATTR)  # borrowed
+    v = PyDict_GetItemWithError(<object> d, _GSTATE_ATTR)  # borrowed
     Py_DECREF(<object> d)  # the greenlet still holds its dict, so v stays alive
     if v == NULL:
-        _it_err_clear()
+        PyErr_Clear()
         return None
     if type(<object> v) is GState:
         return <GState> v

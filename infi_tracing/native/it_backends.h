@@ -6,8 +6,6 @@
 
 #include "it_hook.h"
 
-#define IT_GEN_FLAGS (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)
-
 /* ---- PyEval_SetProfile (every version) ---------------------------------
  * The profile API reports a generator's resume as "call" and its yield as
  * "return"; we tell them apart from the frame's position: a frame that has

@@ -42,7 +42,25 @@ enum {
     IT_EV_YIELD = 5,   /* a generator/coroutine frame is left by yield/await */
     IT_EV_LOST = 6,    /* `count` records of this thread were dropped here */
     IT_EV_LOG = 7,     /* a logging record: values level, logger, message; no code */
+    IT_EV_COUNT
 };
+
+/* The name of each record kind: the "event" of JSON lines, syslog messages
+ * and Python sinks' records (_core.EVENT_NAMES hands it to Python).  Beside
+ * the enum, by index, so a new kind cannot leave a hole or shift a name. */
+static const char *const it_event_names[IT_EV_COUNT] = {
+    [IT_EV_PAD] = "pad",       [IT_EV_CALL] = "call",   [IT_EV_RETURN] = "return",
+    [IT_EV_UNWIND] = "exception", [IT_EV_RESUME] = "resume", [IT_EV_YIELD] = "yield",
+    [IT_EV_LOST] = "lost",     [IT_EV_LOG] = "log",
+};
+
+/* Code flags of a function whose frame is suspended and resumed (a
+ * generator, coroutine or async generator): its entries after the first are
+ * resumes, its exits before the last are yields.  The flags CPython itself
+ * tests to make a generator; CO_ITERABLE_COROUTINE (types.coroutine) is only
+ * ever set beside CO_GENERATOR.  The one test of it, for every backend and
+ * for the registry (registry.pyx). */
+#define IT_GEN_FLAGS (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)
 
 static inline long it_gettid(void) { return (long)syscall(SYS_gettid); }
 

@@ -140,7 +140,7 @@ static PyObject *it_eval_frame(PyThreadState *tstate, it_eval_frame_t *frame, in
     if (IT_UNLIKELY(it_frame_will_overflow(tstate)))
         return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
     int resume = 0;
-    int gen = (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) != 0;
+    int gen = (co->co_flags & IT_GEN_FLAGS) != 0;
 #if PY_VERSION_HEX >= 0x030B0000
     /* First sight: the filter needs the frame's globals and arguments, and
      * 3.11 has no public way to make its frame object before it runs. */

@@ -6,34 +6,9 @@
 
 #include "it_ring.h"
 #include "it_registry.h"
-#include <stdio.h>
+#include "it_out.h"
 
 enum { IT_FORMAT_TEXT = 0, IT_FORMAT_JSONL = 1 };
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} it_out;
-
-static inline void it_out_put(it_out *o, const char *s, size_t n) {
-    if (n > o->cap - o->len)
-        n = o->cap - o->len;
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
-static inline void it_out_puts(it_out *o, const char *s) { it_out_put(o, s, strlen(s)); }
-
-static inline void it_out_printf(it_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static inline void it_out_printf(it_out *o, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t room = o->cap - o->len;
-    int n = vsnprintf(o->p + o->len, room, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        o->len += (size_t)n < room ? (size_t)n : (room ? room - 1 : 0);
-}
 
 /* Characters that never reach a text output raw: C0 controls, DEL, C1
  * controls (U+0080-U+009F, NEL among them), U+2028 and U+2029.  They end
@@ -152,9 +127,6 @@ static inline void it_out_time(it_out *o, uint64_t wall_ns) {
     it_out_put(o, "Z", 1);
 }
 
-static const char *const it_event_names[] = {"pad",   "call", "return", "exception",
-                                             "resume", "yield", "lost", "log"};
-
 static inline const char *it_record_value(const it_record *r, int i) {
     const char *p = (const char *)(r + 1);
     const char *end = (const char *)r + r->size;
@@ -181,7 +153,10 @@ static inline void it_format_body(it_out *o, const it_record *r, long tid, int v
         return;
     }
     int indent = r->depth < IT_INDENT_MAX ? r->depth : IT_INDENT_MAX;
-    static const char *marks[] = {"?", ">", "<", "!", ">>", "<<", "?", "#"};
+    static const char *const marks[IT_EV_COUNT] = {
+        [IT_EV_PAD] = "?",     [IT_EV_CALL] = ">",   [IT_EV_RETURN] = "<", [IT_EV_UNWIND] = "!",
+        [IT_EV_RESUME] = ">>", [IT_EV_YIELD] = "<<", [IT_EV_LOST] = "?",   [IT_EV_LOG] = "#",
+    };
     static const char spaces[2 * IT_INDENT_MAX + 1] =
         "                                                            "
         "                                                            ";

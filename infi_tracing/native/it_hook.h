@@ -129,7 +129,7 @@ static __attribute__((noinline)) uint32_t it_render_args(it_tstate *ts, PyFrameO
                                                          uint32_t code_id, int level,
                                                          uint16_t *nvalues) {
     it_code_entry *e = it_registry_get(code_id);
-    it_buf b = {ts->scratch, 0, sizeof ts->scratch};
+    it_out b = {ts->scratch, 0, sizeof ts->scratch};
     PyObject *locals = NULL;
     if ((!frame && !fast) || !e->py_argnames)
         return 0;
@@ -162,8 +162,8 @@ static __attribute__((noinline)) uint32_t it_render_args(it_tstate *ts, PyFrameO
             it_render_value(&b, v, level);
             Py_DECREF(v);
         } else {
-            it_buf_puts(&b, "<unbound>");
-            it_buf_terminate(&b);
+            it_out_puts(&b, "<unbound>");
+            it_out_terminate(&b);
         }
     }
     Py_XDECREF(locals);
@@ -173,7 +173,7 @@ static __attribute__((noinline)) uint32_t it_render_args(it_tstate *ts, PyFrameO
 }
 
 static __attribute__((noinline)) uint32_t it_render_one(it_tstate *ts, PyObject *v, int level) {
-    it_buf b = {ts->scratch, 0, sizeof ts->scratch};
+    it_out b = {ts->scratch, 0, sizeof ts->scratch};
     it_saved_exc saved;
     it_exc_save(&saved);
     it_render_value(&b, v, level);
@@ -369,13 +369,13 @@ static inline void it_log_record(const char *level, const char *logger, const ch
     it_gstate_check_session(g);
     if (g->nested_excl | g->user_excl)
         return;
-    it_buf b = {ts->scratch, 0, sizeof ts->scratch};
-    it_buf_put(&b, level, strnlen(level, 32));
-    it_buf_terminate(&b);
-    it_buf_put(&b, logger, strnlen(logger, 200));
-    it_buf_terminate(&b);
-    it_buf_put(&b, message, strnlen(message, sizeof ts->scratch - b.len - 1));
-    it_buf_terminate(&b);
+    it_out b = {ts->scratch, 0, sizeof ts->scratch};
+    it_out_put(&b, level, strnlen(level, 32));
+    it_out_terminate(&b);
+    it_out_put(&b, logger, strnlen(logger, 200));
+    it_out_terminate(&b);
+    it_out_put(&b, message, strnlen(message, sizeof ts->scratch - b.len - 1));
+    it_out_terminate(&b);
     it_emit(ts, IT_EV_LOG, 0, g, g->depth, ts->scratch, (uint32_t)b.len, 3);
 }
 

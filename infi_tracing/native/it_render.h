@@ -19,74 +19,39 @@
 #define IT_RENDER_H
 
 #include "it_common.h"
-#include <stdarg.h>
-#include <stdio.h>
+#include "it_out.h"
 
 #define IT_STR_MAX 64        /* characters of a str/bytes shown (PRIMITIVES) */
 #define IT_REPR_MAX 160      /* characters of a str/bytes or of a repr() shown (REPR) */
 #define IT_ITEMS_MAX 8       /* items of a list/tuple/dict shown */
 #define IT_NEST_MAX 3        /* container nesting rendered */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} it_buf;
-
-static inline void it_buf_put(it_buf *b, const char *s, size_t n) {
-    size_t room = b->cap - b->len;
-    if (n > room)
-        n = room;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-/* End the current value; truncates it if the buffer is full. */
-static inline void it_buf_terminate(it_buf *b) {
-    if (b->len == b->cap)
-        b->len--;
-    b->p[b->len++] = '\0';
-}
-
-static inline void it_buf_puts(it_buf *b, const char *s) { it_buf_put(b, s, strlen(s)); }
-
-static inline void it_buf_printf(it_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static inline void it_buf_printf(it_buf *b, const char *fmt, ...) {
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        it_buf_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* Append one code point as UTF-8.  A lone surrogate has no UTF-8 form and
  * a NUL would end the value in the record: both are written escaped. */
-static inline void it_put_utf8(it_buf *b, Py_UCS4 c) {
+static inline void it_put_utf8(it_out *b, Py_UCS4 c) {
     char tmp[4];
     if (c == 0) {
-        it_buf_put(b, "\\x00", 4);
+        it_out_put(b, "\\x00", 4);
     } else if (c < 0x80) {
         tmp[0] = (char)c;
-        it_buf_put(b, tmp, 1);
+        it_out_put(b, tmp, 1);
     } else if (c < 0x800) {
         tmp[0] = (char)(0xc0 | (c >> 6));
         tmp[1] = (char)(0x80 | (c & 0x3f));
-        it_buf_put(b, tmp, 2);
+        it_out_put(b, tmp, 2);
     } else if (c >= 0xd800 && c <= 0xdfff) {
-        it_buf_printf(b, "\\u%04x", (unsigned)c);
+        it_out_printf(b, "\\u%04x", (unsigned)c);
     } else if (c < 0x10000) {
         tmp[0] = (char)(0xe0 | (c >> 12));
         tmp[1] = (char)(0x80 | ((c >> 6) & 0x3f));
         tmp[2] = (char)(0x80 | (c & 0x3f));
-        it_buf_put(b, tmp, 3);
+        it_out_put(b, tmp, 3);
     } else {
         tmp[0] = (char)(0xf0 | (c >> 18));
         tmp[1] = (char)(0x80 | ((c >> 12) & 0x3f));
         tmp[2] = (char)(0x80 | ((c >> 6) & 0x3f));
         tmp[3] = (char)(0x80 | (c & 0x3f));
-        it_buf_put(b, tmp, 4);
+        it_out_put(b, tmp, 4);
     }
 }
 
@@ -95,38 +60,38 @@ static inline void it_put_utf8(it_buf *b, Py_UCS4 c) {
  * other ASCII controls and DEL as \xhh; beyond ASCII a str shows printable
  * characters as they are and the others as \xhh, \uhhhh or \Uhhhhhhhh,
  * bytes as \xhh. */
-static inline void it_put_repr_char(it_buf *b, Py_UCS4 c, Py_UCS4 quote, int is_bytes) {
+static inline void it_put_repr_char(it_out *b, Py_UCS4 c, Py_UCS4 quote, int is_bytes) {
     char tmp[2] = {'\\', (char)c};
     if (c == quote || c == '\\') {
-        it_buf_put(b, tmp, 2);
+        it_out_put(b, tmp, 2);
     } else if (c == '\t') {
-        it_buf_put(b, "\\t", 2);
+        it_out_put(b, "\\t", 2);
     } else if (c == '\n') {
-        it_buf_put(b, "\\n", 2);
+        it_out_put(b, "\\n", 2);
     } else if (c == '\r') {
-        it_buf_put(b, "\\r", 2);
+        it_out_put(b, "\\r", 2);
     } else if (c < 0x20 || c == 0x7f || (is_bytes && c > 0x7f)) {
-        it_buf_printf(b, "\\x%02x", (unsigned)c);
+        it_out_printf(b, "\\x%02x", (unsigned)c);
     } else if (c < 0x7f || Py_UNICODE_ISPRINTABLE(c)) {
         it_put_utf8(b, c);
     } else if (c <= 0xff) {
-        it_buf_printf(b, "\\x%02x", (unsigned)c);
+        it_out_printf(b, "\\x%02x", (unsigned)c);
     } else if (c <= 0xffff) {
-        it_buf_printf(b, "\\u%04x", (unsigned)c);
+        it_out_printf(b, "\\u%04x", (unsigned)c);
     } else {
-        it_buf_printf(b, "\\U%08x", (unsigned)c);
+        it_out_printf(b, "\\U%08x", (unsigned)c);
     }
 }
 
-static inline void it_put_len_mark(it_buf *b, Py_ssize_t n) {
-    it_buf_printf(b, "... <len=%zd>", n);
+static inline void it_put_len_mark(it_out *b, Py_ssize_t n) {
+    it_out_printf(b, "... <len=%zd>", n);
 }
 
 /* The repr of the first `max` characters of a str (kind/data) or bytes
  * (bytes != NULL) of length n, then "... <len=n>" if it is longer.  The
  * quote is chosen as repr() does, from the part shown.  `squote_always`: escape
  * the single quote whatever the quote is, as bytearray's repr does. */
-static inline void it_put_text_repr(it_buf *b, int kind, const void *data,
+static inline void it_put_text_repr(it_out *b, int kind, const void *data,
                                     const unsigned char *bytes, Py_ssize_t n, Py_ssize_t max,
                                     int squote_always) {
     Py_ssize_t shown = n < max ? n : max;
@@ -145,8 +110,8 @@ static inline void it_put_text_repr(it_buf *b, int kind, const void *data,
     }
     char quote = squote && !dquote ? '"' : '\'';
     if (bytes)
-        it_buf_put(b, "b", 1);
-    it_buf_put(b, &quote, 1);
+        it_out_put(b, "b", 1);
+    it_out_put(b, &quote, 1);
     for (Py_ssize_t i = 0; i < shown; i++) {
         if (narrow) {  /* a run of printable ASCII without quotes or backslashes: as is */
             const unsigned char *p = (const unsigned char *)narrow;
@@ -154,25 +119,25 @@ static inline void it_put_text_repr(it_buf *b, int kind, const void *data,
             while (j < shown && p[j] >= 0x20 && p[j] < 0x7f && p[j] != '\'' && p[j] != '"' &&
                    p[j] != '\\')
                 j++;
-            it_buf_put(b, (const char *)p + i, (size_t)(j - i));
+            it_out_put(b, (const char *)p + i, (size_t)(j - i));
             if (j == shown)
                 break;
             i = j;
         }
         Py_UCS4 c = bytes ? bytes[i] : PyUnicode_READ(kind, data, i);
         if (squote_always && c == '\'')
-            it_buf_put(b, "\\'", 2);
+            it_out_put(b, "\\'", 2);
         else
             it_put_repr_char(b, c, (Py_UCS4)quote, bytes != NULL);
     }
-    it_buf_put(b, &quote, 1);
+    it_out_put(b, &quote, 1);
     if (n > shown)
         it_put_len_mark(b, n);
 }
 
 /* Up to `max` characters of the str `r` (a repr) as they are, then
  * "... <len=N>" if it is longer. */
-static inline void it_put_repr_text(it_buf *b, PyObject *r, Py_ssize_t max) {
+static inline void it_put_repr_text(it_out *b, PyObject *r, Py_ssize_t max) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(r);
     int kind = PyUnicode_KIND(r);
     const void *data = PyUnicode_DATA(r);
@@ -186,11 +151,11 @@ static inline void it_put_repr_text(it_buf *b, PyObject *r, Py_ssize_t max) {
  * __repr__ yields <repr failed: ExcType>.  The caller has saved the
  * in-flight exception, so clearing here is safe.  `repr` is a built-in's
  * C repr to call directly, or NULL for repr(). */
-static inline void it_render_repr(it_buf *b, PyObject *o, reprfunc repr) {
+static inline void it_render_repr(it_out *b, PyObject *o, reprfunc repr) {
     PyObject *r = repr ? repr(o) : PyObject_Repr(o);
     if (!r || !PyUnicode_Check(r)) {
         PyObject *t = PyErr_Occurred();
-        it_buf_printf(b, "<repr failed: %.60s>",
+        it_out_printf(b, "<repr failed: %.60s>",
                       t && PyType_Check(t) ? ((PyTypeObject *)t)->tp_name : "?");
         PyErr_Clear();
         Py_XDECREF(r);
@@ -246,70 +211,70 @@ static inline int it_kind(PyObject *o, int level) {
     return IT_K_OTHER;
 }
 
-static void it_render_primitive(it_buf *b, PyObject *o, int nest, int level);
+static void it_render_primitive(it_out *b, PyObject *o, int nest, int level);
 
 /* Items of a list or tuple.  At REPR a __repr__ may change the list under
  * us: each item is held while it renders and the size read again. */
-static inline void it_render_sequence(it_buf *b, PyObject *o, int is_list, int nest, int level) {
+static inline void it_render_sequence(it_out *b, PyObject *o, int is_list, int nest, int level) {
     Py_ssize_t n = Py_SIZE(o);
-    it_buf_put(b, is_list ? "[" : "(", 1);
+    it_out_put(b, is_list ? "[" : "(", 1);
     for (Py_ssize_t i = 0; i < IT_ITEMS_MAX && i < Py_SIZE(o); i++) {
         PyObject *item = is_list ? PyList_GET_ITEM(o, i) : PyTuple_GET_ITEM(o, i);
         Py_INCREF(item);
         if (i)
-            it_buf_put(b, ", ", 2);
+            it_out_put(b, ", ", 2);
         it_render_primitive(b, item, nest + 1, level);
         Py_DECREF(item);
     }
     if (n == 1 && !is_list)
-        it_buf_put(b, ",", 1);
+        it_out_put(b, ",", 1);
     if (n > IT_ITEMS_MAX) {
-        it_buf_put(b, ", ", 2);
+        it_out_put(b, ", ", 2);
         it_put_len_mark(b, n);
     }
-    it_buf_put(b, is_list ? "]" : ")", 1);
+    it_out_put(b, is_list ? "]" : ")", 1);
 }
 
 /* Keys and values of a dict, held while they render (see above);
  * PyDict_Next stays in bounds if a __repr__ changes the dict. */
-static inline void it_render_dict(it_buf *b, PyObject *o, int nest, int level) {
+static inline void it_render_dict(it_out *b, PyObject *o, int nest, int level) {
     Py_ssize_t pos = 0, i = 0, n = PyDict_GET_SIZE(o);
     PyObject *k, *v;
-    it_buf_put(b, "{", 1);
+    it_out_put(b, "{", 1);
     while (i < IT_ITEMS_MAX && PyDict_Next(o, &pos, &k, &v)) {
         Py_INCREF(k);
         Py_INCREF(v);
         if (i++)
-            it_buf_put(b, ", ", 2);
+            it_out_put(b, ", ", 2);
         it_render_primitive(b, k, nest + 1, level);
-        it_buf_put(b, ": ", 2);
+        it_out_put(b, ": ", 2);
         it_render_primitive(b, v, nest + 1, level);
         Py_DECREF(k);
         Py_DECREF(v);
     }
     if (n > IT_ITEMS_MAX) {
-        it_buf_put(b, ", ", 2);
+        it_out_put(b, ", ", 2);
         it_put_len_mark(b, n);
     }
-    it_buf_put(b, "}", 1);
+    it_out_put(b, "}", 1);
 }
 
 /* Items of an exact set or frozenset, by its iterator (the set's own
  * order, as repr() shows it); a set changed meanwhile just ends early. */
-static inline void it_render_set(it_buf *b, PyObject *o, int nest, int level) {
+static inline void it_render_set(it_out *b, PyObject *o, int nest, int level) {
     Py_ssize_t n = PySet_GET_SIZE(o);
     int frozen = PyFrozenSet_CheckExact(o);
     if (!n) {
-        it_buf_puts(b, frozen ? "frozenset()" : "set()");
+        it_out_puts(b, frozen ? "frozenset()" : "set()");
         return;
     }
     if (frozen)
-        it_buf_puts(b, "frozenset(");
-    it_buf_put(b, "{", 1);
+        it_out_puts(b, "frozenset(");
+    it_out_put(b, "{", 1);
     PyObject *it = nest < IT_NEST_MAX ? PyObject_GetIter(o) : NULL;
     if (!it) {
         PyErr_Clear();
-        it_buf_puts(b, "...");
+        it_out_puts(b, "...");
     }
     for (Py_ssize_t i = 0; it && i < IT_ITEMS_MAX; i++) {
         PyObject *item = PyIter_Next(it);
@@ -318,36 +283,36 @@ static inline void it_render_set(it_buf *b, PyObject *o, int nest, int level) {
             break;
         }
         if (i)
-            it_buf_put(b, ", ", 2);
+            it_out_put(b, ", ", 2);
         it_render_primitive(b, item, nest + 1, level);
         Py_DECREF(item);
     }
     Py_XDECREF(it);
     if (n > IT_ITEMS_MAX && nest < IT_NEST_MAX) {
-        it_buf_put(b, ", ", 2);
+        it_out_put(b, ", ", 2);
         it_put_len_mark(b, n);
     }
-    it_buf_puts(b, frozen ? "})" : "}");
+    it_out_puts(b, frozen ? "})" : "}");
 }
 
-static void it_render_primitive(it_buf *b, PyObject *o, int nest, int level) {
+static void it_render_primitive(it_out *b, PyObject *o, int nest, int level) {
     if (b->len >= b->cap)
         return;  /* no room left: render (and call) nothing more */
     Py_ssize_t text_max = level >= IT_TRACE_FUNC_REPR ? IT_REPR_MAX : IT_STR_MAX;
     int kind = it_kind(o, level);
     if (nest >= IT_NEST_MAX && kind >= IT_K_LIST && kind <= IT_K_DICT) {
-        it_buf_puts(b, kind == IT_K_LIST ? "[...]" : kind == IT_K_TUPLE ? "(...)" : "{...}");
+        it_out_puts(b, kind == IT_K_LIST ? "[...]" : kind == IT_K_TUPLE ? "(...)" : "{...}");
         return;
     }
     switch (kind) {
     case IT_K_ATOM:
-        it_buf_puts(b, o == Py_None ? "None" : o == Py_True ? "True" : "False");
+        it_out_puts(b, o == Py_None ? "None" : o == Py_True ? "True" : "False");
         break;
     case IT_K_INT: {
         int overflow = 0;
         long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
         if (!overflow) {
-            it_buf_printf(b, "%lld", v);
+            it_out_printf(b, "%lld", v);
         } else {
             /* int.__repr__ of an exact int runs no user code. */
             PyObject *r = PyObject_Repr(o);
@@ -356,7 +321,7 @@ static void it_render_primitive(it_buf *b, PyObject *o, int nest, int level) {
                 Py_DECREF(r);
             } else {
                 PyErr_Clear();
-                it_buf_put(b, "<int>", 5);
+                it_out_put(b, "<int>", 5);
             }
         }
         break;
@@ -364,11 +329,11 @@ static void it_render_primitive(it_buf *b, PyObject *o, int nest, int level) {
     case IT_K_FLOAT: {
         char *s = PyOS_double_to_string(PyFloat_AS_DOUBLE(o), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
         if (s) {
-            it_buf_puts(b, s);
+            it_out_puts(b, s);
             PyMem_Free(s);
         } else {
             PyErr_Clear();
-            it_buf_put(b, "<float>", 7);
+            it_out_put(b, "<float>", 7);
         }
         break;
     }
@@ -381,10 +346,10 @@ static void it_render_primitive(it_buf *b, PyObject *o, int nest, int level) {
                          PyBytes_GET_SIZE(o), text_max, 0);
         break;
     case IT_K_BYTEARRAY:
-        it_buf_puts(b, "bytearray(");
+        it_out_puts(b, "bytearray(");
         it_put_text_repr(b, 0, NULL, (const unsigned char *)PyByteArray_AS_STRING(o),
                          PyByteArray_GET_SIZE(o), text_max, 1);
-        it_buf_put(b, ")", 1);
+        it_out_put(b, ")", 1);
         break;
     case IT_K_LIST:
     case IT_K_TUPLE:
@@ -407,14 +372,14 @@ static void it_render_primitive(it_buf *b, PyObject *o, int nest, int level) {
         if (level >= IT_TRACE_FUNC_REPR)
             it_render_repr(b, o, NULL);
         else
-            it_buf_printf(b, "<%.60s %p>", Py_TYPE(o)->tp_name, (void *)o);
+            it_out_printf(b, "<%.60s %p>", Py_TYPE(o)->tp_name, (void *)o);
     }
 }
 
 /* Render one value as a NUL-terminated string appended to `b`. */
-static inline void it_render_value(it_buf *b, PyObject *o, int level) {
+static inline void it_render_value(it_out *b, PyObject *o, int level) {
     it_render_primitive(b, o, 0, level);
-    it_buf_terminate(b);
+    it_out_terminate(b);
 }
 
 #endif

@@ -6,22 +6,21 @@
 # code object's extra slot (freed with the code object, so a new code object
 # at a reused address never inherits a verdict).
 
-import os as _os
-import warnings as _warnings
-from libc.stdlib cimport malloc, calloc
+from libc.stdint cimport uint32_t, uint64_t, uintptr_t
+from libc.stdlib cimport calloc
 from libc.string cimport strdup
+from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
-from cpython.pystate cimport PyFrameObject as _CyFrame
-
-
-cdef extern from "Python.h":
-    _CyFrame *PyEval_GetFrame()
-    int Py_AddPendingCall(int (*func)(void *) noexcept with gil, void *arg)
-    void PyErr_SetObject(object type, object value)
-    unsigned long PyThread_get_thread_ident() nogil
-    void PyErr_Clear()
-
-import threading as _threading
+from infi_tracing.native.includes.python cimport (
+    PyCodeObject, PyFrameObject, PyEval_GetFrame, Py_AddPendingCall, PyErr_SetObject,
+    PyErr_Clear, PyThread_get_thread_ident)
+from infi_tracing.native.includes.it_common cimport (
+    IT_NO_TRACE, IT_TRACE_FUNC_NAME, IT_TRACE_FUNC_REPR, IT_GEN_FLAGS, IT_CODE_SET_EXTRA,
+    it_saved_exc, it_exc_save, it_exc_restore)
+from infi_tracing.native.includes.it_state cimport it_g, it_decision_pack
+from infi_tracing.native.includes.it_registry cimport it_code_entry, it_registry_add
+from infi_tracing.native.includes.it_tracing_guard cimport it_tracing_lower, it_tracing_raise
+from infi_tracing.native.includes.it_evalframe cimport it_pending_globals, it_pending_fast
 
 cdef object _filter = None
 cdef int _default_level = IT_TRACE_FUNC_NAME
@@ -68,7 +67,7 @@ cdef tuple _arg_names(object code):
 cdef uint32_t _first_resume_offset(object code):
     """Offset at which a generator frame stands before its first start
     (profile backend); 0 on 3.10, where an unstarted frame has lasti -1."""
-    if _resume_opcode < 0 or not (code.co_flags & 0x2A0 or code.co_flags & 0x100):
+    if _resume_opcode < 0 or not (code.co_flags & IT_GEN_FLAGS):
         return 0
     raw = code.co_code
     for i in range(0, len(raw), 2):

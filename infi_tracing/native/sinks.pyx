@@ -9,12 +9,25 @@
 # returned), lost = given up on, pending = held for a retry; "lost N"
 # notices are not records.  records + lost + pending == records handed over.
 
+from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
-import errno as _errno
-import os
 from infi_tracing._records import record_dict as _record_dict
 from posix.unistd cimport close as _close
+from cpython.object cimport PyObject
+from infi_tracing.native.includes.it_common cimport (
+    IT_EV_CALL, IT_EV_UNWIND, IT_EV_LOST, IT_EV_LOG, it_event_names)
+from infi_tracing.native.includes.it_ring cimport it_record, it_ring, it_counter
+from infi_tracing.native.includes.it_registry cimport it_code_entry, it_registry_get
+from infi_tracing.native.includes.it_format cimport IT_FORMAT_TEXT, IT_FORMAT_JSONL, it_record_value
+from infi_tracing.native.includes.it_syslog cimport (
+    it_syslog, it_syslog_new, it_syslog_free, it_syslog_set_address, IT_SYSLOG_TCP,
+    IT_SYSLOG_UDP, IT_SYSLOG_UNIX_DGRAM, IT_SYSLOG_UNIX_STREAM)
+from infi_tracing.native.includes.it_binary cimport it_binary_new, it_binary_free
+from infi_tracing.native.includes.it_sinks cimport (
+    it_sink, it_sink_mark, IT_SINK_FD, IT_SINK_PY, IT_SINK_SYSLOG, IT_SINK_BINARY, IT_SINK_BUF,
+    IT_SINK_MARKS, it_count_records, it_in_sink)
+from infi_tracing.native.includes.it_drain cimport it_d, it_drain_lock_sinks, it_drain_unlock_sinks
 
 cdef int _PENDING_MAX = 100000   # records a failing Python sink may hold for retry
 cdef Py_ssize_t _live_sink_handles = 0  # made minus freed (GIL held), for live_objects()
@@ -94,7 +107,7 @@ cdef class SinkHandle:
         sl.transport = {"tcp": IT_SYSLOG_TCP, "udp": IT_SYSLOG_UDP,
                         "unix-dgram": IT_SYSLOG_UNIX_DGRAM,
                         "unix-stream": IT_SYSLOG_UNIX_STREAM}[transport]
-        if it_syslog_set_address(sl, family, host.encode(), port, os.fsencode(path)) < 0:
+        if it_syslog_set_address(sl, family, host.encode(), port, _os.fsencode(path)) < 0:
             raise ValueError("address cannot be used: %r" % ((host, port, path),))
         sl.rfc5424 = rfc5424
         sl.octet_framing = octet_framing
@@ -217,7 +230,7 @@ cdef object _errno_text(int err):
     """"ENOSPC (No space left on device)" for the errno a sink gave up on, or None."""
     if not err:
         return None
-    return "%s (%s)" % (_errno.errorcode.get(err, "errno %d" % err), os.strerror(err))
+    return "%s (%s)" % (_errno.errorcode.get(err, "errno %d" % err), _os.strerror(err))
 
 
 cdef int _copy_field(char *dest, str value, size_t limit) except -1:

@@ -8,12 +8,17 @@
 # dict: it dies when the thread's Python state is cleared (thread exit, with
 # the GIL), and then hands its ring to the drain to be emptied and freed.
 
-import sys as _sys
-from weakref import ref as _weakref_ref
-from cpython.pystate cimport PyThreadState_GetDict
-from cpython.object cimport PyObject
+from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
+from cpython.object cimport PyObject
+from cpython.pystate cimport PyThreadState_GetDict
+from infi_tracing.native.includes.it_common cimport (
+    it_gettid, it_saved_exc, it_exc_save, it_exc_restore)
+from infi_tracing.native.includes.it_ring cimport (
+    it_ring, it_ring_new, it_counter, it_ring_mark_dead, it_ring_used)
+from infi_tracing.native.includes.it_state cimport it_g, it_gstate, it_tstate, it_tls
+from infi_tracing.native.includes.it_drain cimport it_drain_adopt
 
 cdef uint32_t _next_greenlet_id = 0
 cdef uint64_t _threads_seen = 0      # ThreadStates made (threads that ran traced code)

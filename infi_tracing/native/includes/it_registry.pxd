@@ -1,7 +1,6 @@
 # Declarations of it_registry.h: the native code registry the drain formats from.
 from libc.stdint cimport uint32_t, uint64_t
 from cpython.object cimport PyObject
-from infi_tracing.native.common cimport PyCodeObject, PyFrameObject
 
 cdef extern from "it_registry.h" nogil:
     ctypedef struct it_code_entry:
@@ -18,10 +17,3 @@ cdef extern from "it_registry.h" nogil:
     uint32_t it_registry_add(it_code_entry *e)
     uint32_t it_registry_size()
     void it_registry_reset_counts()
-
-cdef extern from "it_state.h":
-    uint64_t (*it_decide)(PyCodeObject *co, PyFrameObject *frame) noexcept
-
-cdef extern from "it_tracing_guard.h":
-    int it_tracing_lower()
-    void it_tracing_raise(int lowered)

@@ -1,12 +1,4 @@
-# Declarations of it_common.h (levels, events, clock) for the Cython side.
-from libc.stdint cimport uint16_t, uint32_t, uint64_t, int32_t, int64_t
-
-cdef extern from "Python.h":
-    ctypedef struct PyCodeObject:
-        pass
-    ctypedef struct PyFrameObject:
-        pass
-
+# Declarations of it_common.h: levels, record kinds, version shims.
 cdef extern from "it_common.h" nogil:
     enum:
         IT_NO_TRACE
@@ -23,8 +15,9 @@ cdef extern from "it_common.h" nogil:
         IT_EV_YIELD
         IT_EV_LOST
         IT_EV_LOG
-    uint64_t it_now_ns()
-    const char *it_clock_init()
+        IT_EV_COUNT
+    const char *const it_event_names[]
+    int IT_GEN_FLAGS
     long it_gettid()
     ctypedef struct it_saved_exc:
         pass

@@ -1,23 +1,11 @@
-# Declarations of it_ring.h and it_state.h: rings, per-thread and
-# per-greenlet state, process-wide settings.  All of it is touched with the
-# GIL held except the ring counters, which are atomics.
-from libc.stdint cimport uint16_t, uint32_t, uint64_t, int32_t
+# Declarations of it_state.h: per-thread and per-greenlet state and the
+# process-wide settings, all touched with the GIL held.
+from libc.stdint cimport uint32_t, uint64_t, int32_t
 from cpython.object cimport PyObject
+from infi_tracing.native.includes.python cimport PyCodeObject, PyFrameObject
+from infi_tracing.native.includes.it_ring cimport it_ring
 
 cdef extern from "it_state.h" nogil:
-    ctypedef struct it_ring:
-        uint64_t head
-        uint64_t tail
-        uint64_t lost_total
-        uint64_t drained
-        uint64_t cap
-        long tid
-        int dead
-    it_ring *it_ring_new(uint64_t cap, long tid)
-    uint64_t it_counter(uint64_t *p)
-    void it_ring_mark_dead(it_ring *r)
-    uint64_t it_ring_used(it_ring *r)
-
     ctypedef struct it_gstate:
         int32_t depth
         int32_t nested_excl
@@ -45,4 +33,6 @@ cdef extern from "it_state.h" nogil:
     uint64_t it_decision_pack(int level, uint32_t code_id)
 
 cdef extern from "it_state.h":
+    # The hook's calls into the Cython slow paths (set at module import).
     it_tstate *(*it_thread_slow)() noexcept
+    uint64_t (*it_decide)(PyCodeObject *co, PyFrameObject *frame) noexcept

@@ -1,0 +1,30 @@
+# Declarations of it_drain.h: the drain pthread and the sink list it reads.
+from libc.stdint cimport uint64_t, int64_t
+from infi_tracing.native.includes.it_ring cimport it_ring, it_record
+from infi_tracing.native.includes.it_sinks cimport it_sink
+
+cdef extern from "it_drain.h":
+    # Called by the drain thread with the GIL held (see it_drain_enter_python).
+    ctypedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
+                                    long pid, int64_t wall_offset) noexcept
+
+cdef extern from "it_drain.h" nogil:
+    ctypedef struct it_drain_t "it_drain_t":
+        int running
+        it_sink **sinks
+        int nsinks
+        it_py_batch_fn py_batch
+        uint64_t exited_records, exited_lost, exited_threads
+        long pid
+    it_drain_t it_d
+    void it_drain_adopt(it_ring *r)
+    int it_drain_start()
+    uint64_t it_drain_flush_ask()
+    int it_drain_flush_wait(uint64_t req, long ms)
+    void it_drain_stop()
+    int it_drain_pause()
+    void it_drain_defer_restart()
+    void it_drain_restart_if_deferred()
+    void it_drain_after_fork_child(it_ring *mine)
+    void it_drain_lock_sinks()
+    void it_drain_unlock_sinks()
