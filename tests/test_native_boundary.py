@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from infi_tracing import _records
 from infi_tracing.native import _core
 
 from helpers import run_traced
@@ -64,3 +65,8 @@ def test_iterable_coroutine_generator_yields_and_resumes(tmp_path, backend):
     """, backend=backend)
     assert [r["event"] for r in traced.events() if r["qualname"] == "pause"] == \
         ["call", "yield", "resume", "return"]
+
+
+def test_python_event_table_matches_the_native_one():
+    """The reader's event table (_records, no native import) numbers events as the core does."""
+    assert _records.EVENT_NAMES[1:] == _core.EVENT_NAMES[1:]
