@@ -21,6 +21,23 @@ def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None
     (a log record's level, logger and message; a call's arguments; the
     return value or exception), None for a record stored without them;
     `count` the records a "lost" record stands for."""
+    if code is not None:
+        # A function's event, by far the most common: one dict display (the
+        # drain calls this once per record handed to a Python sink).
+        module, qualname, filename, line, argnames = code
+        rec = {"mono_ns": ts, "time_ns": ts + wall_offset, "pid": pid, "tid": tid,
+               "event": EVENT_NAMES[event], "greenlet": greenlet, "depth": depth,
+               "module": module, "qualname": qualname, "file": filename, "line": line}
+        if not values:
+            if values is not None and event == EXCEPTION:
+                rec["exception"] = "?"
+        elif event == CALL:
+            rec["args"] = dict(zip(argnames, values, strict=False))
+        elif event == EXCEPTION:
+            rec["exception"] = values[0]
+        else:
+            rec["retval"] = values[0]
+        return rec
     rec = {"mono_ns": ts, "time_ns": ts + wall_offset, "pid": pid, "tid": tid,
            "event": EVENT_NAMES[event]}
     if event == LOST:
@@ -30,16 +47,4 @@ def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None
     rec["depth"] = depth
     if event == LOG:
         rec["level"], rec["logger"], rec["message"] = (list(values or ()) + ["", "", ""])[:3]
-        return rec
-    module, qualname, filename, line, argnames = code
-    rec.update(module=module, qualname=qualname, file=filename, line=line)
-    if not values:
-        if values is not None and event == EXCEPTION:
-            rec["exception"] = "?"
-    elif event == CALL:
-        rec["args"] = dict(zip(argnames, values, strict=False))
-    elif event == EXCEPTION:
-        rec["exception"] = values[0]
-    else:
-        rec["retval"] = values[0]
     return rec

@@ -9,7 +9,7 @@
 # returned), lost = given up on, pending = held for a retry; "lost N"
 # notices are not records.  records + lost + pending == records handed over.
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
 from infi_tracing._records import record_dict as _record_dict
@@ -245,29 +245,44 @@ cdef inline str _value(const it_record *r, int i):
     return it_record_value(r, i).decode("utf-8", "replace")
 
 
+cdef dict _code_fields = {}  # code id -> (module, qualname, file, line, argument names)
+
+
+cdef tuple _code_of(uint32_t code_id):
+    """A registry entry's fields as Python strings, decoded once per code id:
+    entries are never freed or changed (it_registry.h), so the cache stays
+    true.  GIL held (the drain thread holds it for the batch)."""
+    cdef const it_code_entry *e
+    cdef int i
+    fields = _code_fields.get(code_id)
+    if fields is None:
+        e = it_registry_get(code_id)
+        fields = (e.module.decode("utf-8", "replace"), e.qualname.decode("utf-8", "replace"),
+                  e.filename.decode("utf-8", "replace"), e.firstlineno,
+                  tuple([e.argnames[i].decode("utf-8", "replace") for i in range(e.nargs)]))
+        _code_fields[code_id] = fields
+    return <tuple> fields
+
+
 cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_offset):
     """A record as the dict Python sinks receive: its fields taken out of the
     ring here, the dict built by _records.record_dict (as for binary files)."""
-    cdef const it_code_entry *e
     cdef int i, n
     if r.event == IT_EV_LOST:
-        return _record_dict(r.event, r.ts, wall_offset, pid, tid, count=r.count)
+        return _record_dict(r.event, r.ts, wall_offset, pid, tid, 0, 0, None, None, r.count)
     if r.event == IT_EV_LOG:
         return _record_dict(r.event, r.ts, wall_offset, pid, tid, r.greenlet_id, r.depth,
                             None, [_value(r, 0), _value(r, 1), _value(r, 2)])
-    e = it_registry_get(r.code_id)
+    code = _code_of(r.code_id)
     if r.event == IT_EV_CALL:
-        n = min(r.nvalues, e.nargs)
-        values = [_value(r, i) for i in range(n)]
-        argnames = [e.argnames[i].decode("utf-8", "replace") for i in range(n)]
-    else:
+        n = min(r.nvalues, len(code[4]))
+        values = [_value(r, i) for i in range(n)] if n else None
+    elif r.nvalues or r.event == IT_EV_UNWIND:
         # An exception always has its text (it_record_value gives "" past the end).
-        values = [_value(r, 0)] if r.nvalues or r.event == IT_EV_UNWIND else []
-        argnames = ()
-    return _record_dict(r.event, r.ts, wall_offset, pid, tid, r.greenlet_id, r.depth,
-                        (e.module.decode("utf-8", "replace"),
-                         e.qualname.decode("utf-8", "replace"),
-                         e.filename.decode("utf-8", "replace"), e.firstlineno, argnames),
+        values = [_value(r, 0)]
+    else:
+        values = None
+    return _record_dict(r.event, r.ts, wall_offset, pid, tid, r.greenlet_id, r.depth, code,
                         values)
 
 
