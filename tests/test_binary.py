@@ -15,7 +15,9 @@ from helpers import (
     check_nesting,
     decode_binary,
     run_cli,
+    run_python,
     run_traced_program,
+    wait_for,
 )
 
 pytestmark = pytest.mark.native  # make test-asan runs these
@@ -206,3 +208,64 @@ infi_tracing.configure_sinks(["binary://%(dir)s/trace.itr",
     assert {r["event"] for r in decoded} >= {"call", "return", "exception", "resume", "yield"}
     assert len({r["greenlet"] for r in decoded}) >= 3
     assert max(r["depth"] for r in decoded) >= 39
+
+
+# The binary sink on a FIFO made non-blocking, whose reader (a child) reads nothing
+# until told: the drain's writes get EAGAIN, wait ~1 s and give their buffer up.
+STALLED_READER = r"""
+import json, os, subprocess, sys, infi_tracing
+fifo = os.path.abspath("trace.fifo")
+os.mkfifo(fifo)
+rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+infi_tracing.configure_sinks(["binary://" + fifo])
+def _target(fd):
+    try:
+        return os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:
+        return None
+[wfd] = [fd for fd in range(3, 1024) if fd != rfd and _target(fd) == fifo]
+os.set_blocking(wfd, False)
+reader = subprocess.Popen([sys.executable, "-c", '''
+import os, sys
+fd = int(sys.argv[1])
+os.set_blocking(fd, True)
+sys.stdin.read(1)
+with open("trace.part", "wb") as out:
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            break
+        out.write(data)
+os.rename("trace.part", "trace.itr")
+''', str(rfd)], stdin=subprocess.PIPE, pass_fds=[rfd])
+os.close(rfd)
+def fill(i):
+    return i
+def later(i):
+    return i
+infi_tracing.set_tracing()
+for i in range(100000):
+    fill(i)
+infi_tracing.flush_tracing()  # the pipe takes 64 KiB, part of a chunk; the rest waits ~1 s
+later(0)
+infi_tracing.flush_tracing()  # the pipe is full: later's definition is given up
+reader.stdin.write(b"g")
+reader.stdin.close()
+later(1)
+infi_tracing.unset_tracing()
+stats = infi_tracing.tracing_stats()
+sys.stderr.write(json.dumps({"records": stats["records"], "sinks": stats["sinks"]}) + "\n")
+"""
+
+
+def test_records_given_up_on_a_stalled_reader_leave_the_file_decodable(tmp_path):
+    """EAGAIN give-up: no half chunk in the file, lost definitions written again, all counted."""
+    proc = run_python(tmp_path, STALLED_READER)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads([line for line in proc.stderr.splitlines() if line.startswith("{")][-1])
+    [sink] = stats["sinks"]
+    assert sink["lost"] > 0 and sink["records"] + sink["lost"] + sink["pending"] == stats["records"]
+    wait_for((tmp_path / "trace.itr").exists, "the reader to copy the FIFO")
+    records = [r for r in decode_binary(tmp_path / "trace.itr", tmp_path) if r["event"] != "lost"]
+    assert len(records) == sink["records"]
+    assert [r["event"] for r in records if r["qualname"] == "later"] == ["call", "return"]

@@ -450,6 +450,7 @@ static void it_drain_after_fork_child(it_ring *mine) {
         it_sink *s = it_d.sinks[i];
         s->len = 0;
         s->nmarks = 0;
+        s->cut = 0;
         atomic_store(&s->pending, 0);  /* the parent's to write */
         if (s->syslog)
             it_syslog_after_fork(s->syslog);
