@@ -115,7 +115,7 @@ def shutdown():
     with nogil:
         gave_up = it_drain_stop(IT_EXIT_SINK_WAIT_MS)
     if gave_up:
-        count_given_up_sink(IT_EXIT_SINK_WAIT_MS)
+        _count_given_up_sink(IT_EXIT_SINK_WAIT_MS)
     flush_python_sinks()
     give_up_python_sinks()
 
@@ -210,7 +210,7 @@ def stats():
         "stack_low_fallbacks": _stack_low_fallbacks,
         "stack_low_untraced_calls": it_stack_untraced_calls,
         "drain_running": bool(it_d.running),
-        "drain_given_up": given_up_sink(),
+        "drain_given_up": _given_up_sink_name(),
         "clock": _clock_name,
         "threads_seen": _threads_seen,
         "greenlets_seen": _next_greenlet_id - _untraced_states,

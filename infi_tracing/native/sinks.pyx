@@ -174,7 +174,7 @@ cdef class SinkHandle:
         except BaseException:
             failed = True
         if it_drain_abandoned():
-            return  # exit gave up on this call: count_given_up_sink() counts `inflight`
+            return  # exit gave up on this call: _count_given_up_sink() counts `inflight`
         self.inflight = 0
         if not failed:
             self.s.records += records
@@ -356,7 +356,7 @@ def _flush_all():
 cdef object _given_up_sink = None  # the name of the sink exit gave up on
 
 
-def count_given_up_sink(long waited_ms):
+cdef void _count_given_up_sink(long waited_ms) noexcept:
     """Exit gave up on the drain stuck in a Python sink's write() (GIL held,
     the drain parked or never to return): what that write() was handed is
     lost, and so is its batch for the sinks after it, which never got it."""
@@ -380,8 +380,8 @@ def count_given_up_sink(long waited_ms):
         pass
 
 
-def given_up_sink():
-    """The name of the sink exit gave up on (see count_given_up_sink), or None."""
+cdef object _given_up_sink_name():
+    """The name of the sink exit gave up on (see _count_given_up_sink), or None."""
     return _given_up_sink
 
 
