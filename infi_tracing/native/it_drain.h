@@ -193,6 +193,8 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
         /* counted before delivery: exit may give up on a sink in the middle of it */
         atomic_fetch_add_explicit(&r->drained, calls, memory_order_relaxed);
         calls = 0;
+        it_dpy.ring = r;  /* for exit, should it give up on a sink (it_drain_python.h) */
+        it_dpy.batch_end = pos;
         it_deliver(r, batch, n);
         total += n;
         tail = pos;
@@ -200,6 +202,7 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
         /* release: we are done reading these bytes before the producer reuses them */
         atomic_store_explicit(&r->tail, tail, memory_order_release);
     }
+    it_dpy.ring = NULL;
     it_clock_end(&r->conv, &now);
     return total;
 }
@@ -417,6 +420,11 @@ static int it_drain_stop(long sink_wait_ms) {
         pthread_join(it_d.thread, NULL);
     __atomic_store_n(&it_d.running, 0, __ATOMIC_RELEASE);
     return gave_up;
+}
+
+/* After exit gave up on the drain: records no sink will get (it_drain_python.h). */
+static uint64_t it_drain_undelivered(void) {
+    return it_drain_rings_undelivered(it_d.rings) + it_drain_rings_undelivered(it_d.adopt);
 }
 
 /* Without the GIL, before a fork: the drain thread ends without a last pass,

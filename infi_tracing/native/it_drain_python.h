@@ -28,6 +28,8 @@ typedef struct {
     int index;           /* its place in the sink list */
     size_t records;      /* records in the batch it was handed */
     uint64_t since_ns;   /* it_now_ns() when the call began */
+    const it_ring *ring; /* the ring being drained (NULL: none), and where its batch ends */
+    uint64_t batch_end;
     int abandoned;       /* exit gave up on the drain (atomic reads without `mu`) */
 } it_drain_py_t;
 
@@ -107,10 +109,40 @@ static int it_drain_give_up_if_stuck(long ms) {
     return stuck;
 }
 
+/* Exit gave up on the drain: records of ring `r` no sink will get (those
+ * past the batch it was delivering when it is `it_dpy.ring`).  "Lost"
+ * notices are not records; the drops they report are counted already. */
+static uint64_t it_drain_ring_undelivered(const it_ring *r) {
+    uint64_t pos = atomic_load_explicit(&r->tail, memory_order_relaxed), k = 0;
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    if (r == it_dpy.ring && it_dpy.batch_end > pos)
+        pos = it_dpy.batch_end;
+    while (pos < head) {
+        const it_record *rec = (const it_record *)(r->dbuf + (pos & r->dmask));
+        if (it_record_is_compact(rec)) {
+            pos += IT_COMPACT_SIZE;
+            k++;
+            continue;
+        }
+        pos += rec->size;
+        k += rec->event != IT_EV_PAD && rec->event != IT_EV_LOST;
+    }
+    return k;
+}
+
+/* The same for every ring of a list (the drain parks, never to read them). */
+static uint64_t it_drain_rings_undelivered(it_ring *r) {
+    uint64_t k = 0;
+    for (; r; r = r->next)
+        k += it_drain_ring_undelivered(r);
+    return k;
+}
+
 /* In a forked child: no drain thread, and the lock may have been held. */
 static void it_drain_python_after_fork_child(void) {
     pthread_mutex_init(&it_dpy.mu, NULL);
     it_dpy.sink = NULL;
+    it_dpy.ring = NULL;
     it_dpy.abandoned = 0;
     it_drain_pystate = NULL;  /* CPython deleted the drain's thread state in the child */
 }

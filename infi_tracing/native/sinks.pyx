@@ -354,17 +354,20 @@ def _flush_all():
 
 
 cdef object _given_up_sink = None  # the name of the sink exit gave up on
+cdef uint64_t _undelivered_at_exit = 0  # records then left in the rings
 
 
-cdef void _count_given_up_sink(long waited_ms) noexcept:
+cdef void _count_given_up_sink(long waited_ms, uint64_t undelivered) noexcept:
     """Exit gave up on the drain stuck in a Python sink's write() (GIL held,
     the drain parked or never to return): what that write() was handed is
-    lost, and so is its batch for the sinks after it, which never got it."""
-    global _given_up_sink
+    lost, and so is its batch for the sinks after it, which never got it;
+    `undelivered` records left in the rings reach no sink (lost too)."""
+    global _given_up_sink, _undelivered_at_exit
     cdef it_sink *stuck = it_dpy.sink
     cdef int i
     cdef SinkHandle h = <SinkHandle> stuck.pyobj
     _given_up_sink = h.name
+    _undelivered_at_exit = undelivered
     h.s.lost += h.inflight if h.inflight else it_dpy.records
     h.inflight = 0
     for i in range(it_dpy.index + 1, it_d.nsinks):
@@ -374,8 +377,8 @@ cdef void _count_given_up_sink(long waited_ms) noexcept:
             it_d.sinks[i].lost += it_dpy.records
     try:  # said at once: the program may have no summary
         _sys.stderr.write("infi_tracing: gave up on sink %s at exit: its write() had not "
-                          "returned after %d s; the records it was handed are counted lost\n"
-                          % (h.name, waited_ms // 1000))
+                          "returned after %d s; the records it was handed, and %d not delivered yet, are "
+                          "counted lost\n" % (h.name, waited_ms // 1000, undelivered))
     except Exception:  # stderr closed: the counters still say it
         pass
 

@@ -24,6 +24,7 @@ cdef extern from "it_drain.h" nogil:
     # 1: it gave up on a Python sink call stuck longer than sink_wait_ms
     int it_drain_stop(long sink_wait_ms)
     int it_drain_pause()
+    uint64_t it_drain_undelivered()  # only once it_drain_stop() gave up
     void it_drain_defer_restart()
     void it_drain_restart_if_deferred()
     void it_drain_after_fork_child(it_ring *mine)
