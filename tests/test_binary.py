@@ -210,6 +210,19 @@ infi_tracing.configure_sinks(["binary://%(dir)s/trace.itr",
     assert max(r["depth"] for r in decoded) >= 39
 
 
+# Makes the descriptor the sink opened on the FIFO `fifo` non-blocking (`rfd`: the read end,
+# or -1), as a socket or a pipe set non-blocking by its owner would be.
+SINK_FD_NONBLOCKING = r"""
+import os
+def _target(fd):
+    try:
+        return os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:
+        return None
+[wfd] = [fd for fd in range(3, 1024) if fd != rfd and _target(fd) == fifo]
+os.set_blocking(wfd, False)
+"""
+
 # The binary sink on a FIFO made non-blocking, whose reader (a child) reads nothing
 # until told: the drain's writes get EAGAIN, wait ~1 s and give their buffer up.
 STALLED_READER = r"""
@@ -218,14 +231,7 @@ fifo = os.path.abspath("trace.fifo")
 os.mkfifo(fifo)
 rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
 infi_tracing.configure_sinks(["binary://" + fifo])
-def _target(fd):
-    try:
-        return os.readlink("/proc/self/fd/%d" % fd)
-    except OSError:
-        return None
-[wfd] = [fd for fd in range(3, 1024) if fd != rfd and _target(fd) == fifo]
-os.set_blocking(wfd, False)
-reader = subprocess.Popen([sys.executable, "-c", '''
+""" + SINK_FD_NONBLOCKING + r"""reader = subprocess.Popen([sys.executable, "-c", '''
 import os, sys
 fd = int(sys.argv[1])
 os.set_blocking(fd, True)
@@ -269,3 +275,20 @@ def test_records_given_up_on_a_stalled_reader_leave_the_file_decodable(tmp_path)
     records = [r for r in decode_binary(tmp_path / "trace.itr", tmp_path) if r["event"] != "lost"]
     assert len(records) == sink["records"]
     assert [r["event"] for r in records if r["qualname"] == "later"] == ["call", "return"]
+
+
+def test_a_reader_stalled_until_exit_leaves_nothing_pending(tmp_path):
+    """run's summary: what a reader that never reads did not take is lost at exit, not pending."""
+    fifo = tmp_path / "trace.fifo"
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the reader, which reads nothing
+    (tmp_path / "prog.py").write_text("fifo, rfd = %r, -1\n%s\ndef fill(i):\n    return i\n"
+                                      "for i in range(100000):\n    fill(i)\n"
+                                      % (str(fifo), SINK_FD_NONBLOCKING))
+    try:
+        proc = run_cli(tmp_path, "run", "--sink", "binary://%s" % fifo, "prog.py")
+    finally:
+        os.close(rfd)
+    assert proc.returncode == 0, proc.stderr
+    [line] = [line for line in proc.stderr.splitlines() if line.startswith("  sink binary:")]
+    assert " 0 lost" not in line and "pending" not in line, line

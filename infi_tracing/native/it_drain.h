@@ -124,12 +124,16 @@ enum { IT_PASS_PACED = 0, IT_PASS_FLUSH = 1, IT_PASS_LAST = 2 };
 
 /* Write out buffers; a flush or the last pass: syslog sinks may wait for
  * their server up to their flush timeout.  The last pass (the drain stops)
- * gives up what a syslog sink still spools: nothing will send it. */
+ * gives up what a syslog sink still spools, and what an fd sink kept of a
+ * unit its fd took part of: nothing will send it. */
 static void it_flush_sinks(int final) {
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
-        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY) && s->len)
+        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY) && s->len) {
             it_sink_write_out(s);
+            if (final == IT_PASS_LAST && s->len)
+                it_sink_settle(s, 0, 0);  /* the rest of a cut unit: nothing will write it */
+        }
         else if (s->kind == IT_SINK_SYSLOG && final)
             it_syslog_flush(s->syslog, s->flush_timeout_ms);
         else if (s->kind == IT_SINK_SYSLOG)
