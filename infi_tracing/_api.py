@@ -225,7 +225,8 @@ def stats_without_flush():
     stats = _core.stats()
     exited = stats["exited_threads"]
     stats["records"] = sum(t["records"] for t in stats["threads"]) + exited["records"]
-    stats["lost"] = sum(t["lost"] for t in stats["threads"]) + exited["lost"]
+    stats["lost"] = (sum(t["lost"] for t in stats["threads"]) + exited["lost"]
+                     + stats["undelivered_at_exit"])
     return stats
 
 

@@ -89,7 +89,7 @@ def _finish():
             _flush_quietly()
             return
         try:
-            backend = _api.tracing_stats()["backend"]
+            backend = _api.stats_without_flush()["backend"]  # finish() delivers, bounded
             _api.finish()  # also counts lost what sinks could not deliver by now
             stats = _api.tracing_stats()
             stats["backend"] = backend

@@ -15,7 +15,9 @@ from helpers import (
     check_nesting,
     decode_binary,
     run_cli,
+    run_python,
     run_traced_program,
+    wait_for,
 )
 
 pytestmark = pytest.mark.native  # make test-asan runs these
@@ -206,3 +208,87 @@ infi_tracing.configure_sinks(["binary://%(dir)s/trace.itr",
     assert {r["event"] for r in decoded} >= {"call", "return", "exception", "resume", "yield"}
     assert len({r["greenlet"] for r in decoded}) >= 3
     assert max(r["depth"] for r in decoded) >= 39
+
+
+# Makes the descriptor the sink opened on the FIFO `fifo` non-blocking (`rfd`: the read end,
+# or -1), as a socket or a pipe set non-blocking by its owner would be.
+SINK_FD_NONBLOCKING = r"""
+import os
+def _target(fd):
+    try:
+        return os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:
+        return None
+[wfd] = [fd for fd in range(3, 1024) if fd != rfd and _target(fd) == fifo]
+os.set_blocking(wfd, False)
+"""
+
+# The binary sink on a FIFO made non-blocking, whose reader (a child) reads nothing
+# until told: the drain's writes get EAGAIN, wait ~1 s and give their buffer up.
+STALLED_READER = r"""
+import json, os, subprocess, sys, infi_tracing
+fifo = os.path.abspath("trace.fifo")
+os.mkfifo(fifo)
+rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+infi_tracing.configure_sinks(["binary://" + fifo])
+""" + SINK_FD_NONBLOCKING + r"""reader = subprocess.Popen([sys.executable, "-c", '''
+import os, sys
+fd = int(sys.argv[1])
+os.set_blocking(fd, True)
+sys.stdin.read(1)
+with open("trace.part", "wb") as out:
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            break
+        out.write(data)
+os.rename("trace.part", "trace.itr")
+''', str(rfd)], stdin=subprocess.PIPE, pass_fds=[rfd])
+os.close(rfd)
+def fill(i):
+    return i
+def later(i):
+    return i
+infi_tracing.set_tracing()
+for i in range(100000):
+    fill(i)
+infi_tracing.flush_tracing()  # the pipe takes 64 KiB, part of a chunk; the rest waits ~1 s
+later(0)
+infi_tracing.flush_tracing()  # the pipe is full: later's definition is given up
+reader.stdin.write(b"g")
+reader.stdin.close()
+later(1)
+infi_tracing.unset_tracing()
+stats = infi_tracing.tracing_stats()
+sys.stderr.write(json.dumps({"records": stats["records"], "sinks": stats["sinks"]}) + "\n")
+"""
+
+
+def test_records_given_up_on_a_stalled_reader_leave_the_file_decodable(tmp_path):
+    """EAGAIN give-up: no half chunk in the file, lost definitions written again, all counted."""
+    proc = run_python(tmp_path, STALLED_READER)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads([line for line in proc.stderr.splitlines() if line.startswith("{")][-1])
+    [sink] = stats["sinks"]
+    assert sink["lost"] > 0 and sink["records"] + sink["lost"] + sink["pending"] == stats["records"]
+    wait_for((tmp_path / "trace.itr").exists, "the reader to copy the FIFO")
+    records = [r for r in decode_binary(tmp_path / "trace.itr", tmp_path) if r["event"] != "lost"]
+    assert len(records) == sink["records"]
+    assert [r["event"] for r in records if r["qualname"] == "later"] == ["call", "return"]
+
+
+def test_a_reader_stalled_until_exit_leaves_nothing_pending(tmp_path):
+    """run's summary: what a reader that never reads did not take is lost at exit, not pending."""
+    fifo = tmp_path / "trace.fifo"
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the reader, which reads nothing
+    (tmp_path / "prog.py").write_text("fifo, rfd = %r, -1\n%s\ndef fill(i):\n    return i\n"
+                                      "for i in range(100000):\n    fill(i)\n"
+                                      % (str(fifo), SINK_FD_NONBLOCKING))
+    try:
+        proc = run_cli(tmp_path, "run", "--sink", "binary://%s" % fifo, "prog.py")
+    finally:
+        os.close(rfd)
+    assert proc.returncode == 0, proc.stderr
+    [line] = [line for line in proc.stderr.splitlines() if line.startswith("  sink binary:")]
+    assert " 0 lost" not in line and "pending" not in line, line

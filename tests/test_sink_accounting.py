@@ -170,3 +170,42 @@ def test_unreachable_syslog_delays_exit_at_most_flush_timeout(tmp_path):
     assert elapsed < 3 + 4, "exit took %.1f s" % elapsed  # a bound on a hang: was 4 x 3 s
     produced, written, lost, line = _summary(proc.stderr)
     assert written == 0 and lost == produced > 0 and "pending" not in line
+
+
+# A Python sink whose write() never returns: it waits (GIL released) or spins (GIL held).
+NEVER_RETURNS = """
+import threading
+class NeverReturns:
+    def write(self, batch):
+        %s
+    def flush(self):
+        pass
+    def close(self):
+        pass
+infi_tracing.set_sinks([NeverReturns()])"""
+
+
+@pytest.mark.parametrize("body", ["threading.Event().wait()", "while True: pass"],
+                         ids=["waits", "spins"])
+def test_python_sink_that_never_returns_delays_exit_a_bounded_time(tmp_path, body):
+    """run ends ~5 s after a Python sink's write() stopped returning; its batch counts lost."""
+    (tmp_path / "worker.py").write_text(PROGRAM % 1000)
+    (tmp_path / "prog.py").write_text("import infi_tracing\n%s\nimport worker\n"
+                                      % NEVER_RETURNS % body)
+    proc = run_cli(tmp_path, "run", "--include", "worker", "prog.py", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    produced, written, lost, line = _summary(proc.stderr)
+    assert written == 0 and lost == produced > 0 and "given up at exit" in line
+
+
+def test_records_left_in_the_rings_by_a_given_up_sink_count_lost(tmp_path):
+    """Exit gives up on a sink: the records the drain never took are in run's `lost` total."""
+    (tmp_path / "worker.py").write_text(PROGRAM % 1000)
+    (tmp_path / "prog.py").write_text("import infi_tracing\n%s\nimport worker\n"
+                                      % NEVER_RETURNS % "threading.Event().wait()")
+    proc = run_cli(tmp_path, "run", "--include", "worker", "prog.py", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    head = [line for line in proc.stderr.splitlines() if line.startswith("infi_tracing: ")][-1]
+    produced, lost = re.match(r"infi_tracing: ([\d,]+) records, ([\d,]+) lost", head).groups()
+    made = 2 + 2 * 1000  # worker's <module> and work(), each a call and a return
+    assert int(produced.replace(",", "")) + int(lost.replace(",", "")) == made

@@ -31,7 +31,8 @@ from infi_tracing.native.includes.it_evalframe cimport it_stack_fallback, it_sta
 from infi_tracing.native.includes.it_drain cimport (
     it_d, it_drain_start, it_drain_stop, it_drain_flush_ask, it_drain_flush_wait,
     it_drain_pause, it_drain_defer_restart, it_drain_restart_if_deferred,
-    it_drain_after_fork_child)
+    it_drain_after_fork_child, it_drain_undelivered)
+from infi_tracing.native.includes.it_drain_python cimport IT_EXIT_SINK_WAIT_MS
 
 include "includes/stdlib.pxi"
 include "state.pyx"
@@ -99,11 +100,22 @@ def flush(str caller="flush_tracing"):
 
 def shutdown():
     """At exit: stop recording, deliver everything, stop the drain thread;
-    what a sink still holds then is lost (nothing will retry it)."""
+    what a sink still holds then is lost (nothing will retry it).  A Python
+    sink whose write() has not returned after IT_EXIT_SINK_WAIT_MS is given
+    up on (it_drain_python.h): what it was handed is counted lost."""
+    cdef int gave_up
     if it_g.active:
-        stop()
+        _refuse_in_sink("unset_tracing")
+        it_g.active = 0
+        _uninstall()
+        with nogil:
+            it_drain_restart_if_deferred()
+        if not it_d.running:
+            flush()  # no drain thread to stop: this thread delivers what is left
     with nogil:
-        it_drain_stop()
+        gave_up = it_drain_stop(IT_EXIT_SINK_WAIT_MS)
+    if gave_up:
+        _count_given_up_sink(IT_EXIT_SINK_WAIT_MS, it_drain_undelivered())
     flush_python_sinks()
     give_up_python_sinks()
 
@@ -198,6 +210,8 @@ def stats():
         "stack_low_fallbacks": _stack_low_fallbacks,
         "stack_low_untraced_calls": it_stack_untraced_calls,
         "drain_running": bool(it_d.running),
+        "drain_given_up": _given_up_sink_name(),
+        "undelivered_at_exit": _undelivered_at_exit,
         "clock": _clock_name,
         "threads_seen": _threads_seen,
         "greenlets_seen": _next_greenlet_id - _untraced_states,

@@ -37,6 +37,7 @@ typedef struct {
 typedef struct it_binary {
     uint8_t *seen;      /* bitmap of code ids already written by this process */
     size_t seen_bytes;
+    uint64_t forgets;   /* it_binary_forget() calls: a batch's definitions may be gone */
 } it_binary;
 
 static inline it_binary *it_binary_new(void) { return calloc(1, sizeof(it_binary)); }
@@ -52,6 +53,19 @@ static inline void it_binary_free(it_binary *b) {
 static inline void it_binary_after_fork(it_binary *b) {
     if (b->seen)
         memset(b->seen, 0, b->seen_bytes);
+}
+
+/* 1 when `id` was put in the file (or in the buffer on its way there). */
+static inline int it_binary_seen(const it_binary *b, uint32_t id) {
+    return id / 8 < b->seen_bytes && (b->seen[id / 8] & (1u << (id % 8)));
+}
+
+/* The CODE chunk of `id` was given up with the buffer holding it (EAGAIN):
+ * it is written again before the next record naming `id`. */
+static inline void it_binary_forget(it_binary *b, uint32_t id) {
+    if (id / 8 < b->seen_bytes)
+        b->seen[id / 8] &= (uint8_t)~(1u << (id % 8));
+    b->forgets++;
 }
 
 /* Returns 1 when `id` had not been written yet (and marks it). */

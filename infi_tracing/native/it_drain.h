@@ -13,6 +13,7 @@
 #define IT_DRAIN_H
 
 #include "it_sinks.h"
+#include "it_drain_python.h"
 #include <errno.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ typedef struct {
     pthread_t thread;
     int running;
     int stop;                   /* 1: stop after a last pass; 2: pause (fork), no last pass */
+    int finished;               /* the drain thread has ended (or is about to) */
     int accepting;              /* tracing may wait for the drain (block mode) */
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
@@ -74,8 +76,15 @@ static inline void it_drain_wake(void) {
     pthread_mutex_unlock(&it_d.mu);
 }
 
-/* Without the GIL (see the lock order above). */
-static inline void it_drain_lock_sinks(void) { pthread_mutex_lock(&it_d.sinks_mu); }
+/* Without the GIL (see the lock order above).  Returns 0 without the lock
+ * once exit gave up on the drain: it keeps `sinks_mu` for good, and never
+ * reads the sink list again. */
+static inline int it_drain_lock_sinks(void) {
+    if (it_drain_abandoned())
+        return 0;
+    pthread_mutex_lock(&it_d.sinks_mu);
+    return 1;
+}
 static inline void it_drain_unlock_sinks(void) { pthread_mutex_unlock(&it_d.sinks_mu); }
 
 /* Any thread, with or without the GIL: hand a new ring to the drain. */
@@ -85,35 +94,6 @@ static inline void it_drain_adopt(it_ring *r) {
         r->next = old;
     } while (!atomic_compare_exchange_weak_explicit(&it_d.adopt, &old, r, memory_order_release,
                                                     memory_order_relaxed));
-}
-
-/* The drain thread's Python thread state, created on the first Python
- * sink batch and kept (GIL released) between batches, so that a batch costs
- * one GIL acquisition and no thread-state creation. */
-static PyThreadState *it_drain_pystate;
-/* 1 on the drain pthread.  A pass can also run on a Python thread (a flush
- * while no drain runs): that thread has its own state and must not adopt
- * the drain's, nor lend its own to the drain. */
-static __thread int it_on_drain_thread;
-
-static void it_drain_enter_python(void) {
-    if (!it_drain_pystate) {
-        PyGILState_Ensure();  /* creates this thread's state and takes the GIL */
-        it_drain_pystate = PyThreadState_Get();
-    } else {
-        PyEval_RestoreThread(it_drain_pystate);
-    }
-}
-
-static void it_drain_leave_python(void) { PyEval_SaveThread(); }
-
-/* Drain thread, before it exits: give its Python thread state back. */
-static void it_drain_forget_python(void) {
-    if (it_drain_pystate) {
-        PyEval_RestoreThread(it_drain_pystate);
-        it_drain_pystate = NULL;
-        PyGILState_Release(PyGILState_UNLOCKED);
-    }
 }
 
 static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
@@ -128,7 +108,7 @@ static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
         else if (s->kind == IT_SINK_SYSLOG)
             it_syslog_batch(s->syslog, r, recs, n, it_d.pid, it_d.wall_offset, s->values);
         else if (it_d.py_batch && it_on_drain_thread) {
-            it_drain_enter_python();
+            it_drain_enter_python(s, i, it_count_records(recs, n));
             it_d.py_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
             it_drain_leave_python();
         } else if (it_d.py_batch) {
@@ -144,12 +124,16 @@ enum { IT_PASS_PACED = 0, IT_PASS_FLUSH = 1, IT_PASS_LAST = 2 };
 
 /* Write out buffers; a flush or the last pass: syslog sinks may wait for
  * their server up to their flush timeout.  The last pass (the drain stops)
- * gives up what a syslog sink still spools: nothing will send it. */
+ * gives up what a syslog sink still spools, and what an fd sink kept of a
+ * unit its fd took part of: nothing will send it. */
 static void it_flush_sinks(int final) {
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
-        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY) && s->len)
+        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY) && s->len) {
             it_sink_write_out(s);
+            if (final == IT_PASS_LAST && s->len)
+                it_sink_settle(s, 0, 0);  /* the rest of a cut unit: nothing will write it */
+        }
         else if (s->kind == IT_SINK_SYSLOG && final)
             it_syslog_flush(s->syslog, s->flush_timeout_ms);
         else if (s->kind == IT_SINK_SYSLOG)
@@ -170,7 +154,7 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
     uint32_t gid = r->drain_gid;
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    size_t total = 0, calls = 0;  /* calls: function records, without "lost" notices */
+    size_t total = 0, calls = 0;  /* calls: the batch's records, without "lost" notices */
     if (tail == head)
         return 0;
     if ((head - tail) * IT_PACE_FILL > r->dcap)
@@ -210,6 +194,11 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
             }
             batch[n++] = rec;
         }
+        /* counted before delivery: exit may give up on a sink in the middle of it */
+        atomic_fetch_add_explicit(&r->drained, calls, memory_order_relaxed);
+        calls = 0;
+        it_dpy.ring = r;  /* for exit, should it give up on a sink (it_drain_python.h) */
+        it_dpy.batch_end = pos;
         it_deliver(r, batch, n);
         total += n;
         tail = pos;
@@ -217,8 +206,8 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
         /* release: we are done reading these bytes before the producer reuses them */
         atomic_store_explicit(&r->tail, tail, memory_order_release);
     }
+    it_dpy.ring = NULL;
     it_clock_end(&r->conv, &now);
-    atomic_fetch_add_explicit(&r->drained, calls, memory_order_relaxed);
     return total;
 }
 
@@ -311,6 +300,7 @@ static void *it_drain_main(void *arg) {
         it_drain_pass(IT_PASS_LAST, NULL);  /* last records, then stop */
     it_drain_forget_python();
     pthread_mutex_lock(&it_d.mu);
+    it_d.finished = 1;
     it_d.flush_done = it_d.flush_req;
     pthread_cond_broadcast(&it_d.done);
     pthread_mutex_unlock(&it_d.mu);
@@ -321,7 +311,10 @@ static void *it_drain_main(void *arg) {
 static int it_drain_start(void) {
     if (it_d.running)
         return 0;
+    if (it_drain_abandoned())
+        return EBUSY;  /* exit gave up on the drain: the interpreter is ending */
     it_d.stop = 0;
+    it_d.finished = 0;
     it_d.pid = (long)getpid();
     it_d.wall_offset = (int64_t)(it_realtime_ns() - it_now_ns());
     pthread_attr_t attr;
@@ -361,6 +354,8 @@ static void it_drain_restart_if_deferred(void) {
  * the calling thread did the pass itself. */
 static uint64_t it_drain_flush_ask(void) {
     it_drain_restart_if_deferred();
+    if (it_drain_abandoned())
+        return 0;  /* the stuck drain holds the sinks: nothing can be delivered */
     pthread_mutex_lock(&it_d.mu);
     if (!it_d.running) {
         pthread_mutex_unlock(&it_d.mu);
@@ -395,20 +390,45 @@ static int it_drain_flush_wait(uint64_t req, long ms) {
     return answered;
 }
 
-/* Without the GIL. */
-static void it_drain_stop(void) {
+/* Without the GIL: stop the drain after a last pass.  A Python sink call
+ * the drain has been in for more than `sink_wait_ms` is given up on (see
+ * it_drain_python.h): returns 1 then, the drain left running unjoined. */
+static int it_drain_stop(long sink_wait_ms) {
     it_drain_restart_if_deferred();
     pthread_mutex_lock(&it_d.mu);
     if (!it_d.running) {
         pthread_mutex_unlock(&it_d.mu);
-        return;
+        return 0;
     }
     __atomic_store_n(&it_d.accepting, 0, __ATOMIC_RELEASE);
     it_d.stop = 1;
     pthread_cond_signal(&it_d.wake);
+    int gave_up = 0;
+    while (!it_d.finished && !gave_up) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100000000L;  /* look at the drain every 100 ms */
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&it_d.done, &it_d.mu, &until);
+        if (!it_d.finished) {
+            pthread_mutex_unlock(&it_d.mu);  /* lock order: it_dpy.mu is taken alone */
+            gave_up = it_drain_give_up_if_stuck(sink_wait_ms);
+            pthread_mutex_lock(&it_d.mu);
+        }
+    }
     pthread_mutex_unlock(&it_d.mu);
-    pthread_join(it_d.thread, NULL);
+    if (!gave_up)
+        pthread_join(it_d.thread, NULL);
     __atomic_store_n(&it_d.running, 0, __ATOMIC_RELEASE);
+    return gave_up;
+}
+
+/* After exit gave up on the drain: records no sink will get (it_drain_python.h). */
+static uint64_t it_drain_undelivered(void) {
+    return it_drain_rings_undelivered(it_d.rings) + it_drain_rings_undelivered(it_d.adopt);
 }
 
 /* Without the GIL, before a fork: the drain thread ends without a last pass,
@@ -444,12 +464,13 @@ static void it_drain_after_fork_child(it_ring *mine) {
     it_d.accepting = 0;
     it_d.flush_req = it_d.flush_done = 0;
     it_d.pid = (long)getpid();
-    it_drain_pystate = NULL;  /* CPython deleted the drain's thread state in the child */
+    it_drain_python_after_fork_child();
     /* The parent writes what it had buffered; the child starts empty. */
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
         s->len = 0;
         s->nmarks = 0;
+        s->cut = 0;
         atomic_store(&s->pending, 0);  /* the parent's to write */
         if (s->syslog)
             it_syslog_after_fork(s->syslog);

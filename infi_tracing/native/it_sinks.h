@@ -15,7 +15,10 @@
  * so a write that stops part way settles exactly the records it wrote.
  * Errors: EINTR is retried at once; EAGAIN and ENOBUFS (a non-blocking fd
  * whose reader is slow) wait for POLLOUT, bounded, then give up the rest of
- * that buffer; anything else (EPIPE, EBADF, ENOSPC, EIO...) is final: the
+ * that buffer -- all but the rest of a record or chunk the fd took part of,
+ * kept for the next write so the output never holds half of one followed
+ * by the next, and binary CODE chunks given up are written again before
+ * the next record naming them; anything else (EPIPE, EBADF, ENOSPC, EIO...) is final: the
  * sink stops writing and counts every later record lost, instead of
  * failing again on each batch. */
 #ifndef IT_SINKS_H
@@ -36,8 +39,9 @@ enum { IT_SINK_FD = 0, IT_SINK_PY = 1, IT_SINK_SYSLOG = 2, IT_SINK_BINARY = 3 };
 #define IT_SINK_WAITS 100          /* ... and how many before giving the buffer up (~1 s) */
 
 typedef struct {
-    uint32_t end;    /* buffer offset where the marked records end */
-    uint32_t count;  /* records ending there (0 for code chunks and notices) */
+    uint32_t end;      /* buffer offset where the marked records end */
+    uint32_t count;    /* records ending there (0 for code chunks) */
+    uint32_t code_id;  /* IT_SINK_BINARY: the CODE chunk ending there (0: none) */
 } it_sink_mark;
 
 typedef struct it_sink {
@@ -54,6 +58,7 @@ typedef struct it_sink {
     size_t len;
     it_sink_mark *marks;     /* IT_SINK_FD, IT_SINK_BINARY: record ends in `buf` */
     size_t nmarks;
+    int cut;                 /* buf starts with the rest of a unit the fd took part of */
     int failed;              /* errno that ended the sink (0: writing); drain thread only */
     _Atomic int last_errno;  /* why records were last given up (for tracing_stats()) */
     _Atomic uint64_t records, bytes, errors, lost, pending;
@@ -82,25 +87,54 @@ static inline void it_sink_give_up(it_sink *s, const it_record **recs, size_t n)
 static inline void it_sink_mark_end(it_sink *s, uint32_t count) {
     s->marks[s->nmarks].end = (uint32_t)s->len;
     s->marks[s->nmarks].count = count;
+    s->marks[s->nmarks].code_id = 0;
     s->nmarks++;
     atomic_fetch_add_explicit(&s->pending, count, memory_order_relaxed);
 }
 
-/* The first `off` bytes of the buffer were written: the records they hold
- * whole are written, the others lost. */
-static void it_sink_settle(it_sink *s, size_t off) {
-    uint64_t written = 0, held = 0;
+/* The first `off` bytes of the buffer were written.  A unit is the bytes up
+ * to a mark (after the previous one), or the unmarked tail.  Units written
+ * whole are settled as written.  With `keep_cut` (a slow reader, the sink
+ * goes on), the unit the write stopped inside is kept at the start of the
+ * buffer, its records pending: its first bytes are in the output and only
+ * its own rest may follow them.  Every other unit is lost; a lost binary
+ * CODE chunk is forgotten (it_binary_forget) so that it is written again. */
+static void it_sink_settle(it_sink *s, size_t off, int keep_cut) {
+    uint64_t written = 0, held = 0, kept = 0;
+    size_t j = 0;  /* the unit holding byte `off`: marks[j], or the tail if j == nmarks */
+    while (j < s->nmarks && s->marks[j].end <= off)
+        j++;
+    size_t start = j ? s->marks[j - 1].end : 0;
+    size_t end = j < s->nmarks ? s->marks[j].end : s->len;
+    int cut = keep_cut && off < s->len && (off > start || (start == 0 && s->cut));
     for (size_t i = 0; i < s->nmarks; i++) {
         held += s->marks[i].count;
-        if (s->marks[i].end <= off)
+        if (i < j)
             written += s->marks[i].count;
+        else if (cut && i == j)
+            kept = s->marks[i].count;
+        else if (s->marks[i].code_id)
+            it_binary_forget(s->binary, s->marks[i].code_id);
     }
     atomic_fetch_add_explicit(&s->records, written, memory_order_relaxed);
-    if (held > written)
-        atomic_fetch_add_explicit(&s->lost, held - written, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&s->pending, held, memory_order_relaxed);
-    s->nmarks = 0;
-    s->len = 0;
+    if (held > written + kept)
+        atomic_fetch_add_explicit(&s->lost, held - written - kept, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->pending, held - kept, memory_order_relaxed);
+    s->cut = cut;
+    if (!cut) {
+        s->nmarks = 0;
+        s->len = 0;
+        return;
+    }
+    memmove(s->buf, s->buf + off, end - off);
+    s->len = end - off;
+    if (j < s->nmarks) {
+        s->marks[0] = s->marks[j];
+        s->marks[0].end = (uint32_t)s->len;
+        s->nmarks = 1;
+    } else {
+        s->nmarks = 0;
+    }
 }
 
 static inline int it_sink_errno_retried(int err) {
@@ -111,7 +145,7 @@ static void it_sink_write_out(it_sink *s) {
     size_t off = 0;
     int waits = 0;
     if (s->failed) {  /* e.g. a binary code chunk put in after the failure */
-        it_sink_settle(s, 0);
+        it_sink_settle(s, 0, 0);
         return;
     }
     while (off < s->len) {
@@ -135,7 +169,16 @@ static void it_sink_write_out(it_sink *s) {
             s->failed = err;
         break;  /* what is left of this buffer is lost for this sink */
     }
-    it_sink_settle(s, off);
+    it_sink_settle(s, off, !s->failed);
+}
+
+/* Room for `need` more bytes and a mark, writing the buffer out if need be.
+ * 0: none (the sink failed, or the rest of a cut unit still fills it). */
+static int it_sink_room(it_sink *s, size_t need) {
+    if (s->len + need <= IT_SINK_BUF && s->nmarks < IT_SINK_MARKS)
+        return 1;
+    it_sink_write_out(s);
+    return !s->failed && s->len + need <= IT_SINK_BUF && s->nmarks < IT_SINK_MARKS;
 }
 
 static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
@@ -153,12 +196,9 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
             it_format_text(&o, recs[i], pid, r->tid, wall_offset, s->values);
         if (o.len == o.cap)
             line[o.len - 1] = '\n';  /* a cut line still ends the record */
-        if (s->len + o.len > IT_SINK_BUF || s->nmarks == IT_SINK_MARKS) {
-            it_sink_write_out(s);
-            if (s->failed) {
-                it_sink_give_up(s, recs + i, n - i);
-                return;
-            }
+        if (!it_sink_room(s, o.len)) {
+            it_sink_give_up(s, recs + i, n - i);
+            return;
         }
         memcpy(s->buf + s->len, line, o.len);
         s->len += o.len;
@@ -167,37 +207,67 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
     }
 }
 
+/* CODE chunks for the codes `recs` name that the file lacks.  Returns 0
+ * when they could not all be put in (no room: the records are to be given
+ * up).  A write-out in between may give up chunks put earlier (the reader
+ * stalls): then once more from the start, not more (each try waits ~1 s). */
+static int it_binary_put_codes(it_sink *s, const it_record **recs, size_t n, long pid) {
+    it_binary *b = s->binary;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        uint64_t forgets = b->forgets;
+        uint32_t last_id = 0;  /* a tight loop names the same few codes over and over */
+        size_t i = 0;
+        for (; i < n; i++) {
+            const it_record *rec = recs[i];
+            if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG || rec->code_id == last_id)
+                continue;
+            last_id = rec->code_id;
+            if (it_binary_seen(b, rec->code_id))
+                continue;
+            if (!it_sink_room(s, IT_LINE_MAX))
+                return 0;
+            if (b->forgets != forgets)
+                break;  /* chunks put by this loop may be gone with the buffer */
+            it_binary_first_sight(b, rec->code_id);
+            it_out o = {s->buf + s->len, 0, IT_SINK_BUF - s->len};
+            it_binary_code_chunk(&o, rec->code_id, pid);
+            s->len += o.len;
+            s->marks[s->nmarks].end = (uint32_t)s->len;
+            s->marks[s->nmarks].count = 0;
+            s->marks[s->nmarks].code_id = rec->code_id;
+            s->nmarks++;
+        }
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
 /* Binary file: code definitions first seen, then the records as they are.
  * Chunks never straddle a write() (see it_binary.h). */
 static void it_sink_binary_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
                                  long pid, int64_t wall_offset) {
-    uint32_t last_id = 0;  /* a tight loop names the same few codes over and over */
-    if (s->failed) {
+    it_binary *b = s->binary;
+    if (s->failed || !it_binary_put_codes(s, recs, n, pid)) {
         it_sink_give_up(s, recs, n);
         return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const it_record *rec = recs[i];
-        if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG || rec->code_id == last_id)
-            continue;
-        last_id = rec->code_id;
-        if (!it_binary_first_sight(s->binary, rec->code_id))
-            continue;
-        if (s->len + IT_LINE_MAX > IT_SINK_BUF)
-            it_sink_write_out(s);
-        it_out o = {s->buf + s->len, 0, IT_SINK_BUF - s->len};
-        it_binary_code_chunk(&o, rec->code_id, pid);
-        s->len += o.len;
     }
     /* PACKED chunks (it_binary.h), each closed before its buffer is written;
      * a chunk cut by a failed write cannot be decoded: its records are lost */
     const size_t head = sizeof(it_bin_chunk) + 3 * sizeof(int64_t);
     size_t i = 0;
     while (i < n) {
-        if (s->len + head + it_packed_need(recs[i]) + 8 > IT_SINK_BUF ||
-            s->nmarks == IT_SINK_MARKS)
-            it_sink_write_out(s);
-        if (s->failed) {
+        size_t need = head + it_packed_need(recs[i]) + 8;
+        uint64_t forgets = b->forgets;
+        int ok = it_sink_room(s, need);
+        if (ok && b->forgets != forgets) {
+            /* that write-out gave up CODE chunks: those the records left name go in
+             * again, and must still be in the buffer when their PACKED chunk is */
+            ok = it_binary_put_codes(s, recs + i, n - i, pid);
+            forgets = b->forgets;
+            ok = ok && it_sink_room(s, need) && b->forgets == forgets;
+        }
+        if (!ok) {
             it_sink_give_up(s, recs + i, n - i);
             return;
         }

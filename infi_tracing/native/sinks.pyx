@@ -28,6 +28,7 @@ from infi_tracing.native.includes.it_sinks cimport (
     it_sink, it_sink_mark, IT_SINK_FD, IT_SINK_PY, IT_SINK_SYSLOG, IT_SINK_BINARY, IT_SINK_BUF,
     IT_SINK_MARKS, it_count_records, it_in_sink)
 from infi_tracing.native.includes.it_drain cimport it_d, it_drain_lock_sinks, it_drain_unlock_sinks
+from infi_tracing.native.includes.it_drain_python cimport it_dpy, it_drain_abandoned
 
 cdef int _PENDING_MAX = 100000   # records a failing Python sink may hold for retry
 cdef Py_ssize_t _live_sink_handles = 0  # made minus freed (GIL held), for live_objects()
@@ -40,6 +41,7 @@ cdef class SinkHandle:
     cdef readonly str name
     cdef list pending               # Python sinks: records whose write failed
     cdef Py_ssize_t pending_records # of them, without "lost" notices
+    cdef Py_ssize_t inflight        # records handed to a write() that has not returned
 
     def __cinit__(self):
         global _live_sink_handles
@@ -165,10 +167,18 @@ cdef class SinkHandle:
             records += self.pending_records
             self.pending = []
             self.pending_records = 0
+        self.inflight = records
+        failed = False
         try:
             _call_sink(self.target.write, (batch,))
-            self.s.records += records
         except BaseException:
+            failed = True
+        if it_drain_abandoned():
+            return  # exit gave up on this call: _count_given_up_sink() counts `inflight`
+        self.inflight = 0
+        if not failed:
+            self.s.records += records
+        else:
             self.s.errors += 1
             overflow = len(batch) - _PENDING_MAX
             if overflow > 0:
@@ -180,8 +190,8 @@ cdef class SinkHandle:
             self.pending_records = records
 
     cdef void flush(self) noexcept:
-        if self.target is None:
-            return
+        if self.target is None or self.name is _given_up_sink:
+            return  # the given-up sink's write() may still run in the drain
         try:
             if self.pending:
                 self.deliver([], 0)
@@ -324,12 +334,14 @@ def set_sinks(list handles):
         raise MemoryError()
     for i in range(n):
         arr[i] = (<SinkHandle> handles[i]).s
+    cdef int locked
     with nogil:
-        it_drain_lock_sinks()
+        locked = it_drain_lock_sinks()
         old = it_d.sinks
         it_d.sinks = arr
         it_d.nsinks = n
-        it_drain_unlock_sinks()
+        if locked:
+            it_drain_unlock_sinks()
     free(old)
     previous = _sink_handles
     _sink_handles = list(handles)
@@ -354,6 +366,41 @@ def flush_python_sinks():
 def _flush_all():
     for h in _sink_handles:
         (<SinkHandle> h).flush()
+
+
+cdef object _given_up_sink = None  # the name of the sink exit gave up on
+cdef uint64_t _undelivered_at_exit = 0  # records then left in the rings
+
+
+cdef void _count_given_up_sink(long waited_ms, uint64_t undelivered) noexcept:
+    """Exit gave up on the drain stuck in a Python sink's write() (GIL held,
+    the drain parked or never to return): what that write() was handed is
+    lost, and so is its batch for the sinks after it, which never got it;
+    `undelivered` records left in the rings reach no sink (lost too)."""
+    global _given_up_sink, _undelivered_at_exit
+    cdef it_sink *stuck = it_dpy.sink
+    cdef int i
+    cdef SinkHandle h = <SinkHandle> stuck.pyobj
+    _given_up_sink = h.name
+    _undelivered_at_exit = undelivered
+    h.s.lost += h.inflight if h.inflight else it_dpy.records
+    h.inflight = 0
+    for i in range(it_dpy.index + 1, it_d.nsinks):
+        if it_d.sinks[i].syslog != NULL:
+            it_d.sinks[i].syslog.lost += it_dpy.records
+        else:
+            it_d.sinks[i].lost += it_dpy.records
+    try:  # said at once: the program may have no summary
+        _sys.stderr.write("infi_tracing: gave up on sink %s at exit: its write() had not "
+                          "returned after %d s; the records it was handed, and %d not delivered yet, are "
+                          "counted lost\n" % (h.name, waited_ms // 1000, undelivered))
+    except Exception:  # stderr closed: the counters still say it
+        pass
+
+
+cdef object _given_up_sink_name():
+    """The name of the sink exit gave up on (see _count_given_up_sink), or None."""
+    return _given_up_sink
 
 
 def give_up_python_sinks():

@@ -21,10 +21,12 @@ cdef extern from "it_drain.h" nogil:
     int it_drain_start()
     uint64_t it_drain_flush_ask()
     int it_drain_flush_wait(uint64_t req, long ms)
-    void it_drain_stop()
+    # 1: it gave up on a Python sink call stuck longer than sink_wait_ms
+    int it_drain_stop(long sink_wait_ms)
     int it_drain_pause()
+    uint64_t it_drain_undelivered()  # only once it_drain_stop() gave up
     void it_drain_defer_restart()
     void it_drain_restart_if_deferred()
     void it_drain_after_fork_child(it_ring *mine)
-    void it_drain_lock_sinks()
+    int it_drain_lock_sinks()  # 0: not locked (the drain was given up on at exit)
     void it_drain_unlock_sinks()

@@ -14,7 +14,7 @@ cdef extern from "it_sinks.h" nogil:
         IT_SINK_BUF
         IT_SINK_MARKS
     ctypedef struct it_sink_mark:
-        uint32_t end, count
+        uint32_t end, count, code_id
     ctypedef struct it_sink:
         int kind
         int fd
