@@ -77,29 +77,30 @@ print(down(%d), in_small_thread(%d))
     assert proc.stdout.split() == [str(MAIN_DEPTH), str(THREAD_DEPTH)]
 
 
+def run_recursion(tmp_path, backend, function, depth, setup, tracing_args=""):
+    """Trace `function(depth)` (defined by `setup`), losslessly; it must return depth."""
+    return run_traced(tmp_path, "import json\nassert %s(%d) == %d\n%s"
+                      % (function, depth, depth, PRINT_STATS), backend=backend, setup=setup,
+                      tracing_args="overflow='block'" + tracing_args)
+
+
 def test_deep_recursion_in_the_main_thread(tmp_path, backend):
     """A recursion that fits the 8 MiB main stack untraced completes traced, every call accounted."""
-    traced = run_traced(tmp_path, "import json\nassert down(%d) == %d\n%s"
-                        % (MAIN_DEPTH, MAIN_DEPTH, PRINT_STATS),
-                        backend=backend, setup=MAIN_STACK_8M, tracing_args="overflow='block'")
+    traced = run_recursion(tmp_path, backend, "down", MAIN_DEPTH, MAIN_STACK_8M)
     check_accounted(traced, "down", MAIN_DEPTH + 1)
 
 
 def test_deep_recursion_in_the_main_thread_with_everything_filtered(tmp_path, backend):
     """Filtered out (run --include nomatch), a deep recursion completes and records nothing."""
-    traced = run_traced(tmp_path, "import json\nassert down(%d) == %d\n%s"
-                        % (MAIN_DEPTH, MAIN_DEPTH, PRINT_STATS),
-                        backend=backend, setup=MAIN_STACK_8M,
-                        tracing_args="filter=lambda frame: NO_TRACE, overflow='block'")
+    traced = run_recursion(tmp_path, backend, "down", MAIN_DEPTH, MAIN_STACK_8M,
+                           ", filter=lambda frame: NO_TRACE")
     stats = check_accounted(traced, "down", 0)
     assert stats["records"] == 0
 
 
 def test_recursion_in_a_thread_with_a_small_stack(tmp_path, backend):
     """900 frames in a thread with a 512 KiB stack complete traced, every call accounted."""
-    traced = run_traced(tmp_path, "import json\nassert in_small_thread(%d) == %d\n%s"
-                        % (THREAD_DEPTH, THREAD_DEPTH, PRINT_STATS),
-                        backend=backend, setup=SMALL_THREAD, tracing_args="overflow='block'")
+    traced = run_recursion(tmp_path, backend, "in_small_thread", THREAD_DEPTH, SMALL_THREAD)
     check_accounted(traced, "down", THREAD_DEPTH + 1)
 
 
