@@ -13,7 +13,8 @@ import json
 import re
 import time
 
-__all__ = ["format_text", "format_jsonl", "format_time", "escape_text", "json_safe"]
+__all__ = ["format_text", "format_jsonl", "format_time", "format_duration", "escape_text",
+           "json_safe"]
 
 # What never reaches a text output raw (native/it_format.h, it_unsafe_at):
 # C0 controls, DEL, C1 controls (NEL among them), U+2028 and U+2029.
@@ -29,6 +30,20 @@ def format_time(time_ns: int) -> str:
     """ISO 8601 UTC with microseconds, e.g. ``2026-11-25T22:10:01.123456Z``."""
     seconds, rest = divmod(time_ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%06dZ" % (rest // 1000)
+
+
+def format_duration(ns: int) -> str:
+    """A call's duration as text lines show it (native/it_format.h,
+    it_out_duration): ``12 ns``, ``1.132 ms``, ``2.500 s``."""
+    if ns < 1000:
+        return "%d ns" % ns
+    scale, unit = 1000, "us"
+    for bigger in ("ms", "s"):
+        if ns < scale * 1000:
+            break
+        scale, unit = scale * 1000, bigger
+    milli = (ns * 1000 + scale // 2) // scale
+    return "%d.%03d %s" % (milli // 1000, milli % 1000, unit)
 
 
 def _escape_one(match):
@@ -78,6 +93,8 @@ def format_text(rec: dict) -> str:
         line += " raised %s" % escape_text(rec["exception"])
     elif "retval" in rec:
         line += " -> %s" % escape_text(rec["retval"])
+    if "duration_ns" in rec:
+        line += " [%s]" % format_duration(rec["duration_ns"])
     return "%s %s:%d\n" % (line, escape_text(rec["file"]), rec["line"])
 
 
@@ -93,7 +110,7 @@ def format_jsonl(rec: dict) -> str:
     else:
         for key in ("greenlet", "depth", "module", "qualname", "file", "line"):
             out[key] = rec[key]
-        for key in ("args", "exception", "retval"):
+        for key in ("args", "exception", "retval", "duration_ns"):
             if key in rec:
                 out[key] = rec[key]
     return json_safe(json.dumps(out, ensure_ascii=False, separators=(",", ":"))) + "\n"

@@ -6,12 +6,12 @@ Python sinks (native/sinks.pyx) and the binary trace file reader (_binary.py).
 """
 
 __all__ = ["EVENT_NAMES", "CALL", "RETURN", "EXCEPTION", "RESUME", "YIELD", "LOST", "LOG",
-           "record_dict"]
+           "SWITCH", "record_dict"]
 
 # Indexed by the IT_EV_* numbers of native/it_common.h (0 is the ring's
 # filler, never decoded); the binary trace file stores the same numbers.
-EVENT_NAMES = (None, "call", "return", "exception", "resume", "yield", "lost", "log")
-CALL, RETURN, EXCEPTION, RESUME, YIELD, LOST, LOG = range(1, len(EVENT_NAMES))
+EVENT_NAMES = (None, "call", "return", "exception", "resume", "yield", "lost", "log", "switch")
+CALL, RETURN, EXCEPTION, RESUME, YIELD, LOST, LOG, SWITCH = range(1, len(EVENT_NAMES))
 
 
 def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None, values=None,

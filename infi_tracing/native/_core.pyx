@@ -21,7 +21,8 @@ from infi_tracing.native.includes.python cimport (
 from infi_tracing.native.includes.it_clock cimport it_clock_init
 from infi_tracing.native.includes.it_common cimport (
     IT_NO_TRACE, IT_NO_TRACE_NESTED, IT_TRACE_FUNC_NAME, IT_TRACE_FUNC_PRIMITIVES,
-    IT_TRACE_FUNC_REPR, IT_EV_COUNT, IT_REQUEST_EXTRA_INDEX, it_event_names, it_gettid)
+    IT_TRACE_FUNC_REPR, IT_REQUEST_EXTRA_INDEX, it_gettid)
+from infi_tracing.native.includes.it_events cimport IT_EV_COUNT, it_event_names
 from infi_tracing.native.includes.it_ring cimport it_counter
 from infi_tracing.native.includes.it_state cimport it_g, it_thread_slow, it_decide
 from infi_tracing.native.includes.it_registry cimport (

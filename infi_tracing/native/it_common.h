@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "it_clock.h"
+#include "it_events.h"
 
 #define IT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define IT_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -30,28 +31,6 @@ enum {
     IT_TRACE_FUNC_NAME = 2,
     IT_TRACE_FUNC_PRIMITIVES = 3,
     IT_TRACE_FUNC_REPR = 4,
-};
-
-/* Record kinds in the ring. */
-enum {
-    IT_EV_PAD = 0,     /* filler up to the end of the ring; never formatted */
-    IT_EV_CALL = 1,
-    IT_EV_RETURN = 2,
-    IT_EV_UNWIND = 3,  /* the frame exits with an exception */
-    IT_EV_RESUME = 4,  /* a generator/coroutine frame is re-entered */
-    IT_EV_YIELD = 5,   /* a generator/coroutine frame is left by yield/await */
-    IT_EV_LOST = 6,    /* `count` records of this thread were dropped here */
-    IT_EV_LOG = 7,     /* a logging record: values level, logger, message; no code */
-    IT_EV_COUNT
-};
-
-/* The name of each record kind: the "event" of JSON lines, syslog messages
- * and Python sinks' records (_core.EVENT_NAMES hands it to Python).  Beside
- * the enum, by index, so a new kind cannot leave a hole or shift a name. */
-static const char *const it_event_names[IT_EV_COUNT] = {
-    [IT_EV_PAD] = "pad",       [IT_EV_CALL] = "call",   [IT_EV_RETURN] = "return",
-    [IT_EV_UNWIND] = "exception", [IT_EV_RESUME] = "resume", [IT_EV_YIELD] = "yield",
-    [IT_EV_LOST] = "lost",     [IT_EV_LOG] = "log",
 };
 
 /* Code flags of a function whose frame is suspended and resumed (a

@@ -137,14 +137,52 @@ static inline const char *it_record_value(const it_record *r, int i) {
 
 #define IT_INDENT_MAX 60
 
+/* The live registry's entry a record names; NULL for "lost" (whose code id
+ * is part of its count), "log" and "switch" records. */
+static inline const it_code_entry *it_record_code(const it_record *r) {
+    return it_event_has_code(r->event) ? it_registry_get(r->code_id) : NULL;
+}
+
+/* A call's duration as text lines show it: " [1.132 ms]" (ns, us, ms or s,
+ * three decimals past ns); nothing for a negative (unknown) duration.
+ * _format.format_duration is the same in Python. */
+static inline void it_out_duration(it_out *o, int64_t ns) {
+    if (ns < 0)
+        return;
+    if (ns < 1000) {
+        it_out_put(o, " [", 2);
+        it_out_uint(o, (unsigned long long)ns, 1);
+        it_out_put(o, " ns]", 4);
+        return;
+    }
+    static const char *const units[] = {" us]", " ms]", " s]"};
+    uint64_t scale = 1000;
+    int u = 0;
+    while (u < 2 && (uint64_t)ns >= scale * 1000) {
+        scale *= 1000;
+        u++;
+    }
+    /* three decimals, rounded half up in integer arithmetic */
+    uint64_t milli = ((uint64_t)ns * 1000 + scale / 2) / scale;
+    it_out_put(o, " [", 2);
+    it_out_uint(o, milli / 1000, 1);
+    it_out_put(o, ".", 1);
+    it_out_uint(o, milli % 1000, 3);
+    it_out_puts(o, units[u]);
+}
+
 /* The part of a text line after "TIME PID ":
- *   TID gGREENLET <indent>[depth N ]MARK module.qualname[(args)][ -> value] file:line
+ *   TID gGREENLET <indent>[depth N ]MARK module.qualname[(args)][ -> value][ [DURATION]] file:line
  * MARK: '>' call, '<' return, '!' exception, '>>' resume, '<<' yield.  The
  * indent is 2 spaces per level up to IT_INDENT_MAX levels; deeper lines
  * say their depth ("[depth 73] ").  Names and values are escaped
  * (it_out_text).  `values` 0 hides arguments and return values (a sink's
- * detail level); the exception type is always shown.  No newline. */
-static inline void it_format_body(it_out *o, const it_record *r, long tid, int values) {
+ * detail level); the exception type is always shown.  `e` names the code
+ * of a function's record (the live registry's entry, or one a trace file
+ * defined); unused for "lost" and "log".  `duration_ns` is the call's
+ * duration on an exit, negative when unknown or not an exit.  No newline. */
+static inline void it_format_body(it_out *o, const it_record *r, const it_code_entry *e, long tid,
+                                  int values, int64_t duration_ns) {
     it_out_uint(o, (unsigned long long)tid, 1);
     if (r->event == IT_EV_LOST) {
         it_out_put(o, " lost ", 6);
@@ -156,6 +194,7 @@ static inline void it_format_body(it_out *o, const it_record *r, long tid, int v
     static const char *const marks[IT_EV_COUNT] = {
         [IT_EV_PAD] = "?",     [IT_EV_CALL] = ">",   [IT_EV_RETURN] = "<", [IT_EV_UNWIND] = "!",
         [IT_EV_RESUME] = ">>", [IT_EV_YIELD] = "<<", [IT_EV_LOST] = "?",   [IT_EV_LOG] = "#",
+        [IT_EV_SWITCH] = "~",
     };
     static const char spaces[2 * IT_INDENT_MAX + 1] =
         "                                                            "
@@ -176,7 +215,6 @@ static inline void it_format_body(it_out *o, const it_record *r, long tid, int v
         it_out_text(o, it_record_value(r, 2));
         return;
     }
-    const it_code_entry *e = it_registry_get(r->code_id);
     it_out_text(o, e->module);
     it_out_put(o, ".", 1);
     it_out_text(o, e->qualname);
@@ -199,6 +237,7 @@ static inline void it_format_body(it_out *o, const it_record *r, long tid, int v
         it_out_put(o, " -> ", 4);
         it_out_text(o, it_record_value(r, 0));
     }
+    it_out_duration(o, duration_ns);
     it_out_put(o, " ", 1);
     it_out_text(o, e->filename);
     it_out_put(o, ":", 1);
@@ -206,18 +245,19 @@ static inline void it_format_body(it_out *o, const it_record *r, long tid, int v
 }
 
 /* One text line: TIME PID BODY (see it_format_body) and a newline. */
-static inline void it_format_text(it_out *o, const it_record *r, long pid, long tid,
-                                  int64_t wall_offset, int values) {
+static inline void it_format_text(it_out *o, const it_record *r, const it_code_entry *e, long pid,
+                                  long tid, int64_t wall_offset, int values, int64_t duration_ns) {
     it_out_time(o, r->ts + (uint64_t)wall_offset);
     it_out_put(o, " ", 1);
     it_out_uint(o, (unsigned long long)pid, 1);
     it_out_put(o, " ", 1);
-    it_format_body(o, r, tid, values);
+    it_format_body(o, r, e, tid, values, duration_ns);
     it_out_put(o, "\n", 1);
 }
 
-static inline void it_format_jsonl(it_out *o, const it_record *r, long pid, long tid,
-                                   int64_t wall_offset, int values) {
+/* One JSON line; "duration_ns" last on an exit whose duration is known. */
+static inline void it_format_jsonl(it_out *o, const it_record *r, const it_code_entry *e, long pid,
+                                   long tid, int64_t wall_offset, int values, int64_t duration_ns) {
     it_out_put(o, "{\"time\":\"", 9);
     it_out_time(o, r->ts + (uint64_t)wall_offset);
     it_out_printf(o, "\",\"mono_ns\":%llu,\"pid\":%ld,\"tid\":%ld,\"event\":\"%s\"",
@@ -237,7 +277,6 @@ static inline void it_format_jsonl(it_out *o, const it_record *r, long pid, long
         it_out_put(o, "}\n", 2);
         return;
     }
-    const it_code_entry *e = it_registry_get(r->code_id);
     it_out_puts(o, "\"module\":");
     it_out_json_str(o, e->module);
     it_out_puts(o, ",\"qualname\":");
@@ -262,6 +301,8 @@ static inline void it_format_jsonl(it_out *o, const it_record *r, long pid, long
         it_out_puts(o, ",\"retval\":");
         it_out_json_str(o, it_record_value(r, 0));
     }
+    if (duration_ns >= 0)
+        it_out_printf(o, ",\"duration_ns\":%lld", (long long)duration_ns);
     it_out_put(o, "}\n", 2);
 }
 

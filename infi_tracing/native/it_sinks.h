@@ -191,9 +191,11 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
         }
         it_out o = {line, 0, sizeof line};
         if (s->format == IT_FORMAT_JSONL)
-            it_format_jsonl(&o, recs[i], pid, r->tid, wall_offset, s->values);
+            it_format_jsonl(&o, recs[i], it_record_code(recs[i]), pid, r->tid, wall_offset,
+                            s->values, -1);
         else
-            it_format_text(&o, recs[i], pid, r->tid, wall_offset, s->values);
+            it_format_text(&o, recs[i], it_record_code(recs[i]), pid, r->tid, wall_offset,
+                           s->values, -1);
         if (o.len == o.cap)
             line[o.len - 1] = '\n';  /* a cut line still ends the record */
         if (!it_sink_room(s, o.len)) {
@@ -219,7 +221,7 @@ static int it_binary_put_codes(it_sink *s, const it_record **recs, size_t n, lon
         size_t i = 0;
         for (; i < n; i++) {
             const it_record *rec = recs[i];
-            if (rec->event == IT_EV_LOST || rec->event == IT_EV_LOG || rec->code_id == last_id)
+            if (!it_event_has_code(rec->event) || rec->code_id == last_id)
                 continue;
             last_id = rec->code_id;
             if (it_binary_seen(b, rec->code_id))

@@ -262,7 +262,7 @@ static void it_syslog_format(it_syslog *s, it_out *o, const it_record *r, long p
                              int64_t wall_offset, int values) {
     it_syslog_header(s, o, r->event == IT_EV_LOST ? 4 : s->severity, it_event_names[r->event],
                      r->ts + (uint64_t)wall_offset, pid);
-    it_format_body(o, r, tid, values);
+    it_format_body(o, r, it_record_code(r), tid, values, -1);
 }
 
 /* Append a framed message to the spool.  Returns 0 when it does not fit. */

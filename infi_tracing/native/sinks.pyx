@@ -15,7 +15,7 @@ from libc.string cimport memset, memcpy
 from infi_tracing._records import record_dict as _record_dict
 from posix.unistd cimport close as _close
 from cpython.object cimport PyObject
-from infi_tracing.native.includes.it_common cimport (
+from infi_tracing.native.includes.it_events cimport (
     IT_EV_CALL, IT_EV_UNWIND, IT_EV_LOST, IT_EV_LOG, it_event_names)
 from infi_tracing.native.includes.it_ring cimport it_record, it_ring, it_counter
 from infi_tracing.native.includes.it_registry cimport it_code_entry, it_registry_get

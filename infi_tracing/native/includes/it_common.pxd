@@ -1,4 +1,4 @@
-# Declarations of it_common.h: levels, record kinds, version shims.
+# Declarations of it_common.h: levels, version shims (record kinds: it_events.pxd).
 cdef extern from "it_common.h" nogil:
     enum:
         IT_NO_TRACE
@@ -6,17 +6,6 @@ cdef extern from "it_common.h" nogil:
         IT_TRACE_FUNC_NAME
         IT_TRACE_FUNC_PRIMITIVES
         IT_TRACE_FUNC_REPR
-    enum:
-        IT_EV_PAD
-        IT_EV_CALL
-        IT_EV_RETURN
-        IT_EV_UNWIND
-        IT_EV_RESUME
-        IT_EV_YIELD
-        IT_EV_LOST
-        IT_EV_LOG
-        IT_EV_COUNT
-    const char *const it_event_names[]
     int IT_GEN_FLAGS
     long it_gettid()
     ctypedef struct it_saved_exc:
