@@ -15,12 +15,15 @@ CALL, RETURN, EXCEPTION, RESUME, YIELD, LOST, LOG, SWITCH = range(1, len(EVENT_N
 
 
 def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None, values=None,
-                count=0):
+                count=0, duration_ns=-1, from_greenlet=0):
     """The dict of one record.  `code` is (module, qualname, file, line,
     argument names) for a function's event; `values` the record's strings
     (a log record's level, logger and message; a call's arguments; the
     return value or exception), None for a record stored without them;
-    `count` the records a "lost" record stands for."""
+    `count` the records a "lost" record stands for; `duration_ns` an exit's
+    call duration (native/it_pair.h), negative when unknown or not an exit
+    (then the dict has no "duration_ns"); `from_greenlet` the greenlet a
+    "switch" record's thread left (`greenlet` the one it switched to)."""
     if code is not None:
         # A function's event, by far the most common: one dict display (the
         # drain calls this once per record handed to a Python sink).
@@ -37,6 +40,8 @@ def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None
             rec["exception"] = values[0]
         else:
             rec["retval"] = values[0]
+        if duration_ns >= 0:
+            rec["duration_ns"] = duration_ns
         return rec
     rec = {"mono_ns": ts, "time_ns": ts + wall_offset, "pid": pid, "tid": tid,
            "event": EVENT_NAMES[event]}
@@ -44,6 +49,9 @@ def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None
         rec["count"] = count
         return rec
     rec["greenlet"] = greenlet
+    if event == SWITCH:
+        rec["from_greenlet"] = from_greenlet
+        return rec
     rec["depth"] = depth
     if event == LOG:
         rec["level"], rec["logger"], rec["message"] = (list(values or ()) + ["", "", ""])[:3]
