@@ -19,6 +19,7 @@ import signal
 
 from infi_tracing import _api, _env, _summary
 from infi_tracing.native import _core
+from infi_tracing.sinks.files import open_for_append
 from infi_tracing.sinks.unpatched import original
 
 __all__ = ["install_signal_handlers", "toggle_tracing", "record_stats", "check_stats_file"]
@@ -67,7 +68,7 @@ def toggle_tracing():
 
 def _open_stats_file(path):
     path = path.replace("{pid}", str(os.getpid()))
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    return open_for_append(path, what="stats file")[1]
 
 
 def check_stats_file(path, source):

@@ -16,8 +16,9 @@ class BinaryFileSink:
     """Records appended to a binary trace file, written natively; opened now,
     or with ``open_now=False`` by open() (which configuring the sink calls)."""
 
-    def __init__(self, path, open_now=True):
+    def __init__(self, path, open_now=True, follow_symlinks=False):
         self.path, self.handle = trace_file_path(path), None  # the handle comes with open()
+        self.follow_symlinks = follow_symlinks  # see sinks.files.open_trace_file
         self.name = "binary:%s" % self.path
         if open_now:
             self.open()
@@ -27,7 +28,8 @@ class BinaryFileSink:
         (OSError, or TraceFileError for a foreign file); once."""
         if self.handle is not None:
             return
-        self.path, fd = open_for_append(self.path)
+        self.path, fd = open_for_append(self.path, what="binary trace file",
+                                        follow_symlinks=self.follow_symlinks)
         try:
             if os.fstat(fd).st_size == 0:
                 os.write(fd, MAGIC)

@@ -4,11 +4,14 @@ entry point exactly like third-party plugins.
 | scheme | sink | options |
 |---|---|---|
 | stdout, stderr | native text stream | format=text|jsonl, detail=values|name |
-| file | native file (path) | format, detail |
+| file | native file (path) | format, detail, follow_symlinks=no|yes |
 | syslog+tcp, syslog+udp | native syslog (host:port) | see SYSLOG_OPTIONS |
 | syslog+unix | native syslog (socket path) | socktype=dgram|stream, see SYSLOG_OPTIONS |
-| perfetto | Chrome/Perfetto trace JSON (path) | |
-| binary | binary trace file (path) | |
+| perfetto | Chrome/Perfetto trace JSON (path) | follow_symlinks |
+| binary | binary trace file (path) | follow_symlinks |
+
+Files are created 0600 and a symbolic link at the path is followed only when
+it is this user's or root's, or with follow_symlinks=yes (sinks/files.py).
 """
 
 from infi_tracing.hookspecs import hookimpl
@@ -25,6 +28,10 @@ DETAILS = ("values", "name")
 
 def _values(spec):
     return spec.option("detail", "values", choices=DETAILS) == "values"
+
+
+def _follow(spec):
+    return spec.option("follow_symlinks", "no", choices=("no", "yes")) == "yes"
 
 
 def _syslog(spec, address, transport):
@@ -74,7 +81,7 @@ def infi_tracing_make_sink(spec):
     if scheme == "file":
         fmt = spec.option("format", "text", choices=FORMATS)
         return _checked(spec, lambda: FileSink(spec.require_path(), fmt, values=_values(spec),
-                                                         open_now=False))
+                                               open_now=False, follow_symlinks=_follow(spec)))
     if scheme in ("syslog+tcp", "syslog+udp"):
         address = spec.require_host_port()
         return _checked(spec, lambda: _syslog(spec, address, scheme.partition("+")[2]))
@@ -86,7 +93,9 @@ def infi_tracing_make_sink(spec):
         return _checked(spec, lambda: _syslog(spec, spec.path or None, "unix-" + socktype))
     if scheme == "perfetto":
         from infi_tracing.sinks.perfetto import PerfettoSink
-        return _checked(spec, lambda: PerfettoSink(spec.require_path(), open_now=False))
+        return _checked(spec, lambda: PerfettoSink(spec.require_path(), open_now=False,
+                                                   follow_symlinks=_follow(spec)))
     if scheme == "binary":
-        return _checked(spec, lambda: BinaryFileSink(spec.require_path(), open_now=False))
+        return _checked(spec, lambda: BinaryFileSink(spec.require_path(), open_now=False,
+                                                     follow_symlinks=_follow(spec)))
     return None

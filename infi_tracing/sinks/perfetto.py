@@ -67,8 +67,9 @@ class PerfettoSink:
     middle of a batch, the rest is kept and written first next time.
     """
 
-    def __init__(self, path, open_now=True):
+    def __init__(self, path, open_now=True, follow_symlinks=False):
         self.path = trace_file_path(path)
+        self.follow_symlinks = follow_symlinks  # see sinks.files.open_trace_file
         self._fd = None
         self._owner = None  # the process that opened the file writes its "]"
         self._lock = threading.Lock()
@@ -87,7 +88,7 @@ class PerfettoSink:
         if self._opened:
             return
         self.path, fd = open_trace_file(self.path, os.O_WRONLY | os.O_TRUNC | os.O_APPEND,
-                                        "Perfetto trace file")
+                                        "Perfetto trace file", self.follow_symlinks)
         try:
             _write_all(fd, _HEADER)
         except OSError as exc:

@@ -66,8 +66,9 @@ class FileSink(FdSink):
     open() (which configuring the sink calls), so that building the sink
     touches no file."""
 
-    def __init__(self, path, format="text", values=True, open_now=True):
+    def __init__(self, path, format="text", values=True, open_now=True, follow_symlinks=False):
         self.format = _check_format(format)
+        self.follow_symlinks = follow_symlinks  # see sinks.files.open_trace_file
         self.values = bool(values)
         self.path = trace_file_path(path)
         self.name = "file:%s" % self.path
@@ -78,5 +79,5 @@ class FileSink(FdSink):
     def open(self):
         """Open the file for appending (OSError names it); once."""
         if self.fd is None:
-            self.path, fd = open_for_append(self.path)
+            self.path, fd = open_for_append(self.path, follow_symlinks=self.follow_symlinks)
             super().__init__(fd, self.format, owns_fd=True, name=self.name, values=self.values)
