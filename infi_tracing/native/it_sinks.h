@@ -34,7 +34,6 @@ enum { IT_SINK_FD = 0, IT_SINK_PY = 1, IT_SINK_SYSLOG = 2, IT_SINK_BINARY = 3 };
 
 #define IT_SINK_BUF (256 * 1024)
 #define IT_SINK_MARKS 8192         /* record ends a buffer remembers (a full set writes it out) */
-#define IT_LINE_MAX (32 * 1024)
 #define IT_SINK_WAIT_MS 10         /* EAGAIN: one wait for POLLOUT ... */
 #define IT_SINK_WAITS 100          /* ... and how many before giving the buffer up (~1 s) */
 
