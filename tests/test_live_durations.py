@@ -8,6 +8,8 @@ from collections import defaultdict
 
 import pytest
 
+from infi_tracing._format import format_duration
+
 from helpers import (
     DURATION_TEXT,
     FORKED_CHILD,
@@ -16,7 +18,6 @@ from helpers import (
     run_traced,
     run_traced_program,
 )
-from infi_tracing._format import format_duration
 from syslog_daemons import rsyslogd_fixture  # noqa: F401
 
 pytestmark = pytest.mark.native
