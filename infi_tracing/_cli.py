@@ -53,6 +53,7 @@ def _decode(args):
         out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
         write = lambda rec: out.write(render(rec))  # noqa: E731
         done = out.flush if out is sys.stdout else out.close
+    write = _without_switches(write)
     try:
         source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
     except OSError as exc:
@@ -64,6 +65,15 @@ def _decode(args):
     finally:
         if source is not sys.stdin.buffer:
             source.close()
+
+
+def _without_switches(write):
+    """`write` for every record but greenlet switches (kept in binary files for the
+    pairing and analysis; the text, JSON-lines and Perfetto outputs do not show them)."""
+    def write_shown(rec):
+        if rec["event"] != "switch":
+            write(rec)
+    return write_shown
 
 
 def _input_size(source):
