@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from infi_tracing import _binary
+
 from helpers import (
     ONLY_MAIN,
     SINK_CLASSES,
@@ -13,7 +15,6 @@ from helpers import (
     run_traced_program,
     without_durations,
 )
-from infi_tracing import _binary
 
 pytestmark = pytest.mark.native
 
