@@ -29,6 +29,7 @@ class RunSummary:
 
     def __init__(self):
         self.started = time.monotonic()
+        _core.keep_call_times(True)  # total and self times, whatever the sinks
 
 
 def _n(value):
