@@ -123,6 +123,8 @@ def _perfetto(reader, output):
     try:
         batch = []
         for rec in reader.records():
+            if rec["event"] == "switch":
+                continue  # kept in binary files for the pairing; the JSON shows slices only
             records += 1
             batch.append(rec)
             if len(batch) == 4096:
