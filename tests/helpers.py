@@ -77,6 +77,7 @@ print(asyncio.run(main()))
 # it: the child's pid is then in `pid`, its wait status in `status`.
 FORKED_CHILD = """
 import os
+import re
 pid = os.fork()
 if pid == 0:
     in_child()
@@ -291,15 +292,6 @@ def read_jsonl(path, torn_tail=False, missing_ok=False):
 
 # A call's duration on a text line: " [1.132 ms]" (see _format.format_duration).
 DURATION_TEXT = re.compile(r" \[\d+(?:\.\d{3})? (?:ns|us|ms|s)\]")
-
-
-def without_durations(trace):
-    """Text (str) or record dicts with the call durations left out, to compare a live
-    sink's output with what the Python reference decoder makes of the same records (it
-    pairs no entries with exits, so it shows no durations)."""
-    if isinstance(trace, str):
-        return DURATION_TEXT.sub("", trace)
-    return [{k: v for k, v in rec.items() if k != "duration_ns"} for rec in trace]
 
 
 def summary_table(stderr, by):
