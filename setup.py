@@ -47,6 +47,8 @@ extensions = [
         sources=[os.path.join(NATIVE, "_core.pyx")],
         include_dirs=[NATIVE],
         depends=_depends(NATIVE, os.path.join(NATIVE, "includes")),
+        # OpenSSL (Debian: libssl-dev) for syslog over TLS, driven by the drain (it_tls.h)
+        libraries=["ssl", "crypto"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     ),

@@ -26,6 +26,7 @@
 
 #include "it_format.h"
 #include "it_syslog.h"
+#include "it_syslog_lifecycle.h"
 #include "it_binary.h"
 #include <errno.h>
 #include <poll.h>

@@ -1,6 +1,6 @@
 /* Native syslog sink: RFC 5424 (or RFC 3164) messages over TCP (RFC 6587
- * octet counting or LF framing), UDP or a unix socket (datagram or stream),
- * written by the drain thread without the GIL.
+ * octet counting or LF framing), TLS (RFC 5425, it_tls.h), UDP or a unix
+ * socket (datagram or stream), written by the drain thread without the GIL.
  *
  * Nothing here may block the traced program: messages are framed into a
  * bounded spool and sent with non-blocking sockets; a lost connection is
@@ -18,6 +18,7 @@
 #define IT_SYSLOG_H
 
 #include "it_format.h"
+#include "it_tls.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-enum { IT_SYSLOG_TCP = 0, IT_SYSLOG_UDP = 1, IT_SYSLOG_UNIX_DGRAM = 2, IT_SYSLOG_UNIX_STREAM = 3 };
+enum { IT_SYSLOG_TCP = 0, IT_SYSLOG_UDP = 1, IT_SYSLOG_UNIX_DGRAM = 2, IT_SYSLOG_UNIX_STREAM = 3,
+       IT_SYSLOG_TLS = 4 };
 
 #define IT_SYSLOG_BACKOFF_MIN_NS 50000000ull     /* 50 ms */
 #define IT_SYSLOG_BACKOFF_MAX_NS 2000000000ull   /* 2 s */
@@ -52,6 +54,8 @@ typedef struct it_syslog {
     uint64_t base_pos;          /* stream position of spool[0] */
     uint64_t *ends;
     size_t ends_cap, ends_first, ends_count;
+    size_t ends_sent;           /* TLS: queued messages already encrypted (the first ones) */
+    it_tls_session *tls;        /* TLS transport only: the session (TCP underneath) */
     uint64_t sent_pos;          /* stream position sent so far (== base_pos + tail) */
     uint64_t settled_pos;       /* end of the last message delivered or lost */
     uint64_t conn_start_pos;    /* stream position where this connection began */
@@ -88,6 +92,7 @@ static inline void it_syslog_free(it_syslog *s) {
         return;
     if (s->fd >= 0)
         close(s->fd);
+    it_tls_free(s->tls);
     free(s->spool);
     free(s->ends);
     free(s);
@@ -126,7 +131,8 @@ static inline int it_syslog_set_address(it_syslog *s, int family, const char *ho
 }
 
 static inline int it_syslog_stream(const it_syslog *s) {
-    return s->transport == IT_SYSLOG_TCP || s->transport == IT_SYSLOG_UNIX_STREAM;
+    return s->transport == IT_SYSLOG_TCP || s->transport == IT_SYSLOG_UNIX_STREAM ||
+           s->transport == IT_SYSLOG_TLS;
 }
 
 /* `ends` entries: end position << 1 | 1 for "lost N" notices (ours, and a
@@ -142,6 +148,8 @@ static inline int it_syslog_pop(it_syslog *s) {
     s->settled_pos = entry >> 1;
     s->ends_first = (s->ends_first + 1) % s->ends_cap;
     s->ends_count--;
+    if (s->ends_sent)
+        s->ends_sent--;
     if (entry & 1) {
         s->notices--;
         return 0;
@@ -170,6 +178,8 @@ static int it_syslog_connect(it_syslog *s) {
                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
                 rc = 0;
         }
+        if (rc == 0 && s->tls && it_tls_open(s->tls, s->sent_pos, it_now_ns()) < 0)
+            rc = -1;
         if (rc < 0) {
             close(fd);
             return -1;
@@ -180,22 +190,25 @@ static int it_syslog_connect(it_syslog *s) {
     if (s->ever_connected)
         atomic_fetch_add(&s->reconnects, 1);
     s->ever_connected = 1;
-    s->backoff_ns = 0;
+    if (!s->tls)
+        s->backoff_ns = 0;  /* TLS: once the handshake is done (it_syslog_pump) */
     s->conn_start_pos = s->sent_pos;
     return 0;
 }
 
-/* Messages the peer has (TCP: its kernel acknowledged the last byte; other
- * transports: sent) are delivered. */
+/* Messages the peer has (TCP: its kernel acknowledged the last byte; TLS:
+ * the last byte of the records holding them; other transports: sent) are
+ * delivered. */
 static void it_syslog_settle(it_syslog *s) {
     uint64_t acked = s->sent_pos;
-    if (s->transport == IT_SYSLOG_TCP && s->fd >= 0) {
+    if ((s->transport == IT_SYSLOG_TCP || s->transport == IT_SYSLOG_TLS) && s->fd >= 0) {
         struct tcp_info info;
         socklen_t len = sizeof info;
         memset(&info, 0, sizeof info);
         if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
             len >= offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof info.tcpi_bytes_acked) {
-            acked = s->conn_start_pos + info.tcpi_bytes_acked;
+            acked = s->tls ? it_tls_acked_plain(s->tls, info.tcpi_bytes_acked)
+                           : s->conn_start_pos + info.tcpi_bytes_acked;
             if (acked > s->sent_pos)
                 acked = s->sent_pos;
         }
@@ -228,43 +241,19 @@ static void it_syslog_disconnect(it_syslog *s) {
     atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
     close(s->fd);
     s->fd = -1;
+    if (s->tls)
+        it_tls_close(s->tls);  /* what was encrypted and not sent is lost above */
     s->next_try_ns = 0;  /* the first retry is immediate, then it backs off */
 }
 
-/* ---- formatting ------------------------------------------------------ */
-
-static const char *const it_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-/* The header of a message: PRI, timestamp, host, app, procid, msgid. */
-static void it_syslog_header(it_syslog *s, it_out *o, int severity, const char *event,
-                             uint64_t wall, long pid) {
-    long procid = s->procid ? s->procid : pid;
-    it_out_put(o, "<", 1);
-    it_out_uint(o, (unsigned long long)(s->facility * 8 + severity), 1);
-    it_out_put(o, ">", 1);
-    if (s->rfc5424) {
-        it_out_put(o, "1 ", 2);
-        it_out_time(o, wall);
-        it_out_printf(o, " %s %s %ld %s - ", s->hostname, s->appname, procid,
-                      s->msgid[0] ? s->msgid : event);
-    } else {
-        time_t sec = (time_t)(wall / 1000000000ull);
-        struct tm tm;
-        localtime_r(&sec, &tm);
-        it_out_printf(o, "%s %2d %02d:%02d:%02d %s %s[%ld]: ", it_months[tm.tm_mon], tm.tm_mday,
-                      tm.tm_hour, tm.tm_min, tm.tm_sec, s->hostname, s->appname, procid);
-    }
+static void it_syslog_backoff(it_syslog *s, uint64_t now) {
+    s->backoff_ns = s->backoff_ns ? s->backoff_ns * 2 : IT_SYSLOG_BACKOFF_MIN_NS;
+    if (s->backoff_ns > IT_SYSLOG_BACKOFF_MAX_NS)
+        s->backoff_ns = IT_SYSLOG_BACKOFF_MAX_NS;
+    s->next_try_ns = now + s->backoff_ns;
 }
 
-/* One message (without framing) for a record; "lost" records are warnings.
- * `duration_ns`: an exit's duration, shown as on text lines (negative: none). */
-static void it_syslog_format(it_syslog *s, it_out *o, const it_record *r, long pid, long tid,
-                             int64_t wall_offset, int values, int64_t duration_ns) {
-    it_syslog_header(s, o, r->event == IT_EV_LOST ? 4 : s->severity, it_event_names[r->event],
-                     r->ts + (uint64_t)wall_offset, pid);
-    it_format_body(o, r, it_record_code(r), tid, values, duration_ns);
-}
+#include "it_syslog_format.h"  /* needs struct it_syslog */
 
 /* Append a framed message to the spool.  Returns 0 when it does not fit. */
 static int it_syslog_try_enqueue(it_syslog *s, const char *msg, size_t len, int notice) {
@@ -319,14 +308,38 @@ static void it_syslog_report_lost(it_syslog *s) {
         s->pending_lost = 0;
 }
 
-/* LF framing: a message must not contain LF (RFC 6587 non-transparent). */
-static void it_syslog_escape_lf(it_out *o, size_t from) {
-    for (size_t i = from; i < o->len; i++)
-        if (o->p[i] == '\n')
-            o->p[i] = ' ';
-}
-
 /* ---- sending --------------------------------------------------------- */
+
+/* TLS: whole messages are encrypted in chunks of up to IT_TLS_CHUNK bytes,
+ * each once the ciphertext before it is on the wire, so little is ever
+ * encrypted ahead of the socket (a broken connection loses that little,
+ * counted).  Returns -1 when the session failed. */
+static int it_syslog_pump_tls(it_syslog *s, uint64_t now) {
+    uint64_t sent = 0;
+    int rc = 0;
+    for (;;) {
+        if (it_tls_io(s->tls, s->fd, now, &sent) < 0) {
+            rc = -1;
+            break;
+        }
+        if (!it_tls_idle(s->tls) || s->ends_sent == s->ends_count)
+            break;
+        size_t i = s->ends_sent;
+        uint64_t end = it_syslog_end(s, i++);
+        while (i < s->ends_count && it_syslog_end(s, i) - s->sent_pos <= IT_TLS_CHUNK)
+            end = it_syslog_end(s, i++);
+        size_t len = (size_t)(end - s->sent_pos);
+        if (it_tls_encrypt(s->tls, s->spool + s->tail, len, end) < 0) {
+            rc = -1;
+            break;
+        }
+        s->tail += len;
+        s->sent_pos = end;
+        s->ends_sent = i;
+    }
+    atomic_fetch_add_explicit(&s->bytes_sent, sent, memory_order_relaxed);
+    return rc;
+}
 
 /* Send what the spool holds without blocking.  Returns 1 when it is empty. */
 static int it_syslog_pump(it_syslog *s) {
@@ -336,16 +349,21 @@ static int it_syslog_pump(it_syslog *s) {
             return s->head == s->tail;
         if (it_syslog_connect(s) < 0) {
             atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
-            s->backoff_ns = s->backoff_ns ? s->backoff_ns * 2 : IT_SYSLOG_BACKOFF_MIN_NS;
-            if (s->backoff_ns > IT_SYSLOG_BACKOFF_MAX_NS)
-                s->backoff_ns = IT_SYSLOG_BACKOFF_MAX_NS;
-            s->next_try_ns = now + s->backoff_ns;
+            it_syslog_backoff(s, now);
             return s->head == s->tail;
         }
     }
     if (s->pending_lost)
         it_syslog_report_lost(s);
-    while (s->head > s->tail) {
+    if (s->tls) {
+        if (it_syslog_pump_tls(s, now) < 0) {
+            it_syslog_disconnect(s);
+            it_syslog_backoff(s, now);  /* a failed handshake is not retried at once */
+        } else if (s->tls->handshake_done) {
+            s->backoff_ns = 0;
+        }
+    }
+    while (!s->tls && s->head > s->tail) {
         ssize_t n;
         if (it_syslog_stream(s)) {
             n = send(s->fd, s->spool + s->tail, s->head - s->tail, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -397,7 +415,7 @@ static int it_syslog_pump(it_syslog *s) {
     if (!s->ends_count)
         s->flush_stalled = 0;  /* the server took everything: the next flush may wait again */
     atomic_store_explicit(&s->pending, s->ends_count - s->notices, memory_order_relaxed);
-    return s->head == s->tail;
+    return s->head == s->tail && (!s->tls || s->fd < 0 || it_tls_idle(s->tls));
 }
 
 /* Drain thread: a batch of records becomes messages, then is sent; `durs`
@@ -417,67 +435,6 @@ static void it_syslog_batch(it_syslog *s, const it_ring *r, const it_record **re
         it_syslog_enqueue(s, msg, o.len, recs[i]->event == IT_EV_LOST);
     }
     it_syslog_pump(s);
-}
-
-/* Final flush: keep sending (and, over TCP, wait for acknowledgements) for
- * up to `timeout_ms`; the drain thread (and so a flush_tracing() caller)
- * waits here, never the traced program itself.  A flush that ran out of
- * time leaves the sink stalled: later flushes only pump, so a program
- * stopping with an unreachable server waits `timeout_ms` once in all, not
- * once per flush (unset, stats, exit). */
-static void it_syslog_flush(it_syslog *s, int timeout_ms) {
-    uint64_t deadline = it_now_ns() + (s->flush_stalled ? 0 : (uint64_t)timeout_ms * 1000000ull);
-    for (;;) {
-        int empty = it_syslog_pump(s);
-        if (empty && !s->ends_count)
-            break;
-        if (it_now_ns() >= deadline) {
-            s->flush_stalled = 1;
-            break;
-        }
-        if (s->fd >= 0 && !empty) {
-            struct pollfd p = {s->fd, POLLOUT, 0};
-            poll(&p, 1, 10);
-        } else {
-            struct timespec t = {0, 2000000};  /* waiting for a reconnect or an ack */
-            nanosleep(&t, NULL);
-        }
-    }
-}
-
-/* The drain stops: what is still queued will never be sent, so its records
- * are lost (a connected stream's unacknowledged bytes too). */
-static void it_syslog_give_up(it_syslog *s) {
-    uint64_t lost = 0;
-    if (s->ends_count && s->fd >= 0) {
-        /* a message may be cut mid-stream, and the stream positions jump
-         * below: a later session (tracing started again) reconnects */
-        close(s->fd);
-        s->fd = -1;
-        s->next_try_ns = 0;
-    }
-    while (s->ends_count)
-        lost += (uint64_t)it_syslog_pop(s);
-    it_syslog_count_lost(s, lost);
-    s->base_pos += s->head;
-    s->sent_pos = s->settled_pos = s->base_pos;
-    s->head = s->tail = 0;
-    atomic_store_explicit(&s->pending, 0, memory_order_relaxed);
-}
-
-/* In a forked child: the socket and the spool belong to the parent. */
-static void it_syslog_after_fork(it_syslog *s) {
-    if (s->fd >= 0)
-        close(s->fd);  /* the parent's connection stays open in the parent */
-    s->fd = -1;
-    s->head = s->tail = 0;
-    s->ends_count = 0;
-    s->notices = 0;
-    s->base_pos = s->sent_pos = s->settled_pos = s->conn_start_pos = 0;
-    s->pending_lost = 0;
-    s->ever_connected = 0;
-    s->flush_stalled = 0;
-    s->next_try_ns = s->backoff_ns = 0;
 }
 
 #endif

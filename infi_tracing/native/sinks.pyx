@@ -22,7 +22,8 @@ from infi_tracing.native.includes.it_registry cimport it_code_entry, it_registry
 from infi_tracing.native.includes.it_format cimport IT_FORMAT_TEXT, IT_FORMAT_JSONL, it_record_value
 from infi_tracing.native.includes.it_syslog cimport (
     it_syslog, it_syslog_new, it_syslog_free, it_syslog_set_address, IT_SYSLOG_TCP,
-    IT_SYSLOG_UDP, IT_SYSLOG_UNIX_DGRAM, IT_SYSLOG_UNIX_STREAM)
+    IT_SYSLOG_UDP, IT_SYSLOG_UNIX_DGRAM, IT_SYSLOG_UNIX_STREAM, IT_SYSLOG_TLS, it_tls_ctx_new,
+    it_tls_new, it_tls_error, SSL_CTX_free)
 from infi_tracing.native.includes.it_binary cimport it_binary_new, it_binary_free
 from infi_tracing.native.includes.it_sinks cimport (
     it_sink, it_sink_mark, IT_SINK_FD, IT_SINK_PY, IT_SINK_SYSLOG, IT_SINK_BINARY, IT_SINK_BUF,
@@ -96,8 +97,12 @@ cdef class SinkHandle:
     def syslog(str transport, int family, str host, int port, str path, *, bint rfc5424,
                bint octet_framing, int facility, int severity, str hostname, str app_name,
                long procid, str msgid, size_t max_datagram, size_t spool_size,
-               int flush_timeout_ms, bint values, str name):
-        """A syslog sink (arguments validated by infi_tracing.sinks.syslog)."""
+               int flush_timeout_ms, bint values, str name, dict tls=None):
+        """A syslog sink (arguments validated by infi_tracing.sinks.syslog).
+
+        `tls` (transport "tls"): ca, cert, key (paths or ""), verify (bool),
+        peer (the name the certificate must carry), peer_is_ip (bool).
+        """
         cdef SinkHandle h = SinkHandle()
         cdef it_syslog *sl = it_syslog_new(spool_size)
         if sl == NULL:
@@ -107,9 +112,11 @@ cdef class SinkHandle:
         h.s.syslog = sl
         h.s.values = values
         h.s.flush_timeout_ms = flush_timeout_ms
-        sl.transport = {"tcp": IT_SYSLOG_TCP, "udp": IT_SYSLOG_UDP,
+        sl.transport = {"tcp": IT_SYSLOG_TCP, "udp": IT_SYSLOG_UDP, "tls": IT_SYSLOG_TLS,
                         "unix-dgram": IT_SYSLOG_UNIX_DGRAM,
                         "unix-stream": IT_SYSLOG_UNIX_STREAM}[transport]
+        if transport == "tls":
+            _use_tls(sl, tls, name)
         if it_syslog_set_address(sl, family, host.encode(), port, _os.fsencode(path)) < 0:
             raise ValueError("address cannot be used: %r" % ((host, port, path),))
         sl.rfc5424 = rfc5424
@@ -148,6 +155,7 @@ cdef class SinkHandle:
                 "connects": it_counter(&sl.connects),
                 "reconnects": it_counter(&sl.reconnects),
                 "pending": it_counter(&sl.pending),
+                "error": _tls_error(sl),
             }
         return {
             "sink": self.name,
@@ -242,6 +250,31 @@ cdef object _errno_text(int err):
     if not err:
         return None
     return "%s (%s)" % (_errno.errorcode.get(err, "errno %d" % err), _os.strerror(err))
+
+
+cdef int _use_tls(it_syslog *sl, dict tls, str name) except -1:
+    """Give the sink its TLS context; ValueError names a file OpenSSL refused."""
+    cdef char err[400]
+    cdef void *ctx = it_tls_ctx_new(_os.fsencode(tls["ca"]), _os.fsencode(tls["cert"]),
+                                    _os.fsencode(tls["key"]), tls["verify"], err, sizeof(err))
+    if ctx == NULL:
+        raise ValueError(err.decode("utf-8", "replace"))
+    sl.tls = it_tls_new(ctx, tls["peer"].encode("ascii"),
+                        tls["peer_is_ip"], tls["verify"], name.encode("utf-8", "replace")[:127],
+                        sl.ends_cap)
+    if sl.tls == NULL:
+        SSL_CTX_free(ctx)
+        raise MemoryError()
+    return 0
+
+
+cdef object _tls_error(it_syslog *sl):
+    """A TLS sink's last failure (e.g. the certificate verification error), or None."""
+    cdef char buf[256]
+    if sl.tls == NULL:
+        return None
+    it_tls_error(sl.tls, buf, sizeof(buf))
+    return buf.decode("utf-8", "replace") or None
 
 
 cdef int _copy_field(char *dest, str value, size_t limit) except -1:

@@ -6,6 +6,7 @@ entry point exactly like third-party plugins.
 | stdout, stderr | native text stream | format=text|jsonl, detail=values|name |
 | file | native file (path) | format, detail, follow_symlinks=no|yes |
 | syslog+tcp, syslog+udp | native syslog (host:port) | see SYSLOG_OPTIONS |
+| syslog+tls | native syslog over TLS, RFC 5425 (host:port) | ca, cert, key, verify=yes|no, servername, and SYSLOG_OPTIONS |
 | syslog+unix | native syslog (socket path) | socktype=dgram|stream, see SYSLOG_OPTIONS |
 | perfetto | Chrome/Perfetto trace JSON (path) | follow_symlinks |
 | binary | binary trace file (path) | follow_symlinks |
@@ -21,8 +22,8 @@ from infi_tracing.sinks.syslog import SyslogSink
 
 __all__ = ["infi_tracing_sink_schemes", "infi_tracing_make_sink", "SCHEMES"]
 
-SCHEMES = ("stdout", "stderr", "file", "syslog+tcp", "syslog+udp", "syslog+unix", "perfetto",
-           "binary")
+SCHEMES = ("stdout", "stderr", "file", "syslog+tcp", "syslog+udp", "syslog+tls", "syslog+unix",
+           "perfetto", "binary")
 DETAILS = ("values", "name")
 
 
@@ -32,6 +33,14 @@ def _values(spec):
 
 def _follow(spec):
     return spec.option("follow_symlinks", "no", choices=("no", "yes")) == "yes"
+
+
+def _tls(spec, transport):
+    if transport != "tls":
+        return None
+    return {"ca": spec.option("ca"), "cert": spec.option("cert"), "key": spec.option("key"),
+            "verify": spec.option("verify", "yes", choices=("yes", "no")) == "yes",
+            "servername": spec.option("servername")}
 
 
 def _syslog(spec, address, transport):
@@ -48,7 +57,8 @@ def _syslog(spec, address, transport):
         max_datagram=spec.option("max_size", 2048, int),
         spool_size=spec.option("spool_size", 4 * 1024 * 1024, int),
         flush_timeout=spec.option("flush_timeout", 5.0, float),
-        values=_values(spec))
+        values=_values(spec),
+        tls=_tls(spec, transport))
 
 
 def _checked(spec, factory):
@@ -82,7 +92,7 @@ def infi_tracing_make_sink(spec):
         fmt = spec.option("format", "text", choices=FORMATS)
         return _checked(spec, lambda: FileSink(spec.require_path(), fmt, values=_values(spec),
                                                open_now=False, follow_symlinks=_follow(spec)))
-    if scheme in ("syslog+tcp", "syslog+udp"):
+    if scheme in ("syslog+tcp", "syslog+udp", "syslog+tls"):
         address = spec.require_host_port()
         return _checked(spec, lambda: _syslog(spec, address, scheme.partition("+")[2]))
     if scheme == "syslog+unix":

@@ -1,10 +1,11 @@
-"""Native syslog sink: RFC 5424 (or 3164) over TCP, UDP or a unix socket.
+"""Native syslog sink: RFC 5424 (or 3164) over TCP, TLS, UDP or a unix socket.
 
 The drain thread formats and sends without the GIL, never blocking the
 traced program: a lost connection is retried with backoff while messages
 spool in a bounded buffer; drops are counted and reported in the stream.
 """
 
+import ipaddress
 import os
 import socket
 import sys
@@ -22,7 +23,7 @@ SEVERITIES = {
     "emerg": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "warn": 4,
     "notice": 5, "info": 6, "debug": 7,
 }
-TRANSPORTS = ("tcp", "udp", "unix-dgram", "unix-stream")
+TRANSPORTS = ("tcp", "tls", "udp", "unix-dgram", "unix-stream")
 DEFAULT_SOCKET = "/dev/log"
 
 
@@ -68,12 +69,62 @@ def _resolve(host, port, transport):
     return family, sockaddr[0]
 
 
+def _readable(path, what):
+    """A file option's path, checked now so a typo fails at configuration."""
+    if path is None or path == "":
+        return ""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError("%s must be a file path, got %r" % (what, path))
+    path = os.fspath(path)
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ValueError("%s %r is not a readable file" % (what, path))
+    return path
+
+
+def _tls_options(host, tls, transport):
+    """The TLS settings for the native handle (None unless transport is "tls")."""
+    if transport != "tls":
+        if tls is not None:
+            raise ValueError("tls options need transport 'tls', got %r" % (transport,))
+        return None
+    tls = dict(tls or {})
+    unknown = set(tls) - {"ca", "cert", "key", "verify", "servername"}
+    if unknown:
+        raise ValueError("unknown tls option(s) %s (expected ca, cert, key, verify, servername)"
+                         % ", ".join(sorted(unknown)))
+    verify = tls.get("verify", True)
+    if not isinstance(verify, bool):
+        raise ValueError("tls verify must be True or False, got %r" % (verify,))
+    cert, key = _readable(tls.get("cert"), "tls cert"), _readable(tls.get("key"), "tls key")
+    if key and not cert:
+        raise ValueError("tls key needs a cert (the client certificate)")
+    peer = tls.get("servername") or host.strip("[]")
+    try:
+        peer = peer.encode("idna").decode("ascii")  # a certificate names hosts in ASCII
+    except (AttributeError, UnicodeError):
+        peer = None
+    if not peer or len(peer) > 253:
+        raise ValueError("tls servername must be a host name, got %r"
+                         % (tls.get("servername") or host,))
+    try:
+        ipaddress.ip_address(peer)
+        peer_is_ip = True
+    except ValueError:
+        peer_is_ip = False
+    return {"ca": _readable(tls.get("ca"), "tls ca"), "cert": cert, "key": key, "verify": verify,
+            "peer": peer, "peer_is_ip": peer_is_ip}
+
+
 class SyslogSink:
     """Records as syslog messages (one per record).
 
     ``address``: None for the local syslog socket (/dev/log), a path for a
     unix socket, or ``(host, port)`` for TCP (or UDP with transport="udp");
-    hostnames and IPv6 addresses are accepted.  ``framing`` ("octet", RFC
+    hostnames and IPv6 addresses are accepted; transport="tls" is RFC 5425
+    (octet-counted syslog over TLS), set up by ``tls``: a dict with ``ca``
+    (CA file; default the system's store), ``cert`` and ``key`` (a client
+    certificate), ``verify`` (default True: the server's certificate must be
+    trusted and name the host, or ``servername``).  ``framing`` ("octet", RFC
     6587 octet counting, or "lf") applies to stream transports; UDP
     datagrams are cut at ``max_datagram`` bytes with a visible mark.
     ``msgid`` None uses the event name (call, return, exception, lost...).
@@ -84,7 +135,7 @@ class SyslogSink:
     def __init__(self, address=None, *, transport=None, facility="user", severity="info",
                  rfc5424=True, framing="octet", hostname=None, app_name=None, procid=None,
                  msgid=None, max_datagram=2048, spool_size=4 * 1024 * 1024, flush_timeout=5.0,
-                 values=True):
+                 values=True, tls=None):
         if address is None:
             address = DEFAULT_SOCKET
         if isinstance(address, (str, bytes, os.PathLike)):
@@ -98,15 +149,16 @@ class SyslogSink:
             where = "%s:%s" % (transport, path)
         elif isinstance(address, tuple) and len(address) == 2:
             transport = transport or "tcp"
-            if transport not in ("tcp", "udp"):
-                raise ValueError("a (host, port) address needs transport 'tcp' or 'udp', got %r"
-                                 % (transport,))
+            if transport not in ("tcp", "tls", "udp"):
+                raise ValueError("a (host, port) address needs transport 'tcp', 'tls' or 'udp', "
+                                 "got %r" % (transport,))
             family, host = _resolve(address[0], address[1], transport)
             port, path = address[1], ""
             where = "%s:%s:%d" % (transport, address[0], port)
         else:
             raise ValueError("address must be None, a unix socket path or (host, port), got %r"
                              % (address,))
+        tls = _tls_options(address[0] if isinstance(address, tuple) else "", tls, transport)
         if framing not in ("octet", "lf"):
             raise ValueError("framing must be 'octet' or 'lf', got %r" % (framing,))
         if isinstance(max_datagram, bool) or not isinstance(max_datagram, int) or \
@@ -140,7 +192,7 @@ class SyslogSink:
             severity=_number_or_name(severity, SEVERITIES, "severity", 7), hostname=hostname,
             app_name=app_name, procid=procid or 0, msgid=msgid, max_datagram=max_datagram,
             spool_size=spool_size, flush_timeout_ms=int(flush_timeout * 1000),
-            values=bool(values), name=self.name)
+            values=bool(values), name=self.name, tls=tls)
 
     def write(self, batch):
         """Records are sent by the drain thread through the handle."""

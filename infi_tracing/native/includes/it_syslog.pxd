@@ -1,14 +1,26 @@
 # Declarations of it_syslog.h: the native syslog sink's connection and spool.
 from libc.stdint cimport uint64_t
 
+cdef extern from "it_tls.h" nogil:
+    ctypedef struct it_tls_session:
+        pass
+    void *it_tls_ctx_new(const char *ca, const char *cert, const char *key, int verify,
+                         char *err, size_t errlen)
+    void SSL_CTX_free(void *ctx)
+    it_tls_session *it_tls_new(void *ctx, const char *peer, int peer_is_ip, int verify,
+                       const char *where, size_t chunks_cap)
+    void it_tls_error(it_tls_session *t, char *buf, size_t len)
+
 cdef extern from "it_syslog.h" nogil:
     enum:
         IT_SYSLOG_TCP
         IT_SYSLOG_UDP
         IT_SYSLOG_UNIX_DGRAM
         IT_SYSLOG_UNIX_STREAM
+        IT_SYSLOG_TLS
     ctypedef struct it_syslog:
         int transport
+        it_tls_session *tls
         int fd
         int rfc5424, octet_framing, facility, severity
         char hostname[256]
@@ -16,6 +28,7 @@ cdef extern from "it_syslog.h" nogil:
         char msgid[33]
         long procid
         size_t max_datagram
+        size_t ends_cap
         uint64_t connects, reconnects, bytes_sent, delivered, lost, errors, pending
     it_syslog *it_syslog_new(size_t spool_cap)
     void it_syslog_free(it_syslog *s)
