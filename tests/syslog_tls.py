@@ -22,8 +22,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from syslog_daemons import (INSTALL_COMMAND, Rsyslogd, SyslogNg, _free_port, find_rsyslogd,
-                            require)
+from syslog_daemons import INSTALL_COMMAND, Rsyslogd, SyslogNg, _free_port, find_rsyslogd, require
 
 __all__ = ["make_pki", "RsyslogdTls", "SyslogNgTls", "require_tls", "tls_url"]
 

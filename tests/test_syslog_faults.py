@@ -24,7 +24,8 @@ def test_server_restart_mid_stream_accounts_for_every_record(tmp_path):
     n = 2000
     first = StreamPeer("octet")
     port = first.port
-    child = start_program(tmp_path, PHASED % {"port": port, "n": n})
+    child = start_program(tmp_path, PHASED % {
+        "url": "syslog+tcp://127.0.0.1:%d?flush_timeout=20" % port, "n": n})
     second = None
     try:
         wait_file(tmp_path / "A-done")
