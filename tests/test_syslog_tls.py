@@ -96,6 +96,18 @@ def test_client_certificate_for_a_daemon_requiring_one(tmp_path, pki, start_daem
 
 
 @pytest.mark.parametrize("name", DAEMONS)
+def test_no_client_certificate_for_a_daemon_requiring_one(tmp_path, pki, start_daemon, name):
+    """Without cert=, a daemon requiring a client certificate refuses the session after
+    the TLS 1.3 handshake: no record is counted delivered, stderr says so once."""
+    daemon = start_daemon(name, require_client_cert=True)
+    stats, stderr = _stats_of_untrusted_run(tmp_path, tls_url(daemon, pki))
+    lines = [line for line in stderr.splitlines() if line.startswith("infi_tracing: syslog:tls")]
+    assert len(lines) == 1, stderr
+    assert stats["records"] == 0 and stats["lost"] + stats["pending"] == 2 and stats["error"]
+    assert daemon.messages() == []
+
+
+@pytest.mark.parametrize("name", DAEMONS)
 def test_server_killed_mid_stream_and_restarted(tmp_path, pki, start_daemon, name):
     """SIGKILL the daemon mid-stream and start it again: every record is received or
     reported lost, exactly, over a new TLS session."""

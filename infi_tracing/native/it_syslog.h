@@ -359,7 +359,7 @@ static int it_syslog_pump(it_syslog *s) {
         if (it_syslog_pump_tls(s, now) < 0) {
             it_syslog_disconnect(s);
             it_syslog_backoff(s, now);  /* a failed handshake is not retried at once */
-        } else if (s->tls->handshake_done) {
+        } else if (s->tls->confirmed) {
             s->backoff_ns = 0;
         }
     }

@@ -24,7 +24,7 @@ static void it_syslog_flush(it_syslog *s, int timeout_ms) {
         }
         if (s->fd >= 0 && !empty) {
             /* a TLS handshake waits for the server's answer, the rest to send */
-            short events = s->tls && !s->tls->handshake_done ? POLLIN : POLLOUT;
+            short events = s->tls && it_tls_waits_for_server(s->tls) ? POLLIN : POLLOUT;
             struct pollfd p = {s->fd, events, 0};
             poll(&p, 1, 10);
         } else {

@@ -32,6 +32,7 @@
 #define IT_TLS_CHUNK (16 * 1024)              /* plaintext per SSL_write: one TLS record */
 #define IT_TLS_CBUF (64 * 1024)               /* ciphertext waiting for the socket */
 #define IT_TLS_HANDSHAKE_NS 10000000000ull    /* a handshake not done in 10 s is given up */
+#define IT_TLS_CONFIRM_NS 500000000ull        /* see `confirmed` */
 #define IT_TLS_ERROR_MAX 256
 
 typedef struct {
@@ -48,6 +49,13 @@ typedef struct it_tls_session {
     BIO *rbio, *wbio;
     int handshake_done;
     uint64_t handshake_deadline;
+    /* TLS 1.3 with a client certificate: the server judges it after our
+     * handshake is done, and refuses it with an alert.  Records wait until
+     * the server has sent something else (its session tickets) or
+     * IT_TLS_CONFIRM_NS passed, so a refusal does not cost records counted
+     * delivered that the server threw away. */
+    int cert_requested, confirmed;
+    uint64_t confirm_deadline;
     char *cbuf;
     size_t chead, ctail;        /* ciphertext to send: cbuf[ctail, chead) */
     uint64_t cipher_made;       /* ciphertext taken from wbio on this connection */
@@ -133,7 +141,7 @@ static inline void it_tls_close(it_tls_session *t) {
     SSL_free(t->ssl);
     t->ssl = NULL;
     t->rbio = t->wbio = NULL;
-    t->handshake_done = 0;
+    t->handshake_done = t->cert_requested = t->confirmed = 0;
     t->chead = t->ctail = 0;
     t->cipher_made = 0;
     t->chunks_first = t->chunks_count = 0;
@@ -150,18 +158,19 @@ static inline void it_tls_free(it_tls_session *t) {
     free(t);
 }
 
-/* A failure: kept for tracing_stats(), and one line on stderr unless the
- * same text was the last one written (a retry fails the same way).  A
- * session that worked and then broke is not printed: the server went away,
- * which TCP reports no louder (errors, reconnects and lost count it). */
-static void it_tls_fail(it_tls_session *t, const char *what, const char *detail) {
+/* A failure: kept for tracing_stats(), and when `loud` one line on stderr
+ * unless the same text was the last one written (a retry fails the same
+ * way).  A confirmed session that lost its connection is not loud: the
+ * server went away, which TCP reports no louder (errors, reconnects and
+ * lost count it). */
+static void it_tls_fail(it_tls_session *t, int loud, const char *what, const char *detail) {
     char text[IT_TLS_ERROR_MAX];
     snprintf(text, sizeof text, "%s%s%s", what, detail && *detail ? ": " : "",
              detail ? detail : "");
     pthread_mutex_lock(&t->error_mu);
     memcpy(t->error, text, sizeof text);
     pthread_mutex_unlock(&t->error_mu);
-    if (!t->handshake_done && strcmp(t->printed, text) != 0) {
+    if (loud && strcmp(t->printed, text) != 0) {
         char line[IT_TLS_ERROR_MAX + 160];
         int n = snprintf(line, sizeof line, "infi_tracing: %s: %s\n", t->where, text);
         if (n > (int)sizeof line - 1)
@@ -185,20 +194,27 @@ static void it_tls_fail_ssl(it_tls_session *t, int ssl_error) {
     long verify = t->ssl ? SSL_get_verify_result(t->ssl) : X509_V_OK;
     unsigned long e = ERR_peek_last_error();
     if (verify != X509_V_OK) {
-        it_tls_fail(t, "TLS certificate verification failed",
+        it_tls_fail(t, 1, "TLS certificate verification failed",
                     X509_verify_cert_error_string(verify));
     } else if (e) {
         char why[200];
-        ERR_error_string_n(e, why, sizeof why);
-        it_tls_fail(t, t->handshake_done ? "TLS error" : "TLS handshake failed", why);
+        ERR_error_string_n(e, why, sizeof why);  /* e.g. the server's alert */
+        it_tls_fail(t, 1, t->handshake_done ? "TLS error" : "TLS handshake failed", why);
     } else if (ssl_error == SSL_ERROR_ZERO_RETURN) {
-        it_tls_fail(t, "TLS session closed by the server", NULL);
+        it_tls_fail(t, !t->confirmed, "TLS session closed by the server", NULL);
     } else {
-        it_tls_fail(t, t->handshake_done ? "TLS connection closed by the server"
-                                         : "TLS handshake failed: connection closed by the server",
-                    NULL);
+        it_tls_fail(t, !t->confirmed, t->handshake_done
+                    ? "TLS connection closed by the server"
+                    : "TLS handshake failed: connection closed by the server", NULL);
     }
     ERR_clear_error();
+}
+
+/* OpenSSL (drain thread, inside SSL_do_handshake): the server asked for a
+ * client certificate.  1: go on, with the certificate configured, if any. */
+static int it_tls_on_cert_request(SSL *ssl, void *arg) {
+    ((it_tls_session *)arg)->cert_requested = 1;
+    return 1;
 }
 
 /* A TCP connection is up: start a session.  `plain_pos`: the stream
@@ -214,11 +230,12 @@ static int it_tls_open(it_tls_session *t, uint64_t plain_pos, uint64_t now) {
         BIO_free(t->wbio);
         t->rbio = t->wbio = NULL;
         it_tls_close(t);
-        it_tls_fail(t, "TLS: out of memory", NULL);
+        it_tls_fail(t, 1, "TLS: out of memory", NULL);
         return -1;
     }
     SSL_set_bio(t->ssl, t->rbio, t->wbio);  /* the SSL owns them now */
     SSL_set_connect_state(t->ssl);
+    SSL_set_cert_cb(t->ssl, it_tls_on_cert_request, t);
     if (t->verify) {
         /* the certificate must name the server: its IP address or host name */
         if (t->peer_is_ip)
@@ -248,7 +265,12 @@ static void it_tls_take_output(it_tls_session *t) {
 
 /* Nothing waits to be sent: a new chunk may be encrypted. */
 static inline int it_tls_idle(const it_tls_session *t) {
-    return t->handshake_done && t->chead == t->ctail && !BIO_ctrl_pending(t->wbio);
+    return t->confirmed && t->chead == t->ctail && !BIO_ctrl_pending(t->wbio);
+}
+
+/* The session waits for the server (handshake, or `confirmed`), not the socket. */
+static inline int it_tls_waits_for_server(const it_tls_session *t) {
+    return t->ssl && !t->confirmed;
 }
 
 /* Read what the server sent, advance the handshake (or take in its
@@ -256,6 +278,7 @@ static inline int it_tls_idle(const it_tls_session *t) {
  * session failed (reported), 0 otherwise; `*sent` += bytes on the wire. */
 static int it_tls_io(it_tls_session *t, int fd, uint64_t now, uint64_t *sent) {
     char in[4096];
+    int closed = 0, read_errno = 0;
     ERR_clear_error();
     for (;;) {
         ssize_t n = recv(fd, in, sizeof in, MSG_DONTWAIT);
@@ -265,16 +288,18 @@ static int it_tls_io(it_tls_session *t, int fd, uint64_t now, uint64_t *sent) {
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
-        it_tls_fail(t, t->handshake_done ? "TLS connection closed by the server"
-                                         : "TLS handshake failed: connection closed by the server",
-                    n < 0 ? strerror(errno) : NULL);
-        return -1;
+        /* end of stream or an error: what came before it (an alert saying
+         * why) is taken in first, below */
+        closed = 1;
+        read_errno = n < 0 ? errno : 0;
+        break;
     }
     if (!t->handshake_done) {
         int rc = SSL_do_handshake(t->ssl);
         if (rc == 1) {
             t->handshake_done = 1;
-            t->printed[0] = 0;  /* a later failure is news again */
+            t->confirmed = !(t->cert_requested && SSL_version(t->ssl) == TLS1_3_VERSION);
+            t->confirm_deadline = now + IT_TLS_CONFIRM_NS;
         } else {
             int e = SSL_get_error(t->ssl, rc);
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
@@ -282,11 +307,13 @@ static int it_tls_io(it_tls_session *t, int fd, uint64_t now, uint64_t *sent) {
                 return -1;
             }
             if (now > t->handshake_deadline) {
-                it_tls_fail(t, "TLS handshake failed: no answer from the server in 10 s", NULL);
+                it_tls_fail(t, 1, "TLS handshake failed: no answer from the server in 10 s",
+                            NULL);
                 return -1;
             }
         }
-    } else if (BIO_ctrl_pending(t->rbio)) {
+    }
+    while (t->handshake_done && BIO_ctrl_pending(t->rbio)) {
         /* session tickets, alerts: a syslog server sends no application data */
         int rc = SSL_read(t->ssl, in, sizeof in);
         int e = rc > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, rc);
@@ -294,7 +321,21 @@ static int it_tls_io(it_tls_session *t, int fd, uint64_t now, uint64_t *sent) {
             it_tls_fail_ssl(t, e);
             return -1;
         }
+        t->confirmed = 1;  /* the server took our certificate and went on */
+        if (e != SSL_ERROR_NONE)
+            break;
     }
+    if (closed) {
+        it_tls_fail(t, !t->confirmed,
+                    t->confirmed ? "TLS connection closed by the server"
+                    : t->handshake_done ? "TLS session refused by the server after the "
+                                          "handshake (client certificate?)"
+                    : "TLS handshake failed: connection closed by the server",
+                    read_errno ? strerror(read_errno) : NULL);
+        return -1;
+    }
+    if (t->handshake_done && !t->confirmed && now > t->confirm_deadline)
+        t->confirmed = 1;  /* a server that sends no tickets: it took the certificate */
     for (;;) {
         it_tls_take_output(t);
         if (t->chead == t->ctail)
@@ -307,7 +348,7 @@ static int it_tls_io(it_tls_session *t, int fd, uint64_t now, uint64_t *sent) {
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR || errno == ENOBUFS))
             return 0;
-        it_tls_fail(t, "TLS connection lost", n < 0 ? strerror(errno) : NULL);
+        it_tls_fail(t, !t->confirmed, "TLS connection lost", n < 0 ? strerror(errno) : NULL);
         return -1;
     }
 }
@@ -334,6 +375,7 @@ static int it_tls_encrypt(it_tls_session *t, const char *p, size_t len, uint64_t
  * were acknowledged: a message counts once the records holding it did. */
 static inline uint64_t it_tls_acked_plain(it_tls_session *t, uint64_t acked) {
     while (t->chunks_count && t->chunks[t->chunks_first].cipher_end <= acked) {
+        t->printed[0] = 0;  /* the session works: a later failure is news again */
         t->acked_plain = t->chunks[t->chunks_first].plain_end;
         t->chunks_first = (t->chunks_first + 1) % t->chunks_cap;
         t->chunks_count--;
