@@ -4,7 +4,8 @@ It is the tests' daemon (``tests/syslog_daemons.py``: the copy ``make syslog-dae
 into ``.venv/daemons/rsyslog``, or the system's), with one change for benchmarking: every message
 is written as its MSGID alone (``call``, ``return``...), one short line, so millions of
 messages cost little disk and ``received()`` can count them.  rsyslogd still receives, frames and
-parses every message as it would in production.
+parses every message as it would in production.  ``start(workdir, tls=True)`` adds a TLS
+listener on ``tls_port`` (the gtls driver, with the tests' throwaway CA in ``workdir/pki``).
 """
 
 import os
@@ -14,9 +15,11 @@ TESTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
+from syslog_tls import RsyslogdTls, make_pki  # noqa: E402
+
 from syslog_daemons import INSTALL_COMMAND, Rsyslogd, find_rsyslogd  # noqa: E402
 
-__all__ = ["BenchRsyslogd", "missing_message", "start"]
+__all__ = ["BenchRsyslogd", "BenchRsyslogdTls", "missing_message", "start", "ca_file"]
 
 
 class BenchRsyslogd(Rsyslogd):
@@ -52,6 +55,17 @@ input(type="imuxsock" socket="{self.unix_path}" ruleset="bench" rateLimit.interv
         return count
 
 
+class BenchRsyslogdTls(RsyslogdTls, BenchRsyslogd):
+    """BenchRsyslogd with the tests' TLS input (RsyslogdTls) on tls_port."""
+
+    ruleset = "bench"
+
+
+def ca_file(workdir):
+    """The CA file a TLS client of start(workdir, tls=True)'s daemon trusts."""
+    return os.path.join(workdir, "pki", "ca.pem")
+
+
 def missing_message():
     """None when rsyslogd is installed, else what to run to install it."""
     if find_rsyslogd():
@@ -60,9 +74,14 @@ def missing_message():
             "install it with: " + INSTALL_COMMAND)
 
 
-def start(workdir):
-    """A started BenchRsyslogd in ``workdir``; SystemExit with the install command if absent."""
+def start(workdir, tls=False):
+    """A started BenchRsyslogd in ``workdir`` (with ``tls``, a BenchRsyslogdTls and its PKI);
+    SystemExit with the install command if absent."""
     problem = missing_message()
     if problem:
         raise SystemExit(problem)
+    if tls:
+        from pathlib import Path
+        pki = make_pki(Path(os.path.dirname(ca_file(workdir))))
+        return BenchRsyslogdTls(workdir, pki).start()
     return BenchRsyslogd(workdir).start()

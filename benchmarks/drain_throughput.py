@@ -6,10 +6,12 @@ or TRACE_FUNC_PRIMITIVES (which adds the rendered arguments and return value to 
 Tracing is ``overflow="block"`` (lossless: a full ring waits for the drain).  Sinks:
 
 * ``binary``, ``text``, ``jsonl``  - files in a temporary directory;
-* ``syslog-tcp-rsyslogd``, ``syslog-udp-rsyslogd`` - a real rsyslogd started on 127.0.0.1 (a
-  fresh one per run, see ``_syslogd.py``; ``--no-rsyslogd`` skips them);
-* ``syslog-tcp-reader``, ``syslog-udp-reader`` - a plain socket reader in this process that reads
-  and discards (the fastest possible peer, so the sink itself is measured);
+* ``syslog-tcp-rsyslogd``, ``syslog-udp-rsyslogd``, ``syslog-tls-rsyslogd`` - a real rsyslogd
+  started on 127.0.0.1 (a fresh one per run, see ``_syslogd.py``; ``--no-rsyslogd`` skips them);
+  TLS is RFC 5425 to its gtls (GnuTLS) listener, certificate verified against a throwaway CA;
+* ``syslog-tcp-reader``, ``syslog-udp-reader``, ``syslog-tls-reader`` - a plain socket reader in
+  this process that reads and discards (the fastest possible peer, so the sink itself is
+  measured; TLS: Python's ssl server side, with the throwaway CA's certificate);
 * ``perfetto`` - the Chrome/Perfetto JSON sink, a Python sink (records decoded into dicts and
   handed over with the GIL), shown for comparison.
 
@@ -48,11 +50,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import _machine
 
 SINKS = ("binary", "text", "jsonl", "syslog-tcp-rsyslogd", "syslog-udp-rsyslogd",
-         "syslog-tcp-reader", "syslog-udp-reader", "perfetto")
+         "syslog-tls-rsyslogd", "syslog-tcp-reader", "syslog-udp-reader", "syslog-tls-reader",
+         "perfetto")
 LEVELS = ("name", "primitives")
 DEFAULT_CALLS = 1_000_000
 QUICK_CALLS = 100_000
@@ -80,7 +84,12 @@ def sink_spec(sink, workdir, port):
         return "%s://%s" % (sink, os.path.join(workdir, "trace." + sink))
     if sink in ("text", "jsonl"):
         return "file://%s?format=%s" % (os.path.join(workdir, "trace." + sink), sink)
-    transport = "tcp" if "-tcp-" in sink else "udp"
+    transport = sink.split("-")[1]
+    if transport == "tls":
+        import _syslogd
+        peer = "rsyslogd" if sink.endswith("-rsyslogd") else "reader"
+        return "syslog+tls://127.0.0.1:%d?facility=local0&ca=%s" % (
+            port, _syslogd.ca_file(os.path.join(workdir, peer)))
     return "syslog+%s://127.0.0.1:%d?facility=local0" % (transport, port)
 
 
@@ -154,12 +163,18 @@ def child(sink, level, n, workdir, port):
 
 
 class Reader:
-    """A socket reader thread on 127.0.0.1 that reads and discards: TCP (any number of
-    connections, one after another) or UDP (counts datagrams)."""
+    """A socket reader thread on 127.0.0.1 that reads and discards: TCP or TLS (any number
+    of connections, one after another; TLS with the certificate of `pki`) or UDP (counts
+    datagrams)."""
 
-    def __init__(self, transport):
+    def __init__(self, transport, pki=None):
         self.transport = transport
-        kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+        self.tls = None
+        if transport == "tls":
+            import ssl
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*pki.servers["trusted"])
+        kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
         self.sock = socket.socket(socket.AF_INET, kind)
         self.sock.bind(("127.0.0.1", 0))
         if transport == "udp":
@@ -182,6 +197,9 @@ class Reader:
                     self.datagrams += 1
                     continue
                 conn, _ = self.sock.accept()
+                if self.tls is not None:
+                    conn.settimeout(5)
+                    conn = self.tls.wrap_socket(conn, server_side=True)
             except TimeoutError:
                 continue
             except OSError:
@@ -218,10 +236,17 @@ def run_child(sink, level, n):
         try:
             if sink.endswith("-rsyslogd"):
                 import _syslogd
-                daemon = _syslogd.start(os.path.join(workdir, "rsyslogd"))
-                port = daemon.tcp_port if "-tcp-" in sink else daemon.udp_port
+                tls = "-tls-" in sink
+                daemon = _syslogd.start(os.path.join(workdir, "rsyslogd"), tls=tls)
+                port = (daemon.tls_port if tls else
+                        daemon.tcp_port if "-tcp-" in sink else daemon.udp_port)
             elif sink.endswith("-reader"):
-                reader = Reader("tcp" if "-tcp-" in sink else "udp")
+                pki = None
+                if "-tls-" in sink:
+                    import _syslogd
+                    pki = _syslogd.make_pki(Path(_syslogd.ca_file(os.path.join(workdir,
+                                                                               "reader"))).parent)
+                reader = Reader(sink.split("-")[1], pki)
                 port = reader.port
             env = dict(os.environ)
             env.pop("INFI_TRACING_SINKS", None)

@@ -123,13 +123,15 @@ class _TlsListener:
 
 
 class RsyslogdTls(_TlsListener, Rsyslogd):
-    """rsyslogd with an imtcp TLS input (gtls driver) on tls_port."""
+    """rsyslogd with an imtcp TLS input (gtls driver) on tls_port, into `ruleset`."""
+
+    ruleset = "tests"
 
     def config(self):
         auth = "x509/certvalid" if self.require_client_cert else "anon"
         return super().config().replace(
             "global(", 'global(DefaultNetstreamDriverCAFile="%s"\n       ' % self.pki.ca, 1) + f"""\
-input(type="imtcp" address="127.0.0.1" port="{self.tls_port}" ruleset="tests"
+input(type="imtcp" address="127.0.0.1" port="{self.tls_port}" ruleset="{self.ruleset}"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="{auth}"
       streamDriver.CAFile="{self.pki.ca}" streamDriver.CertFile="{self.server_cert}"
       streamDriver.KeyFile="{self.server_key}")

@@ -2,12 +2,13 @@
 with a CA and certificates each test session makes (syslog_tls.make_pki)."""
 
 import pytest
+from syslog_checks import OPTIONS, check_fields, ours, traced
+from syslog_tls import RsyslogdTls, SyslogNgTls, make_pki, require_tls, tls_url
 
 import infi_tracing
+
 from helpers import run_traced_program
-from syslog_checks import OPTIONS, check_fields, ours, traced
 from syslog_phases import restart_mid_stream
-from syslog_tls import RsyslogdTls, SyslogNgTls, make_pki, require_tls, tls_url
 
 DAEMONS = {"rsyslogd": RsyslogdTls, "syslog-ng": SyslogNgTls}
 
