@@ -156,3 +156,29 @@ print(sink["records"], sink["lost"] + sink["pending"])
     finally:
         silent.close()
     assert proc.stdout.split() == ["0", "2000"]
+
+
+FORKED = """
+import os
+def work(who):
+    return who
+work("parent-before")
+pid = os.fork()
+if pid == 0:
+    work("child")
+    infi_tracing.unset_tracing()
+    os._exit(0)
+os.waitpid(pid, 0)
+work("parent-after")
+"""
+
+
+def test_forked_child_sends_over_its_own_session(tmp_path, pki, start_daemon):
+    """A forked child drops the parent's TLS session and sends its records over its own."""
+    daemon = start_daemon("syslog-ng")
+    traced(tmp_path, tls_url(daemon, pki), FORKED)
+    calls = [m for m in daemon.messages(6) if m["msgid"] == "call" and "work(" in m["msg"]]
+    by_pid = {}
+    for m in calls:
+        by_pid.setdefault(m["procid"], []).append(m["msg"].split("who=")[1].split(")")[0])
+    assert sorted(by_pid.values()) == [["'child'"], ["'parent-before'", "'parent-after'"]]
