@@ -5,7 +5,8 @@ In that design the drain would format messages natively as now, then take the GI
 batch (up to 1,024 records, IT_BATCH_MAX) to run ``SSLObject.write(batch)`` and read the
 ciphertext out of the outgoing MemoryBIO, then send it natively.  This prototype runs exactly
 that per-batch work in a Python thread on pre-formatted, octet-framed RFC 5424 messages
-(~150 bytes each, like the sink's), to the TLS socket reader of ``drain_throughput.py``:
+(~130 bytes each, like the sink's), to ``openssl s_server`` (another process, so the peer
+takes no GIL here):
 
 * **alone**: nothing else wants the GIL -- the best case;
 * **beside a busy thread**: a pure-Python loop (the traced program) runs meanwhile, as in
@@ -22,8 +23,10 @@ Usage::
 
 import argparse
 import os
+import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import threading
@@ -31,12 +34,37 @@ import time
 from pathlib import Path
 
 import _syslogd  # noqa: F401  (puts tests/ on sys.path)
-from drain_throughput import Reader
 from syslog_tls import make_pki
 
 MESSAGE = (b"<134>1 2026-11-30T02:49:14.123456Z tracehost app 4242 call - "
            b"123456 g1 1 > __main__.f(a=12345, b='text') /srv/app/module.py:10")
 FRAMED = b"%d %s" % (len(MESSAGE), MESSAGE)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(pki):
+    """openssl s_server on a free port, discarding what it reads; (process, port).  Its
+    standard input stays open: at end of input it would end the session."""
+    port = _free_port()
+    cert, key = pki.servers["trusted"]
+    proc = subprocess.Popen([shutil.which("openssl"), "s_server", "-quiet", "-accept",
+                             "127.0.0.1:%d" % port, "-cert", cert, "-key", key],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("openssl s_server did not come up")
 
 
 def _connect(port, ca):
@@ -102,7 +130,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tls_prototype_") as workdir:
         pki = make_pki(Path(workdir) / "pki")
-        reader = Reader("tls", pki)
+        server, port = start_server(pki)
         try:
             stop, counter = threading.Event(), [0]
             thread = threading.Thread(target=busy, args=(stop, counter))
@@ -113,10 +141,13 @@ def main(argv=None):
             busy_alone = (counter[0] - c0) / (time.perf_counter() - t0)
             stop.set()
             thread.join()
-            rows = [(name,) + measure(reader.port, pki.ca, args.records, args.batch, flag)
-                    for name, flag in (("alone", False), ("beside a busy thread", True))]
+            rows = []
+            for name, flag in (("alone", False), ("beside a busy thread", True)):
+                rows.append((name,) + measure(port, pki.ca, args.records, args.batch, flag))
+                time.sleep(0.5)  # s_server serves one connection at a time
         finally:
-            received = reader.close()
+            server.kill()
+            server.wait()
     print("## tls_python_prototype: %s records of %d bytes, %d per batch, Python %s, %s"
           % (format(args.records, ","), len(FRAMED), args.batch, sys.version.split()[0],
              "OpenSSL " + ssl.OPENSSL_VERSION.split()[1]))
@@ -128,8 +159,7 @@ def main(argv=None):
         print("| %s | %s | %s |" % (name, format(int(rate), ","),
                                     "-" if loops is None else format(int(loops), ",")))
     print()
-    print("reader received %s; switch interval %.1f ms; pid %d"
-          % (received, sys.getswitchinterval() * 1000, os.getpid()))
+    print("switch interval %.1f ms; pid %d" % (sys.getswitchinterval() * 1000, os.getpid()))
 
 
 if __name__ == "__main__":

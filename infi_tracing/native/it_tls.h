@@ -51,9 +51,9 @@ typedef struct it_tls_session {
     uint64_t handshake_deadline;
     /* TLS 1.3 with a client certificate: the server judges it after our
      * handshake is done, and refuses it with an alert.  Records wait until
-     * the server has sent something else (its session tickets) or
-     * IT_TLS_CONFIRM_NS passed, so a refusal does not cost records counted
-     * delivered that the server threw away. */
+     * the server has sent a session ticket (it_tls_on_ticket: it took the
+     * certificate) or IT_TLS_CONFIRM_NS passed, so a refusal does not cost
+     * records counted delivered that the server threw away. */
     int cert_requested, confirmed;
     uint64_t confirm_deadline;
     char *cbuf;
@@ -67,6 +67,16 @@ typedef struct it_tls_session {
     char printed[IT_TLS_ERROR_MAX];  /* the last one written to stderr: once per cause */
 } it_tls_session;
 
+/* OpenSSL (drain thread, inside SSL_read): the server sent a session ticket,
+ * so it accepted the handshake, client certificate included.  0: the
+ * session is not kept (no resumption). */
+static int it_tls_on_ticket(SSL *ssl, SSL_SESSION *session) {
+    it_tls_session *t = SSL_get_app_data(ssl);
+    if (t)
+        t->confirmed = 1;
+    return 0;
+}
+
 /* Configuration (GIL held): a client context, or NULL with `err` saying
  * which file or setting failed and why. */
 static inline void *it_tls_ctx_new(const char *ca, const char *cert, const char *key,
@@ -79,6 +89,9 @@ static inline void *it_tls_ctx_new(const char *ca, const char *cert, const char 
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* no session cache: the new-session callback only tells that a ticket came */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, it_tls_on_ticket);
     const char *failed = NULL, *file = "";
     if (verify) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -236,6 +249,7 @@ static int it_tls_open(it_tls_session *t, uint64_t plain_pos, uint64_t now) {
     SSL_set_bio(t->ssl, t->rbio, t->wbio);  /* the SSL owns them now */
     SSL_set_connect_state(t->ssl);
     SSL_set_cert_cb(t->ssl, it_tls_on_cert_request, t);
+    SSL_set_app_data(t->ssl, t);
     if (t->verify) {
         /* the certificate must name the server: its IP address or host name */
         if (t->peer_is_ip)
@@ -321,7 +335,6 @@ static int it_tls_io(it_tls_session *t, int fd, uint64_t now, uint64_t *sent) {
             it_tls_fail_ssl(t, e);
             return -1;
         }
-        t->confirmed = 1;  /* the server took our certificate and went on */
         if (e != SSL_ERROR_NONE)
             break;
     }
