@@ -13,6 +13,7 @@
 #define IT_DRAIN_H
 
 #include "it_sinks.h"
+#include "it_sink_pftrace.h"
 #include "it_drain_python.h"
 #include <errno.h>
 #include <pthread.h>
@@ -105,6 +106,8 @@ static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
             it_sink_fd_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_BINARY)
             it_sink_binary_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+        else if (s->kind == IT_SINK_PFTRACE)
+            it_sink_pftrace_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_SYSLOG)
             it_syslog_batch(s->syslog, r, recs, n, it_d.pid, it_d.wall_offset, s->values);
         else if (it_d.py_batch && it_on_drain_thread) {
@@ -129,7 +132,10 @@ enum { IT_PASS_PACED = 0, IT_PASS_FLUSH = 1, IT_PASS_LAST = 2 };
 static void it_flush_sinks(int final) {
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
-        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY) && s->len) {
+        if (s->kind == IT_SINK_PFTRACE && final == IT_PASS_LAST)
+            it_sink_pftrace_finish(s);  /* slices still open end with the trace */
+        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY || s->kind == IT_SINK_PFTRACE) &&
+            s->len) {
             it_sink_write_out(s);
             if (final == IT_PASS_LAST && s->len)
                 it_sink_settle(s, 0, 0);  /* the rest of a cut unit: nothing will write it */
@@ -476,6 +482,8 @@ static void it_drain_after_fork_child(it_ring *mine) {
             it_syslog_after_fork(s->syslog);
         if (s->binary)
             it_binary_after_fork(s->binary);
+        if (s->pftrace)
+            it_pft_after_fork(s->pftrace, it_d.pid);
     }
     it_ring *adopted = atomic_exchange(&it_d.adopt, NULL);
     while (adopted) {
