@@ -102,6 +102,7 @@ SINK_SETUPS = {
     "text": "infi_tracing.tracing_output_to_file('trace.log')",
     "jsonl": "infi_tracing.tracing_output_to_file('trace.jsonl', format='jsonl')",
     "binary": "infi_tracing.configure_sinks(['binary://%(tmp)s/trace.itr'])",
+    "perfetto-proto": "infi_tracing.configure_sinks(['perfetto+proto://%(tmp)s/t.pftrace'])",
     "python": """
 class Keep:
     def __init__(self):

@@ -271,7 +271,7 @@ static inline int it_pft_make_room(it_pft *e) {
 /* A track descriptor packet (process, thread or greenlet track). */
 static inline void it_pft_put_track(it_out *o, uint32_t seq, int kind, int64_t pid, int64_t tid,
                                     uint32_t g) {
-    char name[64];
+    char name[64];  /* names below are at most 40 bytes */
     size_t pkt = it_pb_open(o, IT_PB_TRACE_PACKET);
     it_pb_uint(o, IT_PB_PKT_SEQ, seq);
     size_t td = it_pb_open(o, IT_PB_PKT_TRACK_DESC);
@@ -279,20 +279,20 @@ static inline void it_pft_put_track(it_out *o, uint32_t seq, int kind, int64_t p
     if (kind == 1) {
         size_t pd = it_pb_open(o, IT_PB_TD_PROCESS);
         it_pb_uint(o, IT_PB_PD_PID, (uint64_t)pid);
-        snprintf(name, sizeof name, "python (pid %lld)", (long long)pid);
-        it_pb_str(o, IT_PB_PD_NAME, name);
+        int n = snprintf(name, sizeof name, "python (pid %lld)", (long long)pid);
+        it_pb_bytes(o, IT_PB_PD_NAME, name, (size_t)n);
         it_pb_close(o, pd);
     } else if (kind == 2) {
         size_t thd = it_pb_open(o, IT_PB_TD_THREAD);
         it_pb_uint(o, IT_PB_THD_PID, (uint64_t)pid);
         it_pb_uint(o, IT_PB_THD_TID, (uint64_t)tid);
-        snprintf(name, sizeof name, "thread %lld", (long long)tid);
-        it_pb_str(o, IT_PB_THD_NAME, name);
+        int n = snprintf(name, sizeof name, "thread %lld", (long long)tid);
+        it_pb_bytes(o, IT_PB_THD_NAME, name, (size_t)n);
         it_pb_close(o, thd);
     } else {
         it_pb_uint(o, IT_PB_TD_PARENT, it_pft_uuid(2, pid, tid, 0));
-        snprintf(name, sizeof name, "greenlet %u", g);
-        it_pb_str(o, IT_PB_TD_NAME, name);
+        int n = snprintf(name, sizeof name, "greenlet %u", g);
+        it_pb_bytes(o, IT_PB_TD_NAME, name, (size_t)n);
     }
     it_pb_close(o, td);
     it_pb_close(o, pkt);

@@ -1,0 +1,343 @@
+"""Perfetto protobuf (issue #11, item 4): the native perfetto+proto:// sink, read
+back with the Perfetto project's own bindings (perfetto_trace_pb2) and checked
+slice for slice against a binary trace of the same run."""
+
+import os
+from collections import defaultdict
+
+import pytest
+from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as pb
+
+from infi_tracing._binary import read_records
+
+from helpers import FORKED_CHILD, run_traced_program
+
+pytestmark = pytest.mark.native  # make test-asan runs these
+
+CLEARED = pb.TracePacket.SEQ_INCREMENTAL_STATE_CLEARED
+INCREMENTAL_CLOCK = 64
+MONOTONIC = 3
+ENTRIES, EXITS = ("call", "resume"), ("return", "exception", "yield")
+
+BOTH_SINKS = "infi_tracing.configure_sinks(['perfetto+proto://%s/trace.pftrace', " \
+             "'binary://%s/trace.itr'])"
+
+THREADS_AND_GREENLETS = """
+import threading
+import gevent
+
+def leaf(n):
+    return n * 2
+
+def work(n, pause):
+    total = 0
+    for i in range(n):
+        total += leaf(i)
+    if pause:
+        gevent.sleep(0)
+    return total
+
+def in_thread():
+    for i in range(3):
+        work(5, False)
+
+t = threading.Thread(target=in_thread)
+t.start()
+t.join()
+gevent.joinall([gevent.spawn(work, 10, True) for _ in range(4)])
+"""
+
+
+# --- reading a .pftrace as Perfetto does ------------------------------------------------
+
+class Pftrace:
+    """A .pftrace file read with perfetto_trace_pb2 and Perfetto's rules for
+    sequences: incremental state, defaults, the incremental clock, interning.
+
+    `tracks`: uuid -> TrackDescriptor; `slices`: (track uuid, name, begin ns,
+    end ns, cut reason or None) per BEGIN/END pair; `instants`: (track uuid,
+    name, ns); `packets`: the parsed packets; `open`: slices never ended."""
+
+    def __init__(self, path):
+        trace = pb.Trace()
+        with open(path, "rb") as f:
+            trace.ParseFromString(f.read())
+        self.packets = list(trace.packet)
+        self.tracks, self.slices, self.instants = {}, [], []
+        sequences, stacks = {}, defaultdict(list)
+        for packet in self.packets:
+            assert packet.HasField("trusted_packet_sequence_id"), packet
+            seq = packet.trusted_packet_sequence_id
+            if packet.sequence_flags & CLEARED:
+                sequences[seq] = {"names": {}, "track": None, "clock": None, "now": None}
+            state = sequences[seq]  # KeyError: a packet before its sequence's first
+            if packet.HasField("trace_packet_defaults"):
+                defaults = packet.trace_packet_defaults
+                state["clock"] = defaults.timestamp_clock_id
+                state["track"] = defaults.track_event_defaults.track_uuid
+            if packet.HasField("clock_snapshot"):
+                snapshot = packet.clock_snapshot
+                assert snapshot.primary_trace_clock == MONOTONIC
+                clocks = {c.clock_id: c for c in snapshot.clocks}
+                assert clocks[INCREMENTAL_CLOCK].is_incremental
+                assert clocks[INCREMENTAL_CLOCK].timestamp == clocks[MONOTONIC].timestamp
+                state["now"] = clocks[INCREMENTAL_CLOCK].timestamp
+                continue  # Perfetto reads nothing else of such a packet
+            for name in packet.interned_data.event_names:
+                state["names"][name.iid] = name.name
+            if packet.HasField("track_descriptor"):
+                self.tracks[packet.track_descriptor.uuid] = packet.track_descriptor
+            if not packet.HasField("track_event"):
+                continue
+            clock = packet.timestamp_clock_id or state["clock"]
+            if clock == INCREMENTAL_CLOCK:
+                state["now"] += packet.timestamp
+                ts = state["now"]
+            else:
+                assert clock == MONOTONIC
+                ts = packet.timestamp
+            event = packet.track_event
+            track = event.track_uuid if event.HasField("track_uuid") else state["track"]
+            if event.type == pb.TrackEvent.TYPE_SLICE_BEGIN:
+                assert not event.HasField("name"), "names are interned"
+                stacks[track].append((state["names"][event.name_iid], ts))
+            elif event.type == pb.TrackEvent.TYPE_SLICE_END:
+                name, begin = stacks[track].pop()
+                cut = [a.string_value for a in event.debug_annotations if a.name == "cut"]
+                self.slices.append((track, name, begin, ts, cut[0] if cut else None))
+            else:
+                assert event.type == pb.TrackEvent.TYPE_INSTANT
+                self.instants.append((track, event.name, ts))
+        self.open = {track: stack for track, stack in stacks.items() if stack}
+
+    def greenlet_of(self, uuid):
+        """(pid, tid, greenlet) of a greenlet track, checking its nesting: greenlet
+        track -> thread track (ThreadDescriptor) -> process track (ProcessDescriptor)."""
+        track = self.tracks[uuid]
+        assert track.name.startswith("greenlet ")
+        thread = self.tracks[track.parent_uuid].thread
+        assert any(t.process.pid == thread.pid for t in self.tracks.values()
+                   if t.HasField("process")), "no process track for pid %d" % thread.pid
+        return thread.pid, thread.tid, int(track.name.split()[1])
+
+    def thread_of(self, uuid):
+        """(pid, tid) of a thread track."""
+        thread = self.tracks[uuid].thread
+        return thread.pid, thread.tid
+
+    def keyed_slices(self):
+        """Every slice as (pid, tid, greenlet, name, begin, end, cut reason)."""
+        return sorted((*self.greenlet_of(track), name, begin, end, cut)
+                      for track, name, begin, end, cut in self.slices)
+
+
+def expected_slices(records):
+    """The slices a binary trace's records make: entries paired with exits by
+    depth per (pid, tid, greenlet) (native/it_pair.h's rule); an exit without
+    its entry is left out; entries still open at the end end at the trace's
+    last time, cut; a "lost" record cuts what its thread had open."""
+    stacks, slices = defaultdict(list), []
+    last = max(r["mono_ns"] for r in records)
+
+    def cut(stack, key, ts, why):
+        while stack:
+            name, begin, _ = stack.pop()
+            slices.append((*key, name, begin, ts, why))
+
+    for rec in records:
+        if rec["event"] == "lost":
+            for key, stack in stacks.items():
+                if key[:2] == (rec["pid"], rec["tid"]):
+                    cut(stack, key, rec["mono_ns"], "records of its thread were lost")
+            continue
+        if rec["event"] not in ENTRIES + EXITS:
+            continue
+        key = (rec["pid"], rec["tid"], rec["greenlet"])
+        stack, depth = stacks[key], rec["depth"]
+        entry = rec["event"] in ENTRIES
+        while stack and (stack[-1][2] > depth or (entry and stack[-1][2] == depth)):
+            name, begin, _ = stack.pop()
+            slices.append((*key, name, begin, rec["mono_ns"],
+                           "its exit is not in the trace (records lost)"))
+        name = "%s.%s" % (rec["module"], rec["qualname"])
+        if entry:
+            stack.append((name, rec["mono_ns"], depth))
+        elif stack and stack[-1][2] == depth:
+            _, begin, _ = stack.pop()
+            slices.append((*key, name, begin, rec["mono_ns"], None))
+    for key, stack in stacks.items():
+        cut(stack, key, last, "the trace ends before its exit")
+    return sorted(slices)
+
+
+def _traced(tmp_path, body, **source):
+    """Trace `body` into trace.pftrace and trace.itr at once; (Pftrace, binary records)."""
+    source.setdefault("tracing_args", "overflow='block'")
+    run_traced_program(tmp_path, body, sinks=BOTH_SINKS % (tmp_path, tmp_path), **source)
+    return Pftrace(tmp_path / "trace.pftrace"), list(read_records(str(tmp_path / "trace.itr")))
+
+
+# --- the live sink ------------------------------------------------------------------------
+
+def test_live_sink_slices_match_the_binary_trace(tmp_path, backend):
+    """Threads and gevent greenlets: every slice (track, name, begin, end) is the binary's."""
+    trace, records = _traced(tmp_path, THREADS_AND_GREENLETS, backend=backend)
+    assert trace.keyed_slices() == expected_slices(records)
+    greenlets = {r["greenlet"] for r in records if r["qualname"] == "work"}
+    assert len(greenlets) >= 5 and not trace.open  # the thread's and four spawned
+
+
+def test_tracks_nest_greenlet_under_thread_under_process(tmp_path):
+    """Each greenlet's track has its thread's track as parent; each thread's pid has a process track."""
+    trace, records = _traced(tmp_path, THREADS_AND_GREENLETS)
+    keys = {trace.greenlet_of(track) for track, *_ in trace.slices}
+    assert keys == {(r["pid"], r["tid"], r["greenlet"]) for r in records
+                    if r["event"] in ENTRIES}
+    assert len({(pid, tid) for pid, tid, _ in keys}) == 2
+
+
+def test_names_are_interned_once_per_sequence(tmp_path):
+    """Every event name comes from InternedData.event_names, each iid interned once per sequence."""
+    trace, _ = _traced(tmp_path, "def f():\n    pass\nfor i in range(1000):\n    f()\n")
+    interned = defaultdict(list)
+    for packet in trace.packets:
+        for name in packet.interned_data.event_names:
+            interned[packet.trusted_packet_sequence_id, name.iid].append(name.name)
+    assert interned and all(len(names) == 1 for names in interned.values())
+    begins = [p for p in trace.packets if p.track_event.type == pb.TrackEvent.TYPE_SLICE_BEGIN]
+    assert len(begins) >= 1000 and all(p.track_event.name_iid for p in begins)
+
+
+def test_first_packet_of_each_sequence_clears_incremental_state(tmp_path):
+    """A sequence starts with SEQ_INCREMENTAL_STATE_CLEARED, its defaults and its clock snapshot."""
+    trace, _ = _traced(tmp_path, THREADS_AND_GREENLETS)
+    first = {}
+    for packet in trace.packets:
+        first.setdefault(packet.trusted_packet_sequence_id, packet)
+    assert len(first) >= 6
+    for packet in first.values():
+        assert packet.sequence_flags == CLEARED
+        assert packet.trace_packet_defaults.timestamp_clock_id == INCREMENTAL_CLOCK
+        assert packet.HasField("clock_snapshot")
+
+
+UNSET_INSIDE = """
+def stops():
+    infi_tracing.unset_tracing()
+
+def outer():
+    stops()
+
+outer()
+infi_tracing.set_tracing(overflow='block')
+"""
+
+
+def test_slices_open_when_tracing_stops_end_at_the_last_time_cut(tmp_path):
+    """Calls still running when the trace ends end at its last time, annotated "cut"."""
+    trace, records = _traced(tmp_path, UNSET_INSIDE)
+    cut = {name: why for *_, name, begin, end, why in trace.keyed_slices() if why}
+    assert cut["__main__.outer"] == "the trace ends before its exit"
+    assert trace.keyed_slices() == expected_slices(records)
+
+
+OVERFLOWING = """
+import threading
+
+def f(i):
+    return i
+
+def spin():
+    for i in range(200000):
+        f(i)
+
+threads = [threading.Thread(target=spin) for _ in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def test_lost_records_are_instants_and_cut_what_was_open(tmp_path):
+    """Ring overflow: "lost N records" instants on the thread's track sum to the binary's lost counts."""
+    trace, records = _traced(tmp_path, OVERFLOWING, tracing_args="buffer_size=65536")
+    lost = defaultdict(int)
+    for r in records:
+        if r["event"] == "lost":
+            lost[r["pid"], r["tid"]] += r["count"]
+    assert lost, "the ring never overflowed: no lost records to check"
+    shown = defaultdict(int)
+    for track, name, _ in trace.instants:
+        assert name.startswith("lost ") and name.endswith(" records")
+        shown[trace.thread_of(track)] += int(name.split()[1])
+    assert shown == lost
+    slices = trace.keyed_slices()
+    assert slices == expected_slices(records)
+    # exits whose entries went before a gap are left out; slices open at a gap are cut there
+    exits = sum(r["event"] in EXITS for r in records)
+    assert sum(why is None for *_, why in slices) < exits
+    assert any(why == "records of its thread were lost" for *_, why in slices)
+
+
+def test_forked_child_appends_under_sequences_of_its_own(tmp_path):
+    """fork: parent and child write one file; no sequence id is used by both processes."""
+    body = "def in_child():\n    return 1\n" + FORKED_CHILD
+    trace, records = _traced(tmp_path, body)
+    assert len({r["pid"] for r in records}) == 2
+    assert trace.keyed_slices() == expected_slices(records)
+    pids_of_seq = defaultdict(set)
+    for packet in trace.packets:
+        if packet.HasField("track_descriptor") and packet.track_descriptor.HasField("thread"):
+            pids_of_seq[packet.trusted_packet_sequence_id].add(packet.track_descriptor.thread.pid)
+    assert all(len(pids) == 1 for pids in pids_of_seq.values())
+
+
+def test_pid_in_the_path_names_the_process(tmp_path):
+    """perfetto+proto:///trace.{pid}.pftrace writes trace.<pid>.pftrace."""
+    proc = run_traced_program(
+        tmp_path, "def f():\n    pass\nf()\nprint(os.getpid())",
+        setup="import os",
+        sinks="infi_tracing.configure_sinks(['perfetto+proto://%s/trace.{pid}.pftrace'])"
+        % tmp_path)
+    trace = Pftrace(tmp_path / ("trace.%s.pftrace" % proc.stdout.strip()))
+    assert [name for _, name, *_ in trace.slices] == ["__main__.f"]
+
+
+def test_a_host_in_the_url_is_refused(tmp_path):
+    """perfetto+proto://host/path: the error names the sink and says the path must be local."""
+    from infi_tracing import _config
+    with pytest.raises(ValueError, match="perfetto\\+proto://h/x.pftrace.*must be local"):
+        _config.parse_sink_spec("perfetto+proto://h/x.pftrace")
+
+
+KILLED = """
+import os, signal
+def f(i):
+    return i
+for i in range(50000):
+    f(i)
+infi_tracing.flush_tracing()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_file_of_a_killed_process_loads_as_far_as_it_goes(tmp_path):
+    """SIGKILL after a flush: the file holds whole packets only, and every flushed call."""
+    proc = run_traced_program(tmp_path, KILLED, check=False,
+                              sinks="infi_tracing.configure_sinks(['perfetto+proto://%s/t.pftrace'])"
+                              % tmp_path, tracing_args="overflow='block'")
+    assert proc.returncode == -9
+    trace = Pftrace(tmp_path / "t.pftrace")
+    assert sum(name == "__main__.f" for _, name, *_ in trace.slices) == 50000
+
+
+def test_protobuf_is_much_smaller_than_the_json(tmp_path):
+    """The same run to perfetto:// (JSON) and perfetto+proto://: the protobuf is under 1/6 of it."""
+    run_traced_program(
+        tmp_path, "def f(i):\n    return g(i)\ndef g(i):\n    return i\nfor i in range(30000):\n"
+        "    f(i)\n", tracing_args="overflow='block'",
+        sinks="infi_tracing.configure_sinks(['perfetto+proto://%s/t.pftrace', "
+        "'perfetto://%s/t.json'])" % (tmp_path, tmp_path))
+    proto, json_size = os.path.getsize(tmp_path / "t.pftrace"), os.path.getsize(tmp_path / "t.json")
+    assert proto * 6 < json_size, (proto, json_size)
