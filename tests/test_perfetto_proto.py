@@ -10,7 +10,8 @@ from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as pb
 
 from infi_tracing._binary import read_records
 
-from helpers import FORKED_CHILD, run_traced_program
+from binary_files import CALL, LOG, LOST, RETURN, code_chunk, packed_chunk, raw, trace
+from helpers import FORKED_CHILD, run_cli, run_traced_program
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -341,3 +342,98 @@ def test_protobuf_is_much_smaller_than_the_json(tmp_path):
         "'perfetto://%s/t.json'])" % (tmp_path, tmp_path))
     proto, json_size = os.path.getsize(tmp_path / "t.pftrace"), os.path.getsize(tmp_path / "t.json")
     assert proto * 6 < json_size, (proto, json_size)
+
+
+# --- decode --format perfetto-proto ------------------------------------------------------
+
+def _decode(tmp_path, source, *more):
+    """`decode SOURCE --format perfetto-proto -o out.pftrace`: (process, Pftrace or None)."""
+    out = tmp_path / "out.pftrace"
+    proc = run_cli(tmp_path, "decode", source, "--format", "perfetto-proto", "-o", out, *more)
+    return proc, Pftrace(out) if out.exists() else None
+
+
+def test_decode_slices_match_the_binary_trace(tmp_path):
+    """decode of a threads-and-greenlets binary trace: every slice is the binary's."""
+    run_traced_program(tmp_path, THREADS_AND_GREENLETS, tracing_args="overflow='block'",
+                       sinks="infi_tracing.configure_sinks(['binary://%s/trace.itr'])" % tmp_path)
+    proc, decoded = _decode(tmp_path, tmp_path / "trace.itr")
+    assert proc.returncode == 0, proc.stderr
+    records = list(read_records(str(tmp_path / "trace.itr")))
+    assert decoded.keyed_slices() == expected_slices(records)
+    assert len({key[:3] for key in decoded.keyed_slices()}) >= 6
+
+
+def _file(tmp_path, *entries):
+    """A binary trace of f (code 1) and g (code 2), pid 100, thread 101."""
+    path = tmp_path / "t.itr"
+    path.write_bytes(trace(code_chunk(1, "f"), code_chunk(2, "g"), packed_chunk(list(entries))))
+    return path
+
+
+def test_decode_leaves_out_an_exit_whose_entry_is_not_in_the_trace(tmp_path):
+    """The trace starts inside g: g's return makes no slice, f's call and return make one."""
+    path = _file(tmp_path, (RETURN, 2, 1000, 1, 1), (CALL, 1, 2000, 0, 1), (RETURN, 1, 3000, 0, 1))
+    proc, decoded = _decode(tmp_path, path)
+    assert proc.returncode == 0, proc.stderr
+    assert decoded.keyed_slices() == [(100, 101, 1, "mod.f", 2000, 3000, None)]
+
+
+def test_decode_lost_records_cut_open_slices_and_show_an_instant(tmp_path):
+    """f > g open at a 'lost 7' record: both end there, cut; their returns after it are left out."""
+    path = _file(tmp_path, (CALL, 1, 4000, 0, 1), (CALL, 2, 4500, 1, 1),
+                 raw(LOST, ts=5000, count=7), (RETURN, 2, 5500, 1, 1), (RETURN, 1, 6000, 0, 1))
+    proc, decoded = _decode(tmp_path, path)
+    assert proc.returncode == 0, proc.stderr
+    why = "records of its thread were lost"
+    assert decoded.keyed_slices() == [(100, 101, 1, "mod.f", 4000, 5000, why),
+                                      (100, 101, 1, "mod.g", 4500, 5000, why)]
+    [(track, name, ts)] = decoded.instants
+    assert (decoded.thread_of(track), name, ts) == ((100, 101), "lost 7 records", 5000)
+
+
+def test_decode_log_record_is_an_instant_on_its_greenlet(tmp_path):
+    """A log record: an instant "LEVEL logger: message" on its greenlet's track."""
+    path = _file(tmp_path, (CALL, 1, 1000, 0, 3),
+                 raw(LOG, greenlet=3, ts=1500, values=("WARNING", "app", "disk full")),
+                 (RETURN, 1, 2000, 0, 3))
+    proc, decoded = _decode(tmp_path, path)
+    assert proc.returncode == 0, proc.stderr
+    [(track, name, ts)] = decoded.instants
+    assert (decoded.greenlet_of(track), name, ts) == ((100, 101, 3), "WARNING app: disk full", 1500)
+
+
+def test_decode_of_a_cut_file_writes_what_it_read_and_names_the_offset(tmp_path):
+    """A file cut inside its last chunk: exit 1, the file and byte offset on stderr, the rest written."""
+    whole = trace(code_chunk(1, "f"), packed_chunk([(CALL, 1, 1000, 0, 1), (RETURN, 1, 2000, 0, 1)]),
+                  packed_chunk([(CALL, 1, 3000, 0, 1), (RETURN, 1, 4000, 0, 1)]))
+    path = tmp_path / "cut.itr"
+    path.write_bytes(whole[:-5])
+    proc, decoded = _decode(tmp_path, path)
+    assert proc.returncode == 1
+    assert str(path) in proc.stderr and "at byte " in proc.stderr, proc.stderr
+    assert decoded.keyed_slices() == [(100, 101, 1, "mod.f", 1000, 2000, None)]
+
+
+def test_decode_protobuf_is_much_smaller_than_decode_json(tmp_path):
+    """decode to perfetto-proto vs to perfetto (JSON), same binary: under 1/6 of the size."""
+    run_traced_program(
+        tmp_path, "def f(i):\n    return g(i)\ndef g(i):\n    return i\nfor i in range(30000):\n"
+        "    f(i)\n", tracing_args="overflow='block'",
+        sinks="infi_tracing.configure_sinks(['binary://%s/t.itr'])" % tmp_path)
+    proc, _ = _decode(tmp_path, tmp_path / "t.itr")
+    assert proc.returncode == 0, proc.stderr
+    json_proc = run_cli(tmp_path, "decode", tmp_path / "t.itr", "--format", "perfetto", "-q",
+                        "-o", tmp_path / "t.json")
+    assert json_proc.returncode == 0, json_proc.stderr
+    proto, json_size = (os.path.getsize(tmp_path / "out.pftrace"),
+                        os.path.getsize(tmp_path / "t.json"))
+    assert proto * 6 < json_size, (proto, json_size)
+
+
+def test_decode_to_an_unwritable_output_names_it(tmp_path):
+    """-o into a missing folder: exit 1 and the output path in the error."""
+    path = _file(tmp_path, (CALL, 1, 1000, 0, 1), (RETURN, 1, 2000, 0, 1))
+    out = tmp_path / "missing" / "x.pftrace"
+    proc = run_cli(tmp_path, "decode", path, "--format", "perfetto-proto", "-o", out)
+    assert proc.returncode == 1 and str(out) in proc.stderr, proc.stderr

@@ -6,6 +6,8 @@
 #
 #   reader.pyx     Reader: inputs, filters, records for Python and for the
 #                  other .pyx files (cdef next())
+#   pftrace.pyx    decode --format perfetto-proto (it_pftrace.h, shared with
+#                  the live perfetto+proto:// sink)
 #
 # This module never imports the tracer (infi_tracing._api, native._core):
 # a trace is read on machines that never traced.  C declarations come from
@@ -24,3 +26,4 @@ from infi_tracing.analysis.native.includes.it_reader cimport (
     it_reader, it_reader_init, it_reader_destroy, it_reader_next, it_reader_current)
 
 include "reader.pyx"
+include "pftrace.pyx"
