@@ -281,17 +281,16 @@ def test_lost_records_are_instants_and_cut_what_was_open(tmp_path):
     assert any(why == "records of its thread were lost" for *_, why in slices)
 
 
-def test_forked_child_appends_under_sequences_of_its_own(tmp_path):
-    """fork: parent and child write one file; no sequence id is used by both processes."""
+def test_forked_child_writes_a_file_of_its_own(tmp_path):
+    """fork: the child's slices go to trace.<child pid>.pftrace, the parent's stay in trace.pftrace."""
     body = "def in_child():\n    return 1\n" + FORKED_CHILD
     trace, records = _traced(tmp_path, body)
-    assert len({r["pid"] for r in records}) == 2
-    assert trace.keyed_slices() == expected_slices(records)
-    pids_of_seq = defaultdict(set)
-    for packet in trace.packets:
-        if packet.HasField("track_descriptor") and packet.track_descriptor.HasField("thread"):
-            pids_of_seq[packet.trusted_packet_sequence_id].add(packet.track_descriptor.thread.pid)
-    assert all(len(pids) == 1 for pids in pids_of_seq.values())
+    parent = trace.keyed_slices()[0][0]
+    [child] = {r["pid"] for r in records} - {parent}
+    child_trace = Pftrace(tmp_path / ("trace.%d.pftrace" % child))
+    for pid, pftrace in ((parent, trace), (child, child_trace)):
+        assert pftrace.keyed_slices() == expected_slices([r for r in records if r["pid"] == pid])
+    assert "__main__.in_child" in {name for _, _, _, name, *_ in child_trace.keyed_slices()}
 
 
 def test_pid_in_the_path_names_the_process(tmp_path):

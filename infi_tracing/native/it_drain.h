@@ -483,7 +483,7 @@ static void it_drain_after_fork_child(it_ring *mine) {
         if (s->binary)
             it_binary_after_fork(s->binary);
         if (s->pftrace)
-            it_pft_after_fork(s->pftrace, it_d.pid);
+            it_sink_pftrace_after_fork(s, it_d.pid);
     }
     it_ring *adopted = atomic_exchange(&it_d.adopt, NULL);
     while (adopted) {

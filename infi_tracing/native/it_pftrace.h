@@ -48,8 +48,8 @@
  *
  * Memory: one slot per greenlet with open slices or recent events; slots
  * with nothing open are dropped when the table fills (their next event
- * starts a new sequence), so a million short-lived greenlets leave nothing
- * behind.  Writing: each step (a new sequence, an interned name, an event,
+ * starts a new sequence, and their ids are reused), so a million
+ * short-lived greenlets leave nothing behind.  Writing: each step (a new sequence, an interned name, an event,
  * one cut) checks it has IT_PFT_STEP_MAX bytes of room first; out of room,
  * a call returns IT_PFT_FULL having done only whole steps, and is called
  * again for the same record once the buffer was written out. */
@@ -107,8 +107,11 @@ typedef struct {
 typedef struct it_pft {
     it_pft_seq *slots;      /* open addressing, linear probing */
     uint32_t cap, used;     /* cap: a power of two */
-    uint32_t next_seq;      /* the next sequence id (plus seq_base) */
-    uint32_t seq_base;      /* 0, or a forked child's own range (it_pft_after_fork) */
+    uint32_t next_seq;      /* the next sequence id never used */
+    uint32_t *free_seq;     /* ids of sequences ended (their slots dropped), to reuse: a new
+                             * sequence clears the state, and small ids keep packets small
+                             * however many greenlets a server goes through */
+    uint32_t nfree, capfree;
     int64_t wall_offset;    /* realtime - monotonic, for the clock snapshots */
     uint64_t max_ts;        /* the latest time seen: where unfinished slices end */
     it_pft_seq *last;       /* the last slot used (consecutive records share it) */
@@ -198,19 +201,20 @@ static inline void it_pft_destroy(it_pft *e) {
     for (uint32_t i = 0; e->slots && i < e->cap; i++)
         it_pft_slot_free(&e->slots[i]);
     free(e->slots);
+    free(e->free_seq);
     memset(e, 0, sizeof *e);
 }
 
-/* In a forked child: the parent's sequences and open slices are the
- * parent's (its pid names other tracks); sequence ids come from a range of
- * the child's own, so both can append to one file. */
-static inline void it_pft_after_fork(it_pft *e, long pid) {
+/* In a forked child (which writes a file of its own, it_sink_pftrace.h):
+ * the parent's sequences and open slices are the parent's. */
+static inline void it_pft_after_fork(it_pft *e) {
     for (uint32_t i = 0; i < e->cap; i++)
         it_pft_slot_free(&e->slots[i]);
     e->used = 0;
     e->last = NULL;
     e->next_seq = 1;
-    e->seq_base = (uint32_t)pid << 12;
+    e->nfree = 0;
+    e->max_ts = 0;
 }
 
 static inline uint32_t it_pft_hash(const it_pft *e, int64_t pid, int64_t tid, uint32_t g) {
@@ -255,6 +259,16 @@ static inline int it_pft_make_room(it_pft *e) {
         if (!s->used)
             continue;
         if (!s->nopen) {
+            if (e->nfree == e->capfree) {
+                uint32_t n = e->capfree ? e->capfree * 2 : 256;
+                uint32_t *p = realloc(e->free_seq, n * sizeof *p);
+                if (p) {
+                    e->free_seq = p;
+                    e->capfree = n;
+                }
+            }
+            if (e->nfree < e->capfree)
+                e->free_seq[e->nfree++] = s->seq;  /* else the id is not reused */
             it_pft_slot_free(s);
             continue;
         }
@@ -326,7 +340,7 @@ static inline it_pft_seq *it_pft_seq_get(it_pft *e, it_out *o, int64_t pid, int6
     s->pid = pid;
     s->tid = tid;
     s->greenlet = g;
-    s->seq = e->seq_base + e->next_seq++;
+    s->seq = e->nfree ? e->free_seq[--e->nfree] : e->next_seq++;
     s->last_ts = ts;
     e->used++;
     e->last = s;

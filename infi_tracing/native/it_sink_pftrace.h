@@ -4,33 +4,79 @@
  * same buffer, marks and accounting: records written + lost + pending ==
  * records handed over; "lost N" notices are not records).  Every write()
  * holds whole packets, so a file cut short by a crash loads as far as it
- * goes. */
+ * goes.  A forked child writes a file of its own (it_sink_pftrace_after_fork). */
 #ifndef IT_SINK_PFTRACE_H
 #define IT_SINK_PFTRACE_H
 
 #include "it_sinks.h"
 #include "it_pftrace.h"
+#include <fcntl.h>
 
-static inline it_pft *it_pft_new(void) {
-    it_pft *e = malloc(sizeof *e);
-    if (e && it_pft_init(e, 0) < 0) {
-        free(e);
+/* The sink's state: the encoder, and the file's path, from which a forked
+ * child makes the name of its own file. */
+typedef struct it_pft_sink {
+    it_pft e;
+    char *path;
+} it_pft_sink;
+
+static inline it_pft_sink *it_pft_sink_new(const char *path) {
+    it_pft_sink *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->path = strdup(path);
+    if (!p->path || it_pft_init(&p->e, 0) < 0) {
+        free(p->path);
+        free(p);
         return NULL;
     }
-    return e;
+    return p;
 }
 
-static inline void it_pft_free(it_pft *e) {
-    if (e) {
-        it_pft_destroy(e);
-        free(e);
+static inline void it_pft_sink_free(it_pft_sink *p) {
+    if (p) {
+        it_pft_destroy(&p->e);
+        free(p->path);
+        free(p);
     }
+}
+
+/* In a forked child (one thread, from the at-fork hook): the child writes
+ * its own file, PATH with ".<pid>" before the extension (trace.pftrace ->
+ * trace.<pid>.pftrace, as `run` names a spawned child's), so the parent's
+ * file keeps one process's packet sequences and the child starts a trace
+ * of its own.  A file that cannot be opened fails the sink: the child's
+ * records are counted lost. */
+static void it_sink_pftrace_after_fork(it_sink *s, long pid) {
+    it_pft_sink *p = s->pftrace;
+    it_pft_after_fork(&p->e);
+    const char *base = strrchr(p->path, '/');
+    base = base ? base + 1 : p->path;
+    const char *dot = strrchr(base, '.');
+    size_t root = dot && dot != base ? (size_t)(dot - p->path) : strlen(p->path);
+    char *child = malloc(strlen(p->path) + 32);
+    int fd = -1;
+    if (child) {
+        sprintf(child, "%.*s.%ld%s", (int)root, p->path, pid, p->path + root);
+        fd = open(child, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    }
+    int err = child ? errno : ENOMEM;
+    if (s->owns_fd && s->fd >= 0)
+        close(s->fd);
+    s->fd = fd;
+    s->owns_fd = 1;
+    s->failed = 0;
+    if (fd < 0) {
+        s->failed = err;
+        atomic_store_explicit(&s->last_errno, err, memory_order_relaxed);
+    }
+    free(p->path);  /* a grandchild's file is named after the child's */
+    p->path = child ? child : strdup("");
 }
 
 /* One record into the buffer, writing it out as often as the encoder
  * asks.  0: the sink failed (the record was not written). */
 static int it_sink_pftrace_one(it_sink *s, const it_record *rec, long pid, long tid) {
-    it_pft *e = s->pftrace;
+    it_pft *e = &s->pftrace->e;
     const it_code_entry *code = it_record_code(rec);
     for (;;) {
         if (!it_sink_room(s, IT_PFT_STEP_MAX))
@@ -58,7 +104,7 @@ static int it_sink_pftrace_one(it_sink *s, const it_record *rec, long pid, long 
 
 static void it_sink_pftrace_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
                                   long pid, int64_t wall_offset) {
-    s->pftrace->wall_offset = wall_offset;
+    s->pftrace->e.wall_offset = wall_offset;
     for (size_t i = 0; i < n; i++) {
         if (s->failed || !it_sink_pftrace_one(s, recs[i], pid, r->tid)) {
             it_sink_give_up(s, recs + i, n - i);
@@ -74,7 +120,7 @@ static void it_sink_pftrace_batch(it_sink *s, const it_ring *r, const it_record 
 static void it_sink_pftrace_finish(it_sink *s) {
     while (!s->failed) {
         it_out o = {s->buf + s->len, 0, IT_SINK_BUF - s->len};
-        int rc = it_pft_finish(s->pftrace, &o);
+        int rc = it_pft_finish(&s->pftrace->e, &o);
         s->len += o.len;
         if (rc == IT_PFT_DONE)
             break;

@@ -54,7 +54,7 @@ typedef struct it_sink {
     PyObject *pyobj;         /* IT_SINK_PY: the sink object (owned by the Cython wrapper) */
     it_syslog *syslog;       /* IT_SINK_SYSLOG */
     it_binary *binary;       /* IT_SINK_BINARY */
-    struct it_pft *pftrace;  /* IT_SINK_PFTRACE: the Perfetto encoder's state (it_sink_pftrace.h) */
+    struct it_pft_sink *pftrace;  /* IT_SINK_PFTRACE: encoder and path (it_sink_pftrace.h) */
     char *buf;               /* IT_SINK_FD, IT_SINK_BINARY, IT_SINK_PFTRACE: bytes not yet written */
     size_t len;
     it_sink_mark *marks;     /* IT_SINK_FD, IT_SINK_BINARY: record ends in `buf` */

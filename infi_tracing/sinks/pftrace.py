@@ -6,8 +6,8 @@ slice per call with exact nanosecond times; function names interned; "lost N"
 and log records as instants.  Open the file at https://ui.perfetto.dev or with
 Perfetto's trace_processor.  The file is truncated when opened and written in
 whole packets, so a file cut short by a crash loads as far as it goes.  A
-forked child appends to it under sequence ids of its own; a child started as
-a fresh interpreter by ``run`` gets a file of its own (``trace.{pid}.pftrace``).
+forked child writes a file of its own, ``trace.<pid>.pftrace`` beside
+``trace.pftrace`` (as a child started as a fresh interpreter by ``run`` does).
 """
 
 import os
@@ -34,7 +34,7 @@ class PerfettoProtoSink:
             return
         self.path, fd = open_trace_file(self.path, os.O_WRONLY | os.O_TRUNC | os.O_APPEND,
                                         "Perfetto protobuf trace file")
-        self.handle = SinkHandle.pftrace(fd, self.name)
+        self.handle = SinkHandle.pftrace(fd, self.path, self.name)
 
     def write(self, batch):
         """Records are written by the drain thread through the handle."""

@@ -1,6 +1,6 @@
-# Declarations of it_sink_pftrace.h: the live Perfetto protobuf sink's encoder state.
-from infi_tracing.native.includes.it_pftrace cimport it_pft
-
+# Declarations of it_sink_pftrace.h: the live Perfetto protobuf sink's state.
 cdef extern from "it_sink_pftrace.h" nogil:
-    it_pft *it_pft_new()
-    void it_pft_free(it_pft *e)
+    ctypedef struct it_pft_sink:
+        pass
+    it_pft_sink *it_pft_sink_new(const char *path)
+    void it_pft_sink_free(it_pft_sink *p)
