@@ -11,7 +11,7 @@ from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as pb
 from infi_tracing._binary import read_records
 
 from binary_files import CALL, LOG, LOST, RETURN, code_chunk, packed_chunk, raw, trace
-from helpers import FORKED_CHILD, run_cli, run_traced_program
+from helpers import FORKED_CHILD, run_cli, run_traced_program, write
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -291,6 +291,52 @@ def test_forked_child_writes_a_file_of_its_own(tmp_path):
     for pid, pftrace in ((parent, trace), (child, child_trace)):
         assert pftrace.keyed_slices() == expected_slices([r for r in records if r["pid"] == pid])
     assert "__main__.in_child" in {name for _, _, _, name, *_ in child_trace.keyed_slices()}
+
+
+SPAWNS = """
+import multiprocessing, os
+
+def work(i):
+    return i
+
+if __name__ == "__main__":
+    p = multiprocessing.get_context("spawn").Process(target=work, args=(1,))
+    p.start()
+    p.join(60)
+    print(p.pid)
+"""
+
+
+def test_run_gives_a_spawned_child_a_file_of_its_own(tmp_path):
+    """`run --sink perfetto+proto://...trace.pftrace`: a spawned child writes trace.<pid>.pftrace."""
+    write(tmp_path / "prog.py", SPAWNS)
+    proc = run_cli(tmp_path, "run", "--no-summary", "--include", "prog.py", "--sink",
+                   "perfetto+proto://%s/trace.pftrace" % tmp_path, "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    child = int(proc.stdout.split()[-1])
+    own = Pftrace(tmp_path / ("trace.%d.pftrace" % child)).keyed_slices()
+    assert {key[0] for key in own} == {child}
+    assert "__mp_main__.work" in {name for _, _, _, name, *_ in own}
+    assert child not in {key[0] for key in Pftrace(tmp_path / "trace.pftrace").keyed_slices()}
+
+
+CHURN = """
+import gevent
+
+def handle(i):
+    return i
+
+for i in range(3000):
+    gevent.spawn(handle, i).join()
+"""
+
+
+def test_thousands_of_short_greenlets_keep_sequence_ids_small(tmp_path):
+    """3000 greenlets one after another: every slice right, and sequence ids are reused."""
+    trace, records = _traced(tmp_path, CHURN)
+    assert trace.keyed_slices() == expected_slices(records)
+    assert len({key[2] for key in trace.keyed_slices()}) > 3000
+    assert max(p.trusted_packet_sequence_id for p in trace.packets) < 1000
 
 
 def test_pid_in_the_path_names_the_process(tmp_path):
