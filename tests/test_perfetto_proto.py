@@ -293,6 +293,25 @@ def test_forked_child_writes_a_file_of_its_own(tmp_path):
     assert "__main__.in_child" in {name for _, _, _, name, *_ in child_trace.keyed_slices()}
 
 
+FORK_AND_EXIT = """
+import os
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print(pid)
+"""
+
+
+def test_forked_child_that_records_nothing_leaves_no_file(tmp_path):
+    """A child that exits at once records nothing: no trace.<pid>.pftrace appears."""
+    proc = run_traced_program(tmp_path, FORK_AND_EXIT, sinks="infi_tracing.configure_sinks("
+                              "['perfetto+proto://%s/trace.pftrace'])" % tmp_path)
+    child = int(proc.stdout.split()[-1])
+    assert (tmp_path / "trace.pftrace").exists()
+    assert not (tmp_path / ("trace.%d.pftrace" % child)).exists()
+
+
 SPAWNS = """
 import multiprocessing, os
 

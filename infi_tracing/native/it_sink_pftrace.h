@@ -17,6 +17,7 @@
 typedef struct it_pft_sink {
     it_pft e;
     char *path;
+    int reopen;  /* a forked child: open `path` before writing (it_sink_pftrace_after_fork) */
 } it_pft_sink;
 
 static inline it_pft_sink *it_pft_sink_new(const char *path) {
@@ -44,33 +45,41 @@ static inline void it_pft_sink_free(it_pft_sink *p) {
  * its own file, PATH with ".<pid>" before the extension (trace.pftrace ->
  * trace.<pid>.pftrace, as `run` names a spawned child's), so the parent's
  * file keeps one process's packet sequences and the child starts a trace
- * of its own.  A file that cannot be opened fails the sink: the child's
- * records are counted lost. */
+ * of its own.  The file is opened with the child's first records (by the
+ * drain), so a child that records nothing (it execs, or never traces)
+ * leaves no file. */
 static void it_sink_pftrace_after_fork(it_sink *s, long pid) {
     it_pft_sink *p = s->pftrace;
     it_pft_after_fork(&p->e);
+    if (s->owns_fd && s->fd >= 0)
+        close(s->fd);  /* the parent's */
+    s->fd = -1;
+    s->owns_fd = 1;
+    s->failed = 0;
     const char *base = strrchr(p->path, '/');
     base = base ? base + 1 : p->path;
     const char *dot = strrchr(base, '.');
     size_t root = dot && dot != base ? (size_t)(dot - p->path) : strlen(p->path);
     char *child = malloc(strlen(p->path) + 32);
-    int fd = -1;
-    if (child) {
+    if (child)
         sprintf(child, "%.*s.%ld%s", (int)root, p->path, pid, p->path + root);
-        fd = open(child, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    }
-    int err = child ? errno : ENOMEM;
-    if (s->owns_fd && s->fd >= 0)
-        close(s->fd);
-    s->fd = fd;
-    s->owns_fd = 1;
-    s->failed = 0;
-    if (fd < 0) {
-        s->failed = err;
-        atomic_store_explicit(&s->last_errno, err, memory_order_relaxed);
-    }
     free(p->path);  /* a grandchild's file is named after the child's */
-    p->path = child ? child : strdup("");
+    p->path = child;
+    p->reopen = 1;
+}
+
+/* A forked child's first write: its own file.  0: it cannot be opened (the
+ * sink fails, with the reason in last_errno: the records are counted lost). */
+static int it_sink_pftrace_open(it_sink *s) {
+    it_pft_sink *p = s->pftrace;
+    p->reopen = 0;
+    s->fd = p->path ? open(p->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)
+                    : -1;
+    if (s->fd >= 0)
+        return 1;
+    s->failed = p->path ? errno : ENOMEM;
+    atomic_store_explicit(&s->last_errno, s->failed, memory_order_relaxed);
+    return 0;
 }
 
 /* One record into the buffer, writing it out as often as the encoder
@@ -105,6 +114,8 @@ static int it_sink_pftrace_one(it_sink *s, const it_record *rec, long pid, long 
 static void it_sink_pftrace_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
                                   long pid, int64_t wall_offset) {
     s->pftrace->e.wall_offset = wall_offset;
+    if (s->pftrace->reopen && !s->failed)
+        it_sink_pftrace_open(s);
     for (size_t i = 0; i < n; i++) {
         if (s->failed || !it_sink_pftrace_one(s, recs[i], pid, r->tid)) {
             it_sink_give_up(s, recs + i, n - i);
@@ -118,6 +129,8 @@ static void it_sink_pftrace_batch(it_sink *s, const it_ring *r, const it_record 
 /* The last pass: slices still open are ended (it_pft_finish), then all is
  * written out. */
 static void it_sink_pftrace_finish(it_sink *s) {
+    if (s->pftrace->reopen)
+        return;  /* a forked child that wrote nothing: nothing to end */
     while (!s->failed) {
         it_out o = {s->buf + s->len, 0, IT_SINK_BUF - s->len};
         int rc = it_pft_finish(&s->pftrace->e, &o);
