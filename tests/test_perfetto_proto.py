@@ -65,7 +65,7 @@ class Pftrace:
             trace.ParseFromString(f.read())
         self.packets = list(trace.packet)
         self.tracks, self.slices, self.instants = {}, [], []
-        sequences, stacks = {}, defaultdict(list)
+        sequences, stacks, snapshots = {}, defaultdict(list), 0
         for packet in self.packets:
             assert packet.HasField("trusted_packet_sequence_id"), packet
             seq = packet.trusted_packet_sequence_id
@@ -78,7 +78,9 @@ class Pftrace:
                 state["track"] = defaults.track_event_defaults.track_uuid
             if packet.HasField("clock_snapshot"):
                 snapshot = packet.clock_snapshot
-                assert snapshot.primary_trace_clock == MONOTONIC
+                if not snapshots:  # the file's first names the trace's clock
+                    assert snapshot.primary_trace_clock == MONOTONIC
+                snapshots += 1
                 clocks = {c.clock_id: c for c in snapshot.clocks}
                 assert clocks[INCREMENTAL_CLOCK].is_incremental
                 assert clocks[INCREMENTAL_CLOCK].timestamp == clocks[MONOTONIC].timestamp
@@ -217,6 +219,8 @@ def test_first_packet_of_each_sequence_clears_incremental_state(tmp_path):
     for packet in trace.packets:
         first.setdefault(packet.trusted_packet_sequence_id, packet)
     assert len(first) >= 6
+    primary = [p.clock_snapshot.primary_trace_clock for p in first.values()]
+    assert primary[0] == MONOTONIC and not any(primary[1:])  # named once, in the first
     for packet in first.values():
         assert packet.sequence_flags == CLEARED
         assert packet.trace_packet_defaults.timestamp_clock_id == INCREMENTAL_CLOCK

@@ -16,9 +16,10 @@
  *    incremental state (SEQ_INCREMENTAL_STATE_CLEARED) and sets the
  *    defaults: track_event_defaults.track_uuid = the greenlet's track, and
  *    timestamp_clock_id = 64, a sequence-scoped incremental clock whose
- *    ClockSnapshot ties it to CLOCK_MONOTONIC (the trace's clock, marked
- *    primary) and CLOCK_REALTIME (wall time).  Why per greenlet: an event
- *    packet then names neither its track nor an absolute time: a call is
+ *    ClockSnapshot ties it to CLOCK_MONOTONIC (the trace's clock, named
+ *    primary in the file's first snapshot) and CLOCK_REALTIME (wall time).
+ *    Why per greenlet: an event packet then names neither its track nor
+ *    an absolute time: a call is
  *    2 (packet) + 2-3 (time delta) + 2 (sequence) + 2 (TrackEvent) + 2
  *    (type) + 2 (name_iid) = 12-13 bytes, a return 10-11, about 1/8 of the
  *    same events in Perfetto's JSON.  SEQ_NEEDS_INCREMENTAL_STATE is not
@@ -76,6 +77,7 @@ typedef struct it_pft {
     int64_t wall_offset;    /* realtime - monotonic, for the clock snapshots */
     uint64_t max_ts;        /* the latest time seen: where unfinished slices end */
     it_pft_seq *last;       /* the last slot used (consecutive records share it) */
+    int primary_set;        /* the file's first clock snapshot named the trace's clock */
     int oom;                /* an allocation failed: some state was dropped */
 } it_pft;
 
@@ -114,6 +116,7 @@ static inline void it_pft_after_fork(it_pft *e) {
     e->next_seq = 1;
     e->nfree = 0;
     e->max_ts = 0;
+    e->primary_set = 0;  /* the child's file is a trace of its own */
 }
 
 static inline uint32_t it_pft_hash(const it_pft *e, int64_t pid, int64_t tid, uint32_t g) {
@@ -219,7 +222,12 @@ static inline it_pft_seq *it_pft_seq_get(it_pft *e, it_out *o, int64_t pid, int6
     it_pft_put_clock(o, IT_PB_CLOCK_MONOTONIC, ts, 0);
     it_pft_put_clock(o, IT_PFT_CLOCK, ts, 1);
     it_pft_put_clock(o, IT_PB_CLOCK_REALTIME, ts + (uint64_t)e->wall_offset, 0);
-    it_pb_uint(o, IT_PB_CS_PRIMARY, IT_PB_CLOCK_MONOTONIC);
+    if (!e->primary_set) {
+        /* once per file: Perfetto takes the trace's clock from the first
+         * snapshot, and complains when told again after converting times */
+        it_pb_uint(o, IT_PB_CS_PRIMARY, IT_PB_CLOCK_MONOTONIC);
+        e->primary_set = 1;
+    }
     it_pb_close(o, cs);
     it_pb_close(o, pkt);
     /* the tracks (written again with each new sequence: same uuids) */
