@@ -83,11 +83,19 @@ static int it_sink_pftrace_open(it_sink *s) {
 }
 
 /* One record into the buffer, writing it out as often as the encoder
- * asks.  0: the sink failed (the record was not written). */
-static int it_sink_pftrace_one(it_sink *s, const it_record *rec, long pid, long tid) {
+ * asks.  `*unmarked`: records put in the buffer since the last mark (one
+ * mark per record would cost more than encoding one); they are marked
+ * before anything is written out, so a write-out settles each of them.
+ * 0: the sink failed (the record was not written). */
+static int it_sink_pftrace_one(it_sink *s, const it_record *rec, long pid, long tid,
+                               uint32_t *unmarked) {
     it_pft *e = &s->pftrace->e;
     const it_code_entry *code = it_record_code(rec);
     for (;;) {
+        if (*unmarked && !(s->len + IT_PFT_STEP_MAX <= IT_SINK_BUF && s->nmarks < IT_SINK_MARKS)) {
+            it_sink_mark_end(s, *unmarked);  /* it_sink_room is about to write out */
+            *unmarked = 0;
+        }
         if (!it_sink_room(s, IT_PFT_STEP_MAX))
             return 0;
         it_out o = {s->buf + s->len, 0, IT_SINK_BUF - s->len};
@@ -106,24 +114,26 @@ static int it_sink_pftrace_one(it_sink *s, const it_record *rec, long pid, long 
         if (rc == IT_PFT_DONE)
             return 1;
         /* out of room part way: the whole steps taken stay in the buffer
-         * (unmarked, written with the next write-out, which it_sink_room
-         * does now); the encoder goes on after them */
+         * (written with the next write-out, which it_sink_room does now);
+         * the encoder goes on after them */
     }
 }
 
 static void it_sink_pftrace_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
                                   long pid, int64_t wall_offset) {
+    uint32_t unmarked = 0;
     s->pftrace->e.wall_offset = wall_offset;
     if (s->pftrace->reopen && !s->failed)
         it_sink_pftrace_open(s);
     for (size_t i = 0; i < n; i++) {
-        if (s->failed || !it_sink_pftrace_one(s, recs[i], pid, r->tid)) {
-            it_sink_give_up(s, recs + i, n - i);
+        if (s->failed || !it_sink_pftrace_one(s, recs[i], pid, r->tid, &unmarked)) {
+            it_sink_give_up(s, recs + i, n - i);  /* those before were marked */
             return;
         }
-        if (recs[i]->event != IT_EV_LOST)
-            it_sink_mark_end(s, 1);
+        unmarked += recs[i]->event != IT_EV_LOST;
     }
+    if (unmarked)
+        it_sink_mark_end(s, unmarked);  /* room: it_sink_room left a mark free */
 }
 
 /* The last pass: slices still open are ended (it_pft_finish), then all is
