@@ -8,10 +8,9 @@ from collections import defaultdict
 import pytest
 from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as pb
 
-from infi_tracing._binary import read_records
-
 from binary_files import CALL, LOG, LOST, RETURN, code_chunk, packed_chunk, raw, trace
 from helpers import FORKED_CHILD, SINK_CLASSES, run_cli, run_traced_program, write
+from reference_binary import read_records
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 

@@ -8,11 +8,15 @@ process, thread, greenlet, function globs and depth.  Errors of one file
 (damaged, cut short, not a trace) are kept in ``Reader.errors`` with the byte
 offset, after everything readable before them was delivered.
 
+``decode(paths, ...)`` and ``replay(paths, ...)`` are the commands of the
+same names (text and JSON lines written natively).
+
 This package imports the trace formats and its own extension module, never
 the tracer: a trace can be read where nothing was ever traced.
 """
 
+from infi_tracing.analysis._decode import decode, replay
 from infi_tracing.analysis._filters import parse_duration, parse_time
 from infi_tracing.analysis._reading import Reader
 
-__all__ = ["Reader", "parse_time", "parse_duration"]
+__all__ = ["Reader", "decode", "replay", "parse_time", "parse_duration"]

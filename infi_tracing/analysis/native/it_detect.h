@@ -59,8 +59,8 @@ static inline it_rsource *it_detect_open(it_rinput *in, it_rfuncs *funcs, uint32
     }
     char shown[80];
     it_detect_show(shown, sizeof shown, p, n, 16);
-    snprintf(err, IT_RSOURCE_ERR, "is not a binary trace (starts with \"%s\", expected %s)",
-             shown, IT_RBIN_MAGIC);
+    snprintf(err, IT_RSOURCE_ERR, "is not a binary trace: it starts with \"%s\" at byte 0 "
+             "(expected %s)", shown, IT_RBIN_MAGIC);
     return NULL;
 }
 
