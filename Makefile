@@ -43,7 +43,7 @@ demo: $(BUILT)
 test: $(BUILT) lint syslog-daemons
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# lint-ruff needs the dependencies only; lint-stub checks _core.pyi against the built module
+# lint-ruff needs the dependencies only; lint-stub checks _core.pyi and analysis/_reader.pyi against the built modules
 # with mypy's stubtest (names, signatures, defaults; tests/native/stubtest-allowlist.txt has
 # what Cython adds).  Disjoint bases (PEP 800) are not checked: no stub consumer relies on them.
 lint: lint-ruff lint-stub
@@ -53,7 +53,8 @@ lint-ruff: $(DEPS)
 
 lint-stub: $(BUILT)
 	$(VENV)/bin/stubtest --mypy-config-file pyproject.toml --ignore-disjoint-bases \
-	  --allowlist tests/native/stubtest-allowlist.txt infi_tracing.native._core
+	  --allowlist tests/native/stubtest-allowlist.txt infi_tracing.native._core \
+	  infi_tracing.analysis._reader
 
 syslog-daemons:
 	.ci/install-syslog-daemons
@@ -85,7 +86,9 @@ $(ASAN_VENV)/.infi-tracing-installed: $(SOURCES)
 	$(MAKE) --no-print-directory VENV=$(ASAN_VENV) $(ASAN_VENV)/.deps-installed
 	INFI_TRACING_SANITIZE=address,undefined $(ASAN_VENV)/bin/python -m pip install -q \
 	  --no-build-isolation --no-deps --force-reinstall . ./$(EXAMPLE_PLUGIN)
-	ldd $(ASAN_VENV)/lib/python$(PYVER)/site-packages/infi_tracing/native/_core*.so | grep -q libasan
+	for so in native/_core analysis/_reader; do \
+	  ldd $(ASAN_VENV)/lib/python$(PYVER)/site-packages/infi_tracing/$$so*.so | grep -q libasan || exit 1; \
+	done
 	touch $@
 
 test-asan: $(ASAN_VENV)/.infi-tracing-installed
@@ -150,4 +153,4 @@ bench-soak: $(BUILT)
 	$(VPY) benchmarks/rss_soak.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv build *.egg-info infi_tracing/native/_core.c
+	rm -rf .venv build *.egg-info infi_tracing/native/_core.c infi_tracing/analysis/_reader.c

@@ -30,16 +30,37 @@ if SANITIZE:
     # sanitized build would be installed into the normal venv, or the reverse.
     options["build"] = {"build_base": os.path.join("build", "sanitize-" + SANITIZE.replace(",", "-"))}
 
-extension = Extension(
-    "infi_tracing.native._core",
-    sources=[os.path.join(NATIVE, "_core.pyx")],
-    include_dirs=[NATIVE],
-    depends=[os.path.join(folder, name)
-             for folder in (NATIVE, os.path.join(NATIVE, "includes"))
-             for name in os.listdir(folder)
-             if name.endswith((".h", ".pxd", ".pxi", ".pyx"))] + ["setup.py"],
-    extra_compile_args=compile_args,
-    extra_link_args=link_args,
-)
+ANALYSIS = os.path.join("infi_tracing", "analysis")
 
-setup(ext_modules=cythonize([extension], language_level=3, include_path=["."]), options=options)
+
+def _depends(*folders):
+    """The headers and Cython files of `folders` (and setup.py): a change rebuilds."""
+    return [os.path.join(folder, name)
+            for folder in folders
+            for name in os.listdir(folder)
+            if name.endswith((".h", ".pxd", ".pxi", ".pyx"))] + ["setup.py"]
+
+
+extensions = [
+    Extension(
+        "infi_tracing.native._core",
+        sources=[os.path.join(NATIVE, "_core.pyx")],
+        include_dirs=[NATIVE],
+        depends=_depends(NATIVE, os.path.join(NATIVE, "includes")),
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    ),
+    # The trace reader and analysis commands: its own module, which never
+    # loads the tracer; its headers may include the shared ones of native/.
+    Extension(
+        "infi_tracing.analysis._reader",
+        sources=[os.path.join(ANALYSIS, "_reader.pyx")],
+        include_dirs=[os.path.join(ANALYSIS, "native"), NATIVE],
+        depends=_depends(ANALYSIS, os.path.join(ANALYSIS, "native"),
+                         os.path.join(ANALYSIS, "native", "includes"), NATIVE),
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    ),
+]
+
+setup(ext_modules=cythonize(extensions, language_level=3, include_path=["."]), options=options)

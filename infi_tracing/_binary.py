@@ -7,7 +7,7 @@ on them unchanged.
 
 import struct
 
-from infi_tracing._records import CALL, EVENT_NAMES, LOG, LOST, YIELD, record_dict
+from infi_tracing._records import CALL, EVENT_NAMES, LOG, LOST, SWITCH, YIELD, record_dict
 
 __all__ = ["MAGIC", "TraceFileError", "read_records", "check_trace_file"]
 
@@ -94,6 +94,8 @@ def _decode_records(path, data, pos, end, pid, tid, wall_offset, codes):
             raise TraceFileError("%s: damaged record at byte %d" % (path, pos))
         if event == LOST:
             yield record_dict(event, ts, wall_offset, pid, tid, count=code_id | greenlet << 32)
+        elif event == SWITCH:  # code_id: the greenlet switched from
+            yield record_dict(event, ts, wall_offset, pid, tid, greenlet, from_greenlet=code_id)
         else:
             payload = data[pos + _RECORD.size:pos + size].split(b"\0")
             values = [v.decode("utf-8", "replace") for v in payload[:3 if event == LOG else

@@ -1,0 +1,18 @@
+"""Reading traces: the native reader every command uses, and the analysis
+commands built on it.
+
+``Reader(paths, ...)`` reads binary traces (one or several files, "-" for
+standard input) with bounded memory, pairs every call with its return
+(``duration_ns``, ``active_ns``, ``self_ns`` on exits) and filters by time,
+process, thread, greenlet, function globs and depth.  Errors of one file
+(damaged, cut short, not a trace) are kept in ``Reader.errors`` with the byte
+offset, after everything readable before them was delivered.
+
+This package imports the trace formats and its own extension module, never
+the tracer: a trace can be read where nothing was ever traced.
+"""
+
+from infi_tracing.analysis._filters import parse_duration, parse_time
+from infi_tracing.analysis._reading import Reader
+
+__all__ = ["Reader", "parse_time", "parse_duration"]

@@ -1,0 +1,27 @@
+"""Type stub of the analysis extension module (infi_tracing.analysis._reader).
+
+Checked against the built module by `make lint-stub` (mypy's stubtest;
+tests/native/stubtest-allowlist.txt lists what Cython adds on its own).
+"""
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+_Paths = str | bytes | os.PathLike[str] | Iterable[str | bytes | os.PathLike[str]]
+
+class NativeReader:
+    @property
+    def paths(self) -> list[str]: ...
+    def __init__(self, paths: _Paths, start: str | float | None = None,
+                 end: str | float | None = None, pids: Iterable[int] = (),
+                 tids: Iterable[int] = (), greenlets: Iterable[int] = (),
+                 includes: Iterable[str] = (), excludes: Iterable[str] = (),
+                 depth: int | None = None) -> None: ...
+    def records(self) -> Iterator[dict[str, Any]]: ...
+    def function(self, func: int) -> tuple[str, str, str, int]: ...
+    @property
+    def errors(self) -> list[tuple[str, int, str]]: ...
+    @property
+    def records_read(self) -> int: ...
+    @property
+    def current(self) -> int: ...

@@ -1,0 +1,26 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+# The analysis extension module: the native trace reader and what consumes
+# its records, assembled from the included .pyx files below like
+# infi_tracing.native._core, with the per-record work in the C headers of
+# native/ (it_read_binary.h, it_reader.h, ...).
+#
+#   reader.pyx     Reader: inputs, filters, records for Python and for the
+#                  other .pyx files (cdef next())
+#
+# This module never imports the tracer (infi_tracing._api, native._core):
+# a trace is read on machines that never traced.  C declarations come from
+# native/includes/, one .pxd per header.
+
+import os as _os
+
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from infi_tracing.native.includes.it_events cimport (
+    IT_EV_CALL, IT_EV_LOST, IT_EV_LOG, IT_EV_SWITCH, it_event_has_code)
+from infi_tracing.analysis.native.includes.it_rrec cimport it_rrec, it_rfunc
+from infi_tracing.analysis.native.includes.it_rfuncs cimport it_rfuncs_get
+from infi_tracing.analysis.native.includes.it_reader cimport (
+    it_reader, it_reader_init, it_reader_destroy, it_reader_next, it_reader_current)
+
+include "reader.pyx"

@@ -1,0 +1,1 @@
+# Declarations of the reader's headers, one .pxd per it_*.h of infi_tracing/analysis/native/.
