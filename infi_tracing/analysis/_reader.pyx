@@ -6,6 +6,9 @@
 #
 #   reader.pyx     Reader: inputs, filters, records for Python and for the
 #                  other .pyx files (cdef next())
+#   report.pyx     report's rows (native/it_report.h)
+#   graph.pyx      graph's trees below and above a function (native/it_graph.h)
+#   greenlets.pyx  greenlets' running times and long stretches (native/it_glets.h)
 #
 # This module never imports the tracer (infi_tracing._api, native._core):
 # a trace is read on machines that never traced.  C declarations come from
@@ -24,3 +27,6 @@ from infi_tracing.analysis.native.includes.it_reader cimport (
     it_reader, it_reader_init, it_reader_destroy, it_reader_next, it_reader_current)
 
 include "reader.pyx"
+include "report.pyx"
+include "graph.pyx"
+include "greenlets.pyx"

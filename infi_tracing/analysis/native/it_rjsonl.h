@@ -22,6 +22,7 @@
 typedef struct {
     it_rsource base;
     it_rline line;
+    uint64_t delivered;  /* records returned */
     char *strs;         /* unescaped strings of the current line, NUL-terminated */
     size_t used;
     char *values;       /* the record's values, NUL-separated */
@@ -332,16 +333,24 @@ static inline int it_rjsonl_next(it_rsource *src, it_rrec *r) {
     char *line;
     size_t len;
     uint64_t offset;
-    int complete;
     for (;;) {
-        int got = it_rline_next(&j->line, &line, &len, &offset, &complete);
+        int got = it_rline_next(&j->line, &line, &len, &offset);
+        int complete = line != NULL;
         if (got <= 0) {
             if (got < 0) {
-                snprintf(src->err, sizeof src->err, "cannot read: %s", strerror(j->line.error));
-                src->err_offset = j->line.buf_offset + j->line.end;
+                snprintf(src->err, sizeof src->err, "cannot read: %s",
+                         strerror(j->line.in.read_errno));
+                src->err_offset = j->line.in.base + j->line.in.end;
                 return -1;
             }
             src->skipped += j->line.too_long;
+            if (!j->delivered && src->skipped) {  /* nothing but other lines: not a trace */
+                snprintf(src->err, sizeof src->err,
+                         "no trace records: %llu lines are not JSON trace lines",
+                         (unsigned long long)src->skipped);
+                src->err_offset = src->skipped_offset;
+                return -1;
+            }
             j->line.too_long = 0;
             return 0;
         }
@@ -349,8 +358,10 @@ static inline int it_rjsonl_next(it_rsource *src, it_rrec *r) {
         r->duration_ns = r->active_ns = r->self_ns = r->self_active_ns = -1;
         r->source = src->index;
         r->offset = offset;
-        if (complete && it_rjsonl_parse(j, line, r))
+        if (complete && it_rjsonl_parse(j, line, r)) {
+            j->delivered++;
             return 1;
+        }
         if (!src->skipped++)
             src->skipped_offset = offset;
     }
@@ -358,34 +369,38 @@ static inline int it_rjsonl_next(it_rsource *src, it_rrec *r) {
 
 static inline void it_rjsonl_destroy(it_rsource *src) {
     it_rjsonl *j = (it_rjsonl *)src;
-    if (j->line.fd >= 0)
-        close(j->line.fd);
-    it_rline_destroy(&j->line);
+    it_rinput_close(&j->line.in);
     free(j->strs);
     free(j->values);
     free(j);
 }
 
-/* A jsonl source reading `fd` (closed by destroy), or NULL when memory runs
- * out (fd left open). */
-static inline it_rjsonl *it_rjsonl_open(int fd, it_rfuncs *funcs, uint32_t index) {
+/* A jsonl source for `in` (taken over, as it_detect_open hands it on), or
+ * NULL when memory runs out (`in` closed). */
+static inline it_rsource *it_rjsonl_open(it_rinput *in, it_rfuncs *funcs, uint32_t index) {
     it_rjsonl *j = calloc(1, sizeof *j);
-    if (!j)
-        return NULL;
     /* unescaping never lengthens a string; values are copies of strings */
-    j->strs = malloc(IT_RLINE_BUF + 16);
-    j->values = malloc(IT_RLINE_BUF + 16);
-    if (!j->strs || !j->values || it_rline_init(&j->line, fd)) {
-        free(j->strs);
-        free(j->values);
+    if (j) {
+        j->strs = malloc(IT_RLINE_MAX + 16);
+        j->values = malloc(IT_RLINE_MAX + 16);
+    }
+    if (!j || !j->strs || !j->values) {
+        if (j) {
+            free(j->strs);
+            free(j->values);
+        }
         free(j);
+        it_rinput_close(in);
         return NULL;
     }
+    j->line.in = *in;
+    in->buf = NULL;
+    in->fd = -1;
     j->base.next = it_rjsonl_next;
     j->base.destroy = it_rjsonl_destroy;
     j->base.funcs = funcs;
     j->base.index = index;
-    return j;
+    return &j->base;
 }
 
 #endif

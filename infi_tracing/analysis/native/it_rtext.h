@@ -37,6 +37,7 @@
 typedef struct {
     it_rsource base;
     it_rline line;
+    uint64_t delivered;            /* records returned */
     char *values;                  /* the current record's values, NUL-separated */
     const char *argnames[IT_RTEXT_MAXARGS];
     char bsd_key[16];              /* the last traditional timestamp parsed, and its time */
@@ -235,7 +236,7 @@ static inline int it_rtext_body(it_rtext *t, const char *s, const char *end, it_
             if (mid_end[-1] != ')')
                 return 0;
             const char *p = s + 1, *stop = mid_end - 1;
-            char *names = t->values + IT_RLINE_BUF + 8;  /* argument names: the buffer's upper half */
+            char *names = t->values + IT_RLINE_MAX + 8;  /* argument names: the buffer's upper half */
             size_t nused = 0;
             while (p < stop && nargs < IT_RTEXT_MAXARGS) {
                 const char *eq = memchr(p, '=', (size_t)(stop - p));
@@ -402,16 +403,24 @@ static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
     char *line;
     size_t len;
     uint64_t offset;
-    int complete;
     for (;;) {
-        int got = it_rline_next(&t->line, &line, &len, &offset, &complete);
+        int got = it_rline_next(&t->line, &line, &len, &offset);
+        int complete = line != NULL;
         if (got <= 0) {
             if (got < 0) {
-                snprintf(src->err, sizeof src->err, "cannot read: %s", strerror(t->line.error));
-                src->err_offset = t->line.buf_offset + t->line.end;
+                snprintf(src->err, sizeof src->err, "cannot read: %s",
+                         strerror(t->line.in.read_errno));
+                src->err_offset = t->line.in.base + t->line.in.end;
                 return -1;
             }
-            src->skipped += t->line.too_long;  /* lines longer than the buffer */
+            src->skipped += t->line.too_long;
+            if (!t->delivered && src->skipped) {  /* nothing but other lines: not a trace */
+                snprintf(src->err, sizeof src->err,
+                         "no trace records: %llu lines are not text trace lines",
+                         (unsigned long long)src->skipped);
+                src->err_offset = src->skipped_offset;
+                return -1;
+            }  /* lines longer than the buffer */
             t->line.too_long = 0;
             return 0;
         }
@@ -419,29 +428,33 @@ static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
         r->duration_ns = r->active_ns = r->self_ns = r->self_active_ns = -1;
         r->source = src->index;
         r->offset = offset;
-        const char *end = line + len;
-        const char *body = complete ? it_rtext_plain_head(line, r) : NULL;
-        int ok = body && it_rtext_body(t, body, end, r);
-        if (!ok && complete) {
-            r->values_len = r->nvalues = 0;
-            body = it_rtext_syslog_head(t, line, r);
-            if (body) {
-                /* a whole text line sent through syslog, or a sink's body */
-                int64_t pid_host = r->pid & ~(int64_t)0xFFFFFFFF;
-                const char *inner = it_rtext_plain_head(body, r);
-                if (inner) {
-                    r->pid |= pid_host;
-                    ok = it_rtext_body(t, inner, end, r);
-                }
-                if (!ok) {
-                    r->values_len = r->nvalues = 0;
-                    body = it_rtext_syslog_head(t, line, r);
-                    ok = it_rtext_body(t, body, end, r);
+        int ok = 0;
+        if (complete) {
+            const char *end = line + len;
+            const char *body = it_rtext_plain_head(line, r);
+            ok = body && it_rtext_body(t, body, end, r);
+            if (!ok) {
+                r->values_len = r->nvalues = 0;
+                body = it_rtext_syslog_head(t, line, r);
+                if (body) {
+                    /* a whole text line sent through syslog, or a sink's body */
+                    int64_t pid_host = r->pid & ~(int64_t)0xFFFFFFFF;
+                    const char *inner = it_rtext_plain_head(body, r);
+                    if (inner) {
+                        r->pid |= pid_host;
+                        ok = it_rtext_body(t, inner, end, r);
+                    }
+                    if (!ok) {
+                        r->values_len = r->nvalues = 0;
+                        body = it_rtext_syslog_head(t, line, r);
+                        ok = it_rtext_body(t, body, end, r);
+                    }
                 }
             }
         }
         if (ok) {
             r->values = r->nvalues ? t->values : NULL;
+            t->delivered++;
             return 1;
         }
         if (!src->skipped++)
@@ -451,31 +464,31 @@ static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
 
 static inline void it_rtext_destroy(it_rsource *src) {
     it_rtext *t = (it_rtext *)src;
-    if (t->line.fd >= 0)
-        close(t->line.fd);
-    it_rline_destroy(&t->line);
+    it_rinput_close(&t->line.in);
     free(t->values);
     free(t);
 }
 
-/* A text source reading `fd` (from its current position; closed by
- * destroy), or NULL when memory runs out (fd left open). */
-static inline it_rtext *it_rtext_open(int fd, it_rfuncs *funcs, uint32_t index) {
+/* A text source for `in` (taken over, as it_detect_open hands it on: the
+ * peeked bytes are read again), or NULL when memory runs out (`in` closed). */
+static inline it_rsource *it_rtext_open(it_rinput *in, it_rfuncs *funcs, uint32_t index) {
     it_rtext *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->values = malloc(2 * IT_RLINE_BUF + 16);  /* values, then argument names */
-    if (!t->values || it_rline_init(&t->line, fd)) {
-        free(t->values);
+    if (t)
+        t->values = malloc(2 * IT_RLINE_MAX + 16);  /* values, then argument names */
+    if (!t || !t->values) {
         free(t);
+        it_rinput_close(in);
         return NULL;
     }
+    t->line.in = *in;
+    in->buf = NULL;
+    in->fd = -1;
     t->base.next = it_rtext_next;
     t->base.destroy = it_rtext_destroy;
     t->base.funcs = funcs;
     t->base.index = index;
     t->now = time(NULL);
-    return t;
+    return &t->base;
 }
 
 #endif
