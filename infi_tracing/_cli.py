@@ -154,7 +154,12 @@ def add_filter_options(parser):
 
 
 def filter_arguments(args):
-    """Reader's keyword arguments from the options of add_filter_options."""
+    """Reader's keyword arguments from the options of add_filter_options
+    (times checked here, so an error names the option)."""
+    from infi_tracing.analysis import parse_time
+    for value, name in ((args.start, "--from"), (args.end, "--to")):
+        if value is not None:
+            parse_time(value, name)
     return {"start": args.start, "end": args.end, "pids": args.pid, "tids": args.tid,
             "greenlets": args.greenlet, "include": args.include, "exclude": args.exclude,
             "depth": args.depth}
