@@ -454,10 +454,11 @@ def timed(f, *args):
 """
 
 
-def record_trace(tmp_path, body, *, backend="auto", formats=("binary",), **source):
+def record_trace(tmp_path, body, *, backend="auto", formats=("binary",),
+                 tracing_args="overflow='block'", **source):
     """Trace `body` (only __main__'s functions) to tmp_path/trace.itr, and with "jsonl" or
     "text" in `formats` also to trace.jsonl / trace.txt; returns (paths by format, the
-    program's stdout)."""
+    program's stdout).  `tracing_args`: set_tracing()'s other arguments."""
     paths = {"binary": tmp_path / "trace.itr", "jsonl": tmp_path / "trace.jsonl",
              "text": tmp_path / "trace.txt"}
     urls = {"binary": "binary://%s" % paths["binary"], "jsonl": jsonl_sink(tmp_path),
@@ -467,7 +468,7 @@ def record_trace(tmp_path, body, *, backend="auto", formats=("binary",), **sourc
     proc = run_traced_program(
         tmp_path, body, backend=backend,
         sinks="infi_tracing.configure_sinks(%r)" % [urls[f] for f in formats],
-        tracing_args="filter=only_main, overflow='block'", **source)
+        tracing_args="filter=only_main, " + tracing_args, **source)
     return {f: paths[f] for f in formats}, proc.stdout
 
 

@@ -5,8 +5,8 @@
  *   TIME PID TID gG <indent>MARK module.qualname[(args)][ -> v| raised X][ [dur]] file:line
  *   TIME PID TID lost N records
  *   <PRI>1 TIME HOST APP PROCID MSGID SD TID gG ...        (RFC 5424)
- *   TIME HOST APP[PID]: TID gG ...                           (rsyslog's RSYSLOG_FileFormat)
- *   Mmm dd hh:mm:ss HOST APP[PID]: TID gG ...                (the traditional file format)
+ *   TIME HOST APP[PID][:] TID gG ...                         (rsyslog's RSYSLOG_FileFormat)
+ *   Mmm dd hh:mm:ss HOST APP[PID][:] TID gG ...              (the traditional file format)
  *
  * A syslog message holds the body only (its time and pid are the header's).
  * Lines that are not trace records (other programs' messages, daemon
@@ -242,16 +242,26 @@ static inline int it_rtext_body(it_rtext *t, const char *s, const char *end, it_
                 const char *eq = memchr(p, '=', (size_t)(stop - p));
                 if (!eq)
                     break;
-                const char *next = eq + 1, *vend = stop;
-                for (const char *q = eq + 1; q + 2 < stop; q++) {
+                const char *next = eq + 1, *vend = stop, *from = next;
+                if (from < stop && (*from == '\'' || *from == '"')) {
+                    /* a str's repr: its ", x=" are not separators */
+                    const char *close = from + 1;
+                    while (close < stop && *close != *from)
+                        close += *close == '\\' ? 2 : 1;
+                    if (close < stop)
+                        from = close;
+                }
+                for (const char *q = from; q + 2 < stop; q++) {
                     if (q[0] != ',' || q[1] != ' ')
                         continue;
                     const char *w = q + 2;
+                    while (w < stop && *w == '*')
+                        w++;  /* *args, **kwargs */
                     while (w < stop && (*w == '_' || it_rtext_is_digit(*w) ||
                                         ((*w | 32) >= 'a' && (*w | 32) <= 'z') ||
                                         (unsigned char)*w >= 0x80))
                         w++;
-                    if (w > q + 2 && w < stop && *w == '=') {
+                    if (w > q + 2 && w < stop && *w == '=' && w[-1] != '*') {
                         vend = q;
                         break;
                     }
@@ -356,7 +366,8 @@ static inline const char *it_rtext_syslog_head(it_rtext *t, const char *s, it_rr
     if (*s != ' ' || s == tok)
         return NULL;
     int64_t pid = 0;
-    if (s[-1] == ':') {  /* "APP[PID]:" */
+    if (s[-1] == ':' || s[-1] == ']') {  /* "APP[PID]:" (rsyslog leaves the colon out of
+                                          * an RFC 5424 message's tag) */
         const char *open = memchr(tok, '[', (size_t)(s - tok));
         if (!open)
             return NULL;
