@@ -1,114 +1,70 @@
-"""Command line: ``python -m infi_tracing run|decode|stats|report|graph|diff|greenlets``
-(and ``infi-tracing``).  Argument parsing only: the commands live in
-infi_tracing.analysis."""
+"""Command line: ``python -m infi_tracing run|decode|replay|stats|report|graph|diff|greenlets``
+(and ``infi-tracing``).
+
+Arguments are parsed here; the commands that read traces run in infi_tracing.analysis."""
 
 import argparse
 import json
-import os
-import stat
 import sys
-import time
 
-from infi_tracing import _format
-from infi_tracing._binary import TraceFileError, read_records
+__all__ = ["main", "add_filter_arguments", "reader_filters"]
 
-__all__ = ["main"]
+def add_filter_arguments(parser):
+    """The filters every command reading traces takes (infi_tracing.analysis.Reader's)."""
+    group = parser.add_argument_group("filters")
+    group.add_argument("--from", dest="start", metavar="TIME",
+                       help="records from this wall time (2026-11-25T22:10:01.5Z, UTC unless "
+                            "a zone is given) or this many seconds into the trace")
+    group.add_argument("--to", dest="end", metavar="TIME", help="records up to this time (as --from)")
+    group.add_argument("--pid", type=int, action="append", default=[], help="this process only "
+                                                                          "(repeatable)")
+    group.add_argument("--tid", type=int, action="append", default=[], help="this thread only "
+                                                                          "(repeatable)")
+    group.add_argument("--greenlet", type=int, action="append", default=[],
+                       help="this greenlet only (repeatable)")
+    group.add_argument("--include", action="append", default=[], metavar="GLOB",
+                       help="functions of these modules or files only, as run --include takes "
+                            "them (repeatable)")
+    group.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                       help="not the functions of these modules or files (repeatable)")
+    group.add_argument("--depth", type=int, metavar="N",
+                       help="records at call depth N or less (0: the outermost calls)")
 
-PROGRESS_MIN_BYTES = 1 << 20   # files at least this big show decoding progress
-PROGRESS_INTERVAL = 0.5        # seconds between progress updates
 
-
-class _Progress:
-    """'decoding: NN% (N records)' on stderr, rewritten in place with \\r at
-    most every PROGRESS_INTERVAL seconds, then a final line."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.records = 0
-        self.shown = False
-        self.last = time.monotonic()
-
-    def update(self, done, total):
-        now = time.monotonic()
-        if now - self.last >= PROGRESS_INTERVAL:
-            self.last = now
-            self._show(done, total, "\r")
-
-    def _show(self, done, total, end):
-        percent = 100 * done // total if total else 100
-        self.stream.write("\rdecoding: %d%% (%d records)%s"
-                          % (percent, self.records, "\n" if end == "\n" else ""))
-        self.stream.flush()
-        self.shown = True
-
-    def finish(self, total):
-        self._show(total, total, "\n")
+def reader_filters(args):
+    """The Reader keywords of the filter arguments (times checked here, so an error names
+    the option)."""
+    from infi_tracing.analysis import parse_time
+    for value, name in ((args.start, "--from"), (args.end, "--to")):
+        if value is not None:
+            parse_time(value, name)
+    return {"start": args.start, "end": args.end, "pids": args.pid, "tids": args.tid,
+            "greenlets": args.greenlet, "include": args.include, "exclude": args.exclude,
+            "depth": args.depth}
 
 
 def _decode(args):
-    if args.format == "perfetto":
-        from infi_tracing.sinks.perfetto import PerfettoSink
-        sink = PerfettoSink("/dev/stdout" if args.output == "-" else args.output)
-        write, done = (lambda rec: sink.write([rec])), sink.close
-    else:
-        render = _format.format_jsonl if args.format == "jsonl" else _format.format_text
-        out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
-        write = lambda rec: out.write(render(rec))  # noqa: E731
-        done = out.flush if out is sys.stdout else out.close
-    try:
-        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
-    except OSError as exc:
-        done()
-        print("infi_tracing decode: %s" % exc, file=sys.stderr)
-        return 1
-    try:
-        return _decode_from(source, write, done, args.quiet)
-    finally:
-        if source is not sys.stdin.buffer:
-            source.close()
+    from infi_tracing.analysis import decode
+    return decode(args.files, args.output, args.format, args.quiet, **reader_filters(args))
 
 
-def _input_size(source):
-    """Bytes in a regular file; 0 for a pipe, FIFO or terminal (size unknown)."""
-    try:
-        info = os.fstat(source.fileno())
-    except (OSError, ValueError):
-        return 0
-    return info.st_size if stat.S_ISREG(info.st_mode) else 0
-
-
-def _decode_from(source, write, done, quiet):
-    """Decode `source` (read once: it may be a pipe) through `write`."""
-    size = _input_size(source)
-    progress = _Progress(sys.stderr) if not quiet and size >= PROGRESS_MIN_BYTES else None
-    try:
-        if progress is None:
-            for rec in read_records(source):
-                write(rec)
-        else:
-            for rec in read_records(source, progress=progress.update):
-                write(rec)
-                progress.records += 1
-    except TraceFileError as exc:
-        done()
-        if progress is not None and progress.shown:
-            sys.stderr.write("\n")
-        print("infi_tracing decode: %s" % exc, file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print("infi_tracing decode: %s" % exc, file=sys.stderr)
-        return 1
-    done()
-    if progress is not None:
-        progress.finish(size)
-    return 0
+def _replay(args):
+    from infi_tracing.analysis import parse_duration, replay
+    min_duration = None
+    if args.min_duration is not None:
+        try:
+            min_duration = parse_duration(args.min_duration)
+        except ValueError as exc:
+            print("infi_tracing replay: %s" % exc, file=sys.stderr)
+            return 2
+    return replay(args.files, args.output, min_duration, **reader_filters(args))
 
 
 def _stats(args):
     from infi_tracing._summary import format_stats, read_stats_file
     try:
         snapshots = read_stats_file(args.file)
-    except (OSError, TraceFileError) as exc:
+    except (OSError, ValueError) as exc:
         print("infi_tracing stats: %s" % exc, file=sys.stderr)
         return 1
     if not snapshots:
@@ -130,41 +86,6 @@ def _stats(args):
     return 0
 
 
-def add_filter_options(parser):
-    """The filters every reading command takes (Reader's keywords)."""
-    group = parser.add_argument_group(
-        "filters", "Which records count (calls are paired with their returns before any "
-        "filter, so durations do not depend on them).")
-    group.add_argument("--from", dest="start", metavar="TIME",
-                       help="from this wall time (2026-11-25T22:10:01.5Z, UTC unless it says) "
-                            "or this many seconds into the trace")
-    group.add_argument("--to", dest="end", metavar="TIME", help="up to this time (as --from)")
-    group.add_argument("--pid", type=int, action="append", default=[], metavar="PID",
-                       help="only this process (repeatable)")
-    group.add_argument("--tid", type=int, action="append", default=[], metavar="TID",
-                       help="only this thread (repeatable)")
-    group.add_argument("--greenlet", type=int, action="append", default=[], metavar="ID",
-                       help="only this greenlet (repeatable)")
-    group.add_argument("--include", action="append", default=[], metavar="GLOB",
-                       help="only functions of matching modules or files (as run --include)")
-    group.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                       help="never functions of matching modules or files")
-    group.add_argument("--depth", type=int, metavar="N",
-                       help="only records at call depth <= N (0: the outermost calls)")
-
-
-def filter_arguments(args):
-    """Reader's keyword arguments from the options of add_filter_options
-    (times checked here, so an error names the option)."""
-    from infi_tracing.analysis import parse_time
-    for value, name in ((args.start, "--from"), (args.end, "--to")):
-        if value is not None:
-            parse_time(value, name)
-    return {"start": args.start, "end": args.end, "pids": args.pid, "tids": args.tid,
-            "greenlets": args.greenlet, "include": args.include, "exclude": args.exclude,
-            "depth": args.depth}
-
-
 def _analysis(run):
     """A command's runner: ValueError (bad arguments, found when reading
     starts) and OSError become a message naming the command, exit code 2/1."""
@@ -183,13 +104,13 @@ def _analysis(run):
 def _report(args):
     from infi_tracing.analysis import report_command
     return report_command(args.files, sys.stdout, by=args.by, sort=args.sort, top=args.top,
-                          time=args.time, as_json=args.json, filters=filter_arguments(args))
+                          time=args.time, as_json=args.json, filters=reader_filters(args))
 
 
 def _graph(args):
     from infi_tracing.analysis import graph_command
     return graph_command(args.files, args.function, sys.stdout, depth=args.graph_depth,
-                         time=args.time, as_json=args.json, filters=filter_arguments(args))
+                         time=args.time, as_json=args.json, filters=reader_filters(args))
 
 
 def _diff(args):
@@ -197,7 +118,7 @@ def _diff(args):
     return diff_command(args.a, args.b, sys.stdout, sys.stderr, by=args.by, time=args.time,
                         top=args.top, fail_if_slower=args.fail_if_slower,
                         min_total_ns=parse_duration(args.min_total, "--min-total"),
-                        as_json=args.json, filters=filter_arguments(args))
+                        as_json=args.json, filters=reader_filters(args))
 
 
 def _greenlets(args):
@@ -205,7 +126,7 @@ def _greenlets(args):
     return greenlets_command(args.files, sys.stdout,
                              threshold_ns=parse_duration(args.threshold, "--threshold"),
                              include_hub=args.include_hub, top=args.top, as_json=args.json,
-                             filters=filter_arguments(args))
+                             filters=reader_filters(args))
 
 
 def _top(text):
@@ -244,7 +165,7 @@ def _add_analysis_parsers(commands):
     report.add_argument("--top", type=_top, metavar="N", help="only the first N rows")
     report.add_argument("--time", **times)
     report.add_argument("--json", action="store_true", help="JSON with wall and active times")
-    add_filter_options(report)
+    add_filter_arguments(report)
     report.set_defaults(run=_analysis(_report))
 
     graph = commands.add_parser(
@@ -261,7 +182,7 @@ def _add_analysis_parsers(commands):
                        help="levels shown below FUNC and above it (default all)")
     graph.add_argument("--time", **times)
     graph.add_argument("--json", action="store_true", help="JSON nodes")
-    add_filter_options(graph)
+    add_filter_arguments(graph)
     graph.set_defaults(run=_analysis(_graph))
 
     diff = commands.add_parser(
@@ -286,7 +207,7 @@ def _add_analysis_parsers(commands):
                       help="--fail-if-slower ignores rows whose total is below this on both "
                            "sides (default 1ms: noise)")
     diff.add_argument("--json", action="store_true", help="JSON rows")
-    add_filter_options(diff)
+    add_filter_arguments(diff)
     diff.set_defaults(run=_analysis(_diff))
 
     greenlets = commands.add_parser(
@@ -310,7 +231,7 @@ def _add_analysis_parsers(commands):
     greenlets.add_argument("--top", type=_top, metavar="N",
                            help="only the first N greenlets and stretches")
     greenlets.add_argument("--json", action="store_true", help="JSON")
-    add_filter_options(greenlets)
+    add_filter_arguments(greenlets)
     greenlets.set_defaults(run=_analysis(_greenlets))
 
 
@@ -320,14 +241,35 @@ def _parser():
                                      description="infi_tracing command line tools")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parser.run_parser = add_run_parser(commands)
-    decode = commands.add_parser("decode", help="turn a binary trace file into another format")
-    decode.add_argument("file", help="a binary trace file (binary:///path sink), a FIFO, or - "
-                                     "for standard input (a stream is read once)")
+    decode = commands.add_parser(
+        "decode", help="turn trace files into text, JSON lines or Perfetto JSON",
+        description="Write the records of trace files (several are read one after another) as "
+                    "text lines, JSON lines or Perfetto JSON, with the duration of each call on "
+                    "its return. An input that is damaged or cut short is reported with the "
+                    "byte offset after everything readable in it was written (exit status 1).")
+    decode.add_argument("files", nargs="+", metavar="FILE",
+                        help="a binary trace file (binary:///path sink), a FIFO, or - for "
+                             "standard input (a stream is read once)")
     decode.add_argument("--format", choices=("text", "jsonl", "perfetto"), default="text")
     decode.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     decode.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress line on stderr (shown for files over 1 MiB)")
-    decode.set_defaults(run=_decode)
+                        help="no progress line on stderr (shown for inputs over 1 MiB)")
+    add_filter_arguments(decode)
+    decode.set_defaults(run=_analysis(_decode))
+    replay = commands.add_parser(
+        "replay", help="the nested call view of trace files, with durations",
+        description="The records of trace files as nested text lines (the text format), with "
+                    "the duration of each call on its return. --min-duration keeps only the "
+                    "calls that took at least that long, each with its ancestors as context "
+                    "(an ancestor is shown once, before its first kept descendant; log records "
+                    "are left out, lost records always shown).")
+    replay.add_argument("files", nargs="+", metavar="FILE", help="trace files (- for standard "
+                                                                "input)")
+    replay.add_argument("--min-duration", metavar="DURATION",
+                        help="only calls that took at least this long: 800ns, 250us, 1ms, 2s")
+    replay.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
+    add_filter_arguments(replay)
+    replay.set_defaults(run=_analysis(_replay))
     stats = commands.add_parser(
         "stats", help="print tracing statistics written by the stats signal",
         description="Print the tracing statistics a process wrote on its stats signal "

@@ -190,12 +190,19 @@ def _snapshots_from_text(path):
 def read_stats_file(path):
     """Stats snapshots, in file order, from a stats file (INFI_TRACING_STATS_FILE:
     one JSON object per line) or from a trace (text, JSON lines or binary)
-    holding ``infi_tracing.stats`` log records."""
-    from infi_tracing._binary import MAGIC, read_records
+    holding ``infi_tracing.stats`` log records.  ValueError for a damaged
+    binary trace (after its readable part)."""
+    from infi_tracing.analysis import Reader
+    from infi_tracing.sinks.binary import MAGIC
 
     with open(path, "rb") as f:
         head = f.read(len(MAGIC))
     if head == MAGIC:
-        snapshots = (_snapshot_from_record(rec) for rec in read_records(path))
+        reader = Reader([path])
+        snapshots = [_snapshot_from_record(rec) for rec in reader.records()
+                     if rec["event"] == "log"]
+        if reader.errors:
+            name, _, message = reader.errors[0]
+            raise ValueError("%s: %s" % (name, message))
         return [s for s in snapshots if s is not None]
     return list(_snapshots_from_text(path))

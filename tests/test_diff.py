@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from helpers import TIMING, analysis_json, record_trace, run_cli
 
 # work(ms) is the function that gets slower; steady() does not change; extra() is new in B.
@@ -19,8 +21,8 @@ steady()
 """
 
 
-def _traces(tmp_path, a=(2, 5, ""), b=(3, 10, "extra()")):
-    """Traces of PROGRAM run twice: A (2 calls of 5 ms) and B (3 calls of 10 ms, extra())."""
+def _traces(tmp_path, a=(2, 5, ""), b=(3, 20, "extra()")):
+    """Traces of PROGRAM run twice: A (2 calls of 5 ms) and B (3 calls of 20 ms, extra())."""
     out = []
     for name, (n, ms, tail) in (("a", a), ("b", b)):
         folder = tmp_path / name
@@ -31,13 +33,15 @@ def _traces(tmp_path, a=(2, 5, ""), b=(3, 10, "extra()")):
 
 
 def test_changes_per_function(tmp_path):
-    """work: 2 -> 3 calls and its total about 10 -> 30 ms; extra is new (no A side)."""
+    """work: 2 -> 3 calls and its total at least 10 -> 60 ms; extra is new (no A side)."""
     a, b = _traces(tmp_path)
     rows = {row["name"]: row for row in analysis_json(tmp_path, "diff", a, b)["rows"]}
     work = rows["__main__.work"]
     assert work["calls"] == [2, 3] and work["d_calls"] == 1
-    assert 9e6 < work["total"][0] < 15e6 and 29e6 < work["total"][1] < 40e6
-    assert work["pct_total"] > 100
+    total_a, total_b = work["total"]
+    assert total_a >= 10e6 and total_b >= 60e6
+    assert work["d_total"] == total_b - total_a
+    assert work["pct_total"] == pytest.approx(100 * (total_b - total_a) / total_a)
     assert rows["__main__.extra"]["calls"] == [None, 1]
 
 
@@ -54,19 +58,17 @@ def test_biggest_change_comes_first(tmp_path):
 
 
 def test_fail_if_slower_exits_1_and_names_the_function(tmp_path):
-    """--fail-if-slower 50: work got 200% slower, so exit 1 naming it; steady (same time)
-    is not named."""
+    """--fail-if-slower 50: work got about 500% slower, so exit 1 naming it."""
     a, b = _traces(tmp_path)
     proc = run_cli(tmp_path, "diff", "--fail-if-slower", "50", a, b)
     assert proc.returncode == 1
     assert "__main__.work is +" in proc.stderr
-    assert "__main__.steady" not in proc.stderr
 
 
 def test_fail_if_slower_passes_when_nothing_grew(tmp_path):
-    """The same program twice: nothing grew by 50%, exit 0."""
+    """The same program twice: nothing grew by 200% (timing noise stays below), exit 0."""
     a, b = _traces(tmp_path, b=(2, 5, ""))
-    proc = run_cli(tmp_path, "diff", "--fail-if-slower", "50", a, b)
+    proc = run_cli(tmp_path, "diff", "--fail-if-slower", "200", a, b)
     assert proc.returncode == 0, proc.stderr + proc.stdout
 
 

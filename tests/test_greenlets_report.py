@@ -47,16 +47,16 @@ def test_hub_blocking_greenlet_is_found_with_its_call_tree(tmp_path, blocking_tr
 
 
 def test_running_time_and_switches_per_greenlet(tmp_path, blocking_trace):
-    """The polite greenlets were switched in at least 3 times each and ran about 3 ms; the
-    blocker ran at least 50 ms."""
+    """The polite greenlets were switched in at least 3 times each and ran at least their
+    3 ms of work, less than the blocker's 50 ms."""
     glets = analysis_json(tmp_path, "greenlets", blocking_trace)["greenlets"]
     polite = [g for g in glets if g["first"] == "__main__.polite"]
-    assert len(polite) == 2
+    blocker = _by_first({"greenlets": glets})["__main__.blocker"]
+    assert len(polite) == 2 and blocker["running_ns"] >= 50 * MS
     for g in polite:
         assert g["switches"] >= 3 and g["blocked"] == 0
-        assert 3 * MS <= g["running_ns"] < 10 * MS
+        assert 3 * MS <= g["running_ns"] < blocker["running_ns"]
         assert g["end_ns"] - g["start_ns"] >= g["running_ns"]
-    assert _by_first({"greenlets": glets})["__main__.blocker"]["running_ns"] >= 50 * MS
 
 
 def test_threshold_above_the_stretch_reports_none(tmp_path, blocking_trace):

@@ -4,7 +4,7 @@ Checked against the built module by `make lint-stub` (mypy's stubtest;
 tests/native/stubtest-allowlist.txt lists what Cython adds on its own).
 """
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 _Paths = str | bytes | os.PathLike[str] | Iterable[str | bytes | os.PathLike[str]]
@@ -27,6 +27,12 @@ class NativeReader:
     def records_read(self) -> int: ...
     @property
     def current(self) -> int: ...
+
+FORMATS: dict[str, int]
+
+def write_lines(reader: NativeReader, fd: int, format: str = "text",
+                min_duration_ns: int = -1,
+                progress: Callable[[int, int], object] | None = None) -> tuple[int, int]: ...
 
 REPORT_BY: dict[str, int]
 

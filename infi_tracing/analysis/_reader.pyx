@@ -4,8 +4,9 @@
 # infi_tracing.native._core, with the per-record work in the C headers of
 # native/ (it_read_binary.h, it_reader.h, ...).
 #
-#   reader.pyx     Reader: inputs, filters, records for Python and for the
-#                  other .pyx files (cdef next())
+#   reader.pyx     NativeReader: inputs, filters, records for Python and for
+#                  the other .pyx files (cdef next())
+#   write.pyx      text and JSON lines to an fd: decode, replay
 #   report.pyx     report's rows (native/it_report.h)
 #   graph.pyx      graph's trees below and above a function (native/it_graph.h)
 #   greenlets.pyx  greenlets' running times and long stretches (native/it_glets.h)
@@ -25,8 +26,15 @@ from infi_tracing.analysis.native.includes.it_rrec cimport it_rrec, it_rfunc
 from infi_tracing.analysis.native.includes.it_rfuncs cimport it_rfuncs_get
 from infi_tracing.analysis.native.includes.it_reader cimport (
     it_reader, it_reader_init, it_reader_destroy, it_reader_next, it_reader_current)
+from infi_tracing.analysis.native.includes.it_rwrite cimport (
+    it_rwrite, it_rwrite_init, it_rwrite_flush, it_rwrite_destroy, it_rwrite_record)
+from infi_tracing.analysis.native.includes.it_replay cimport (
+    it_replay, it_replay_init, it_replay_destroy, it_replay_record)
+from infi_tracing.native.includes.it_lines cimport IT_FORMAT_TEXT, IT_FORMAT_JSONL
+from cpython.exc cimport PyErr_CheckSignals
 
 include "reader.pyx"
+include "write.pyx"
 include "report.pyx"
 include "graph.pyx"
 include "greenlets.pyx"

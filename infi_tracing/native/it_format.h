@@ -1,141 +1,18 @@
-/* Formatting records as text lines or JSON lines, in the drain thread
+/* Formatting ring records as text lines or JSON lines, in the drain thread
  * without the GIL: everything comes from the record, the ring (thread id)
- * and the native code registry. */
+ * and the native code registry; the formatting itself is it_lines.h's,
+ * which the trace reader shares. */
 #ifndef IT_FORMAT_H
 #define IT_FORMAT_H
 
 #include "it_ring.h"
 #include "it_registry.h"
 #include "it_out.h"
-
-enum { IT_FORMAT_TEXT = 0, IT_FORMAT_JSONL = 1 };
-
-/* Characters that never reach a text output raw: C0 controls, DEL, C1
- * controls (U+0080-U+009F, NEL among them), U+2028 and U+2029.  They end
- * lines (for some readers), spoof log lines or drive terminals.
- *
- * it_stop marks the bytes a scan must stop at: 1 for those that may start
- * such a character (a C1 control is C2 80-9F in UTF-8, U+2028/9 E2 80
- * A8/A9) and the NUL that ends the string, 2 more for what JSON escapes as
- * well.  Scanning with it lets runs of plain text be copied whole, which
- * keeps the drain's text formatting about as fast as copying. */
-static const unsigned char it_stop[256] = {
-    [0x00 ... 0x1f] = 1, [0x7f] = 1, [0xc2] = 1, [0xe2] = 1, ['"'] = 2, ['\\'] = 2,
-};
-
-/* The length of the UTF-8 sequence at `s` if it is one of the characters
- * above (its code point in *cp), else 0.  `s` is NUL-terminated valid UTF-8
- * (the hook and the registry make it so); the NUL ending it is not one. */
-static inline int it_unsafe_at(const unsigned char *s, unsigned *cp) {
-    unsigned char c = s[0];
-    if ((c < 0x20 && c) || c == 0x7f) {
-        *cp = c;
-        return 1;
-    }
-    if (c == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
-        *cp = s[1];
-        return 2;
-    }
-    if (c == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
-        *cp = 0x2000u + (s[2] - 0x80u);
-        return 3;
-    }
-    return 0;
-}
-
-/* `s` for a text line (text sinks, syslog): the characters above escaped
- * as repr() writes them (\n \r \t, \xhh, \u2028), all else as is.  The only
- * place text output escapes (infi_tracing/_format.py mirrors it); a repr's
- * own backslashes are left alone, so a repr shows once. */
-static inline void it_out_text(it_out *o, const char *str) {
-    const unsigned char *s = (const unsigned char *)str, *run = s;
-    unsigned cp;
-    for (;;) {
-        while (!(it_stop[*s] & 1))
-            s++;
-        int n = *s ? it_unsafe_at(s, &cp) : 0;
-        if (!n && *s) {
-            s++;  /* a C2 or E2 that starts a plain character */
-            continue;
-        }
-        it_out_put(o, (const char *)run, (size_t)(s - run));
-        if (!n)
-            return;
-        if (cp == '\n' || cp == '\r' || cp == '\t')
-            it_out_put(o, cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : "\\t", 2);
-        else
-            it_out_printf(o, cp < 0x100 ? "\\x%02x" : "\\u%04x", cp);
-        s += n;
-        run = s;
-    }
-}
-
-/* JSON string: quote, backslash and the characters above as \uXXXX, so a
- * line stays one line for any reader and decodes to exactly `s`. */
-static inline void it_out_json_str(it_out *o, const char *str) {
-    const unsigned char *s = (const unsigned char *)str, *run = s;
-    unsigned cp;
-    it_out_put(o, "\"", 1);
-    for (;;) {
-        while (!it_stop[*s])
-            s++;
-        int n = *s ? it_unsafe_at(s, &cp) : 0;
-        if (!n && *s && *s != '"' && *s != '\\') {
-            s++;
-            continue;
-        }
-        it_out_put(o, (const char *)run, (size_t)(s - run));
-        if (!*s)
-            break;
-        if (n) {
-            it_out_printf(o, "\\u%04x", cp);
-            s += n;
-        } else {
-            char t[2] = {'\\', (char)*s++};
-            it_out_put(o, t, 2);
-        }
-        run = s;
-    }
-    it_out_put(o, "\"", 1);
-}
-
-static inline void it_out_uint(it_out *o, unsigned long long v, int min_digits) {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v || n < min_digits);
-    it_out_put(o, tmp + sizeof tmp - n, (size_t)n);
-}
-
-/* ISO 8601 UTC with microseconds, e.g. 2026-11-25T22:10:01.123456Z.  The
- * date and time up to the second change rarely: the drain (the only caller)
- * keeps the last one formatted. */
-static inline void it_out_time(it_out *o, uint64_t wall_ns) {
-    static time_t cached_sec = (time_t)-1;  /* drain thread only: not thread-local */
-    static char cached[24];
-    time_t sec = (time_t)(wall_ns / 1000000000ull);
-    if (sec != cached_sec) {
-        struct tm tm;
-        gmtime_r(&sec, &tm);
-        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S.", &tm);
-        cached_sec = sec;
-    }
-    it_out_puts(o, cached);
-    it_out_uint(o, (wall_ns % 1000000000ull) / 1000, 6);
-    it_out_put(o, "Z", 1);
-}
+#include "it_lines.h"
 
 static inline const char *it_record_value(const it_record *r, int i) {
-    const char *p = (const char *)(r + 1);
-    const char *end = (const char *)r + r->size;
-    for (; i > 0 && p < end; i--)
-        p += strnlen(p, (size_t)(end - p)) + 1;
-    return p < end ? p : "";
+    return it_values_at((const char *)(r + 1), r->size - sizeof *r, i);
 }
-
-#define IT_INDENT_MAX 60
 
 /* The live registry's entry a record names; NULL for "lost" (whose code id
  * is part of its count), "log" and "switch" records. */
@@ -143,167 +20,43 @@ static inline const it_code_entry *it_record_code(const it_record *r) {
     return it_event_has_code(r->event) ? it_registry_get(r->code_id) : NULL;
 }
 
-/* A call's duration as text lines show it: " [1.132 ms]" (ns, us, ms or s,
- * three decimals past ns); nothing for a negative (unknown) duration.
- * _format.format_duration is the same in Python. */
-static inline void it_out_duration(it_out *o, int64_t ns) {
-    if (ns < 0)
-        return;
-    if (ns < 1000) {
-        it_out_put(o, " [", 2);
-        it_out_uint(o, (unsigned long long)ns, 1);
-        it_out_put(o, " ns]", 4);
-        return;
-    }
-    static const char *const units[] = {" us]", " ms]", " s]"};
-    uint64_t scale = 1000;
-    int u = 0;
-    while (u < 2 && (uint64_t)ns >= scale * 1000) {
-        scale *= 1000;
-        u++;
-    }
-    /* three decimals, rounded half up in integer arithmetic */
-    uint64_t milli = ((uint64_t)ns * 1000 + scale / 2) / scale;
-    it_out_put(o, " [", 2);
-    it_out_uint(o, milli / 1000, 1);
-    it_out_put(o, ".", 1);
-    it_out_uint(o, milli % 1000, 3);
-    it_out_puts(o, units[u]);
+static inline it_fmt_rec it_fmt_rec_of(const it_record *r) {
+    it_fmt_rec v = {r->event, r->ts, r->greenlet_id, r->depth, 0, (const char *)(r + 1),
+                    r->size - sizeof *r, r->nvalues};
+    if (r->event == IT_EV_LOST)
+        v.count = r->count;
+    return v;
 }
 
-/* The part of a text line after "TIME PID ":
- *   TID gGREENLET <indent>[depth N ]MARK module.qualname[(args)][ -> value][ [DURATION]] file:line
- * MARK: '>' call, '<' return, '!' exception, '>>' resume, '<<' yield.  The
- * indent is 2 spaces per level up to IT_INDENT_MAX levels; deeper lines
- * say their depth ("[depth 73] ").  Names and values are escaped
- * (it_out_text).  `values` 0 hides arguments and return values (a sink's
- * detail level); the exception type is always shown.  `e` names the code
- * of a function's record (the live registry's entry, or one a trace file
- * defined); unused for "lost" and "log".  `duration_ns` is the call's
- * duration on an exit, negative when unknown or not an exit.  No newline. */
+static inline it_fmt_func it_fmt_func_of(const it_code_entry *e) {
+    it_fmt_func f = {"", "", "", 0, 0, NULL};
+    if (e)
+        f = (it_fmt_func){e->module, e->qualname, e->filename, e->firstlineno, e->nargs,
+                          (const char *const *)e->argnames};
+    return f;
+}
+
+/* The same three for a ring record and the registry entry it names (NULL
+ * for "lost", "log" and "switch"): the drain's sinks. */
 static inline void it_format_body(it_out *o, const it_record *r, const it_code_entry *e, long tid,
                                   int values, int64_t duration_ns) {
-    it_out_uint(o, (unsigned long long)tid, 1);
-    if (r->event == IT_EV_LOST) {
-        it_out_put(o, " lost ", 6);
-        it_out_uint(o, (unsigned long long)r->count, 1);
-        it_out_put(o, " records", 8);
-        return;
-    }
-    int indent = r->depth < IT_INDENT_MAX ? r->depth : IT_INDENT_MAX;
-    static const char *const marks[IT_EV_COUNT] = {
-        [IT_EV_PAD] = "?",     [IT_EV_CALL] = ">",   [IT_EV_RETURN] = "<", [IT_EV_UNWIND] = "!",
-        [IT_EV_RESUME] = ">>", [IT_EV_YIELD] = "<<", [IT_EV_LOST] = "?",   [IT_EV_LOG] = "#",
-        [IT_EV_SWITCH] = "~",
-    };
-    static const char spaces[2 * IT_INDENT_MAX + 1] =
-        "                                                            "
-        "                                                            ";
-    it_out_put(o, " g", 2);
-    it_out_uint(o, r->greenlet_id, 1);
-    it_out_put(o, " ", 1);
-    it_out_put(o, spaces, (size_t)(indent > 0 ? indent : 0) * 2);
-    if (r->depth > IT_INDENT_MAX)
-        it_out_printf(o, "[depth %d] ", r->depth);
-    it_out_puts(o, marks[r->event]);
-    it_out_put(o, " ", 1);
-    if (r->event == IT_EV_LOG) {  /* "# LEVEL logger: message" */
-        it_out_text(o, it_record_value(r, 0));
-        it_out_put(o, " ", 1);
-        it_out_text(o, it_record_value(r, 1));
-        it_out_put(o, ": ", 2);
-        it_out_text(o, it_record_value(r, 2));
-        return;
-    }
-    it_out_text(o, e->module);
-    it_out_put(o, ".", 1);
-    it_out_text(o, e->qualname);
-    if (r->event == IT_EV_CALL) {
-        if (r->nvalues && values) {  /* arguments were captured (TRACE_FUNC_PRIMITIVES and up) */
-            it_out_put(o, "(", 1);
-            for (int i = 0; i < r->nvalues && i < e->nargs; i++) {
-                if (i)
-                    it_out_put(o, ", ", 2);
-                it_out_text(o, e->argnames[i]);
-                it_out_put(o, "=", 1);
-                it_out_text(o, it_record_value(r, i));
-            }
-            it_out_put(o, ")", 1);
-        }
-    } else if (r->event == IT_EV_UNWIND) {
-        it_out_put(o, " raised ", 8);
-        it_out_text(o, it_record_value(r, 0));
-    } else if (r->nvalues && values) {
-        it_out_put(o, " -> ", 4);
-        it_out_text(o, it_record_value(r, 0));
-    }
-    it_out_duration(o, duration_ns);
-    it_out_put(o, " ", 1);
-    it_out_text(o, e->filename);
-    it_out_put(o, ":", 1);
-    it_out_uint(o, (unsigned long long)(e->firstlineno > 0 ? e->firstlineno : 0), 1);
+    it_fmt_rec v = it_fmt_rec_of(r);
+    it_fmt_func f = it_fmt_func_of(e);
+    it_format_body_v(o, &v, &f, tid, values, duration_ns);
 }
 
-/* One text line: TIME PID BODY (see it_format_body) and a newline. */
 static inline void it_format_text(it_out *o, const it_record *r, const it_code_entry *e, long pid,
                                   long tid, int64_t wall_offset, int values, int64_t duration_ns) {
-    it_out_time(o, r->ts + (uint64_t)wall_offset);
-    it_out_put(o, " ", 1);
-    it_out_uint(o, (unsigned long long)pid, 1);
-    it_out_put(o, " ", 1);
-    it_format_body(o, r, e, tid, values, duration_ns);
-    it_out_put(o, "\n", 1);
+    it_fmt_rec v = it_fmt_rec_of(r);
+    it_fmt_func f = it_fmt_func_of(e);
+    it_format_text_v(o, &v, &f, pid, tid, wall_offset, values, duration_ns);
 }
 
-/* One JSON line; "duration_ns" last on an exit whose duration is known. */
 static inline void it_format_jsonl(it_out *o, const it_record *r, const it_code_entry *e, long pid,
                                    long tid, int64_t wall_offset, int values, int64_t duration_ns) {
-    it_out_put(o, "{\"time\":\"", 9);
-    it_out_time(o, r->ts + (uint64_t)wall_offset);
-    it_out_printf(o, "\",\"mono_ns\":%llu,\"pid\":%ld,\"tid\":%ld,\"event\":\"%s\"",
-                  (unsigned long long)r->ts, pid, tid, it_event_names[r->event]);
-    if (r->event == IT_EV_LOST) {
-        it_out_printf(o, ",\"count\":%llu}\n", (unsigned long long)r->count);
-        return;
-    }
-    it_out_printf(o, ",\"greenlet\":%u,\"depth\":%d,", r->greenlet_id, r->depth);
-    if (r->event == IT_EV_LOG) {
-        it_out_puts(o, "\"level\":");
-        it_out_json_str(o, it_record_value(r, 0));
-        it_out_puts(o, ",\"logger\":");
-        it_out_json_str(o, it_record_value(r, 1));
-        it_out_puts(o, ",\"message\":");
-        it_out_json_str(o, it_record_value(r, 2));
-        it_out_put(o, "}\n", 2);
-        return;
-    }
-    it_out_puts(o, "\"module\":");
-    it_out_json_str(o, e->module);
-    it_out_puts(o, ",\"qualname\":");
-    it_out_json_str(o, e->qualname);
-    it_out_puts(o, ",\"file\":");
-    it_out_json_str(o, e->filename);
-    it_out_printf(o, ",\"line\":%d", e->firstlineno);
-    if (r->event == IT_EV_CALL && r->nvalues && values) {
-        it_out_puts(o, ",\"args\":{");
-        for (int i = 0; i < r->nvalues && i < e->nargs; i++) {
-            if (i)
-                it_out_put(o, ",", 1);
-            it_out_json_str(o, e->argnames[i]);
-            it_out_put(o, ":", 1);
-            it_out_json_str(o, it_record_value(r, i));
-        }
-        it_out_put(o, "}", 1);
-    } else if (r->event == IT_EV_UNWIND) {
-        it_out_puts(o, ",\"exception\":");
-        it_out_json_str(o, it_record_value(r, 0));
-    } else if (r->nvalues && values) {
-        it_out_puts(o, ",\"retval\":");
-        it_out_json_str(o, it_record_value(r, 0));
-    }
-    if (duration_ns >= 0)
-        it_out_printf(o, ",\"duration_ns\":%lld", (long long)duration_ns);
-    it_out_put(o, "}\n", 2);
+    it_fmt_rec v = it_fmt_rec_of(r);
+    it_fmt_func f = it_fmt_func_of(e);
+    it_format_jsonl_v(o, &v, &f, pid, tid, wall_offset, values, duration_ns);
 }
 
 #endif

@@ -5,11 +5,25 @@ Decode with ``python -m infi_tracing decode FILE [--format text|jsonl|perfetto]`
 
 import os
 
-from infi_tracing._binary import MAGIC, check_trace_file
 from infi_tracing.native._core import SinkHandle
 from infi_tracing.sinks.files import open_for_append, trace_file_path
 
-__all__ = ["BinaryFileSink"]
+__all__ = ["BinaryFileSink", "MAGIC", "TraceFileError", "check_trace_file"]
+
+MAGIC = b"INFITRC1"  # native/it_binary.h's IT_BIN_MAGIC
+
+
+class TraceFileError(ValueError):
+    """A file to append to is not a binary trace."""
+
+
+def check_trace_file(path):
+    """Raise TraceFileError unless `path` starts like a binary trace file."""
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC))
+    if head != MAGIC:
+        raise TraceFileError("%s is not an infi_tracing binary trace (it starts with %r, "
+                             "expected %r)" % (path, head, MAGIC))
 
 
 class BinaryFileSink:

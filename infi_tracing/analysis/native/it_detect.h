@@ -91,8 +91,8 @@ static inline it_rsource *it_detect_open(it_rinput *in, it_rfuncs *funcs, uint32
     char shown[80];
     it_detect_show(shown, sizeof shown, p, n, 16);
     snprintf(err, IT_RSOURCE_ERR,
-             "is not a trace (starts with \"%s\", expected %s, a JSON line or a text line "
-             "starting with a time)", shown, IT_RBIN_MAGIC);
+             "is not a trace: it starts with \"%s\" at byte 0 (expected %s, a JSON line or a "
+             "text line starting with a time)", shown, IT_RBIN_MAGIC);
     return NULL;
 }
 

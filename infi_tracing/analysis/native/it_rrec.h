@@ -13,11 +13,11 @@
 #include <stdint.h>
 #include <stddef.h>
 
-/* Event numbers: IT_EV_* of infi_tracing/native/it_common.h (the binary
- * file stores the same numbers), plus the greenlet switch record. */
-#ifndef IT_EV_SWITCH
-#define IT_EV_SWITCH 8  /* the thread switched to greenlet `greenlet` from `from_greenlet` */
-#endif
+/* Event numbers: IT_EV_* of infi_tracing/native/it_events.h (the binary
+ * file stores the same numbers), IT_EV_SWITCH among them: the thread
+ * switched to greenlet `greenlet` from `from_greenlet`.  (Included, not
+ * defined again: a macro of the same name would break the enum.) */
+#include "../../native/it_events.h"
 
 /* A function as the reader knows it: every pid's code id for the same
  * module, qualname, file and line maps to one entry, so reports merge

@@ -1,15 +1,16 @@
-"""Reading binary trace files (written by native/it_binary.h).
+"""The reference reader of binary trace files (written by native/it_binary.h), in Python, for
+the tests only: the native reader (infi_tracing/analysis/native/it_read_binary.h) must read
+every file as this does.  Keep the two in step.
 
-``read_records(path)`` yields decoded record dicts with the same keys the
-drain gives Python sinks, so every text, JSON-lines or Perfetto writer works
-on them unchanged.
+``read_records(path)`` yields decoded record dicts with the same keys the drain gives Python
+sinks (without the reader's durations).
 """
 
 import struct
 
 from infi_tracing._records import CALL, EVENT_NAMES, LOG, LOST, SWITCH, YIELD, record_dict
 
-__all__ = ["MAGIC", "TraceFileError", "read_records", "check_trace_file"]
+__all__ = ["MAGIC", "TraceFileError", "read_records"]
 
 MAGIC = b"INFITRC1"
 _CHUNK = struct.Struct("<II")
@@ -27,12 +28,6 @@ def _check_magic(head, name):
     if head != MAGIC:
         raise TraceFileError("%s is not an infi_tracing binary trace (it starts with %r, "
                              "expected %r)" % (name, head[:8], MAGIC))
-
-
-def check_trace_file(path):
-    """Raise TraceFileError unless `path` starts like a binary trace file."""
-    with open(path, "rb") as f:
-        _check_magic(f.read(len(MAGIC)), path)
 
 
 def _strings(blob):

@@ -1,0 +1,345 @@
+/* Text lines and JSON lines: the one formatting of a record, for the live
+ * sinks (the drain thread, without the GIL: infi_tracing/native/it_format.h
+ * hands ring records to it) and for the trace reader (decode, replay:
+ * infi_tracing/analysis/native/it_rwrite.h), so a decoded line is byte for
+ * byte the live sink's line.  No Python, no ring, no registry: everything
+ * comes from a view of the record (it_fmt_rec) and of its function
+ * (it_fmt_func). */
+#ifndef IT_LINES_H
+#define IT_LINES_H
+
+#include "it_events.h"
+#include "it_out.h"
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+enum { IT_FORMAT_TEXT = 0, IT_FORMAT_JSONL = 1 };
+
+/* The longest line written: a longer one is cut there and still ends with
+ * its newline (the live sinks and decode cut alike). */
+#define IT_LINE_MAX (32 * 1024)
+
+/* Characters that never reach a text output raw: C0 controls, DEL, C1
+ * controls (U+0080-U+009F, NEL among them), U+2028 and U+2029.  They end
+ * lines (for some readers), spoof log lines or drive terminals.
+ *
+ * it_stop marks the bytes a scan must stop at: 1 for those that may start
+ * such a character (a C1 control is C2 80-9F in UTF-8, U+2028/9 E2 80
+ * A8/A9) and the NUL that ends the string, 2 more for what JSON escapes as
+ * well.  Scanning with it lets runs of plain text be copied whole, which
+ * keeps the drain's text formatting about as fast as copying. */
+static const unsigned char it_stop[256] = {
+    [0x00 ... 0x1f] = 1, [0x7f] = 1, [0xc2] = 1, [0xe2] = 1, ['"'] = 2, ['\\'] = 2,
+};
+
+/* The length of the UTF-8 sequence at `s` if it is one of the characters
+ * above (its code point in *cp), else 0.  `s` is NUL-terminated valid UTF-8
+ * (the hook and the registry make it so); the NUL ending it is not one. */
+static inline int it_unsafe_at(const unsigned char *s, unsigned *cp) {
+    unsigned char c = s[0];
+    if ((c < 0x20 && c) || c == 0x7f) {
+        *cp = c;
+        return 1;
+    }
+    if (c == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
+        *cp = s[1];
+        return 2;
+    }
+    if (c == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
+        *cp = 0x2000u + (s[2] - 0x80u);
+        return 3;
+    }
+    return 0;
+}
+
+/* `s` for a text line (text sinks, syslog): the characters above escaped
+ * as repr() writes them (\n \r \t, \xhh, \u2028), all else as is.  The only
+ * place text output escapes (infi_tracing/_format.py mirrors it); a repr's
+ * own backslashes are left alone, so a repr shows once. */
+static inline void it_out_text(it_out *o, const char *str) {
+    const unsigned char *s = (const unsigned char *)str, *run = s;
+    unsigned cp;
+    for (;;) {
+        while (!(it_stop[*s] & 1))
+            s++;
+        int n = *s ? it_unsafe_at(s, &cp) : 0;
+        if (!n && *s) {
+            s++;  /* a C2 or E2 that starts a plain character */
+            continue;
+        }
+        it_out_put(o, (const char *)run, (size_t)(s - run));
+        if (!n)
+            return;
+        if (cp == '\n' || cp == '\r' || cp == '\t')
+            it_out_put(o, cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : "\\t", 2);
+        else
+            it_out_printf(o, cp < 0x100 ? "\\x%02x" : "\\u%04x", cp);
+        s += n;
+        run = s;
+    }
+}
+
+/* JSON string: quote, backslash and the characters above as \uXXXX, so a
+ * line stays one line for any reader and decodes to exactly `s`. */
+static inline void it_out_json_str(it_out *o, const char *str) {
+    const unsigned char *s = (const unsigned char *)str, *run = s;
+    unsigned cp;
+    it_out_put(o, "\"", 1);
+    for (;;) {
+        while (!it_stop[*s])
+            s++;
+        int n = *s ? it_unsafe_at(s, &cp) : 0;
+        if (!n && *s && *s != '"' && *s != '\\') {
+            s++;
+            continue;
+        }
+        it_out_put(o, (const char *)run, (size_t)(s - run));
+        if (!*s)
+            break;
+        if (n) {
+            it_out_printf(o, "\\u%04x", cp);
+            s += n;
+        } else {
+            char t[2] = {'\\', (char)*s++};
+            it_out_put(o, t, 2);
+        }
+        run = s;
+    }
+    it_out_put(o, "\"", 1);
+}
+
+static inline void it_out_uint(it_out *o, unsigned long long v, int min_digits) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || n < min_digits);
+    it_out_put(o, tmp + sizeof tmp - n, (size_t)n);
+}
+
+/* ISO 8601 UTC with microseconds, e.g. 2026-11-25T22:10:01.123456Z.  The
+ * date and time up to the second change rarely: the last one formatted is
+ * kept. */
+static inline void it_out_time(it_out *o, uint64_t wall_ns) {
+    /* one caller at a time: the drain thread in the tracer's module, the
+     * reader (GIL held) in the analysis module, each with its own copy */
+    static time_t cached_sec = (time_t)-1;
+    static char cached[24];
+    time_t sec = (time_t)(wall_ns / 1000000000ull);
+    if (sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S.", &tm);
+        cached_sec = sec;
+    }
+    it_out_puts(o, cached);
+    it_out_uint(o, (wall_ns % 1000000000ull) / 1000, 6);
+    it_out_put(o, "Z", 1);
+}
+
+/* The i-th of `n` bytes of NUL-separated values; "" past the last. */
+static inline const char *it_values_at(const char *values, size_t n, int i) {
+    const char *p = values, *end = values + n;
+    if (!p)
+        return "";
+    for (; i > 0 && p < end; i--)
+        p += strnlen(p, (size_t)(end - p)) + 1;
+    return p < end ? p : "";
+}
+
+/* What a line shows of a record, wherever it comes from: a ring record
+ * (it_format.h makes the view) or a trace file (the reader). */
+typedef struct {
+    int event;
+    uint64_t ts;
+    uint32_t greenlet;
+    int32_t depth;
+    uint64_t count;          /* IT_EV_LOST */
+    const char *values;      /* NUL-separated, `values_len` bytes; NULL: none */
+    size_t values_len;
+    uint32_t nvalues;
+} it_fmt_rec;
+
+/* The function a record names (module, qualname, file, first line, argument names). */
+typedef struct {
+    const char *module, *qualname, *filename;
+    int line;
+    int nargs;
+    const char *const *argnames;
+} it_fmt_func;
+
+static inline const char *it_fmt_value(const it_fmt_rec *v, int i) {
+    return it_values_at(v->values, v->values_len, i);
+}
+
+#define IT_INDENT_MAX 60
+
+/* A call's duration as text lines show it: " [1.132 ms]" (ns, us, ms or s,
+ * three decimals past ns); nothing for a negative (unknown) duration.
+ * _format.format_duration is the same in Python. */
+static inline void it_out_duration(it_out *o, int64_t ns) {
+    if (ns < 0)
+        return;
+    if (ns < 1000) {
+        it_out_put(o, " [", 2);
+        it_out_uint(o, (unsigned long long)ns, 1);
+        it_out_put(o, " ns]", 4);
+        return;
+    }
+    static const char *const units[] = {" us]", " ms]", " s]"};
+    uint64_t scale = 1000;
+    int u = 0;
+    while (u < 2 && (uint64_t)ns >= scale * 1000) {
+        scale *= 1000;
+        u++;
+    }
+    /* three decimals, rounded half up in integer arithmetic */
+    uint64_t milli = ((uint64_t)ns * 1000 + scale / 2) / scale;
+    it_out_put(o, " [", 2);
+    it_out_uint(o, milli / 1000, 1);
+    it_out_put(o, ".", 1);
+    it_out_uint(o, milli % 1000, 3);
+    it_out_puts(o, units[u]);
+}
+
+/* The part of a text line after "TIME PID ":
+ *   TID gGREENLET <indent>[depth N ]MARK module.qualname[(args)][ -> value][ [DURATION]] file:line
+ * MARK: '>' call, '<' return, '!' exception, '>>' resume, '<<' yield.  The
+ * indent is 2 spaces per level up to IT_INDENT_MAX levels; deeper lines
+ * say their depth ("[depth 73] ").  Names and values are escaped
+ * (it_out_text).  `values` 0 hides arguments and return values (a sink's
+ * detail level); the exception type is always shown.  `e` names the code
+ * of a function's record (the live registry's entry, or one a trace file
+ * defined); unused for "lost" and "log".  `duration_ns` is the call's
+ * duration on an exit, negative when unknown or not an exit.  No newline.
+ * (it_format_body: the same for a ring record and a registry entry.) */
+static inline void it_format_body_v(it_out *o, const it_fmt_rec *r, const it_fmt_func *e,
+                                    long tid, int values, int64_t duration_ns) {
+    it_out_uint(o, (unsigned long long)tid, 1);
+    if (r->event == IT_EV_LOST) {
+        it_out_put(o, " lost ", 6);
+        it_out_uint(o, (unsigned long long)r->count, 1);
+        it_out_put(o, " records", 8);
+        return;
+    }
+    int indent = r->depth < IT_INDENT_MAX ? r->depth : IT_INDENT_MAX;
+    static const char *const marks[IT_EV_COUNT] = {
+        [IT_EV_PAD] = "?",     [IT_EV_CALL] = ">",   [IT_EV_RETURN] = "<", [IT_EV_UNWIND] = "!",
+        [IT_EV_RESUME] = ">>", [IT_EV_YIELD] = "<<", [IT_EV_LOST] = "?",   [IT_EV_LOG] = "#",
+        [IT_EV_SWITCH] = "~",
+    };
+    static const char spaces[2 * IT_INDENT_MAX + 1] =
+        "                                                            "
+        "                                                            ";
+    it_out_put(o, " g", 2);
+    it_out_uint(o, r->greenlet, 1);
+    it_out_put(o, " ", 1);
+    it_out_put(o, spaces, (size_t)(indent > 0 ? indent : 0) * 2);
+    if (r->depth > IT_INDENT_MAX)
+        it_out_printf(o, "[depth %d] ", r->depth);
+    it_out_puts(o, marks[r->event]);
+    it_out_put(o, " ", 1);
+    if (r->event == IT_EV_LOG) {  /* "# LEVEL logger: message" */
+        it_out_text(o, it_fmt_value(r, 0));
+        it_out_put(o, " ", 1);
+        it_out_text(o, it_fmt_value(r, 1));
+        it_out_put(o, ": ", 2);
+        it_out_text(o, it_fmt_value(r, 2));
+        return;
+    }
+    it_out_text(o, e->module);
+    it_out_put(o, ".", 1);
+    it_out_text(o, e->qualname);
+    if (r->event == IT_EV_CALL) {
+        if (r->nvalues && values) {  /* arguments were captured (TRACE_FUNC_PRIMITIVES and up) */
+            it_out_put(o, "(", 1);
+            for (int i = 0; (uint32_t)i < r->nvalues && i < e->nargs; i++) {
+                if (i)
+                    it_out_put(o, ", ", 2);
+                it_out_text(o, e->argnames[i]);
+                it_out_put(o, "=", 1);
+                it_out_text(o, it_fmt_value(r, i));
+            }
+            it_out_put(o, ")", 1);
+        }
+    } else if (r->event == IT_EV_UNWIND) {
+        it_out_put(o, " raised ", 8);
+        it_out_text(o, it_fmt_value(r, 0));
+    } else if (r->nvalues && values) {
+        it_out_put(o, " -> ", 4);
+        it_out_text(o, it_fmt_value(r, 0));
+    }
+    it_out_duration(o, duration_ns);
+    it_out_put(o, " ", 1);
+    it_out_text(o, e->filename);
+    it_out_put(o, ":", 1);
+    it_out_uint(o, (unsigned long long)(e->line > 0 ? e->line : 0), 1);
+}
+
+/* One text line: TIME PID BODY (see it_format_body_v) and a newline. */
+static inline void it_format_text_v(it_out *o, const it_fmt_rec *r, const it_fmt_func *e, long pid,
+                                    long tid, int64_t wall_offset, int values,
+                                    int64_t duration_ns) {
+    it_out_time(o, r->ts + (uint64_t)wall_offset);
+    it_out_put(o, " ", 1);
+    it_out_uint(o, (unsigned long long)pid, 1);
+    it_out_put(o, " ", 1);
+    it_format_body_v(o, r, e, tid, values, duration_ns);
+    it_out_put(o, "\n", 1);
+}
+
+/* One JSON line; "duration_ns" last on an exit whose duration is known. */
+static inline void it_format_jsonl_v(it_out *o, const it_fmt_rec *r, const it_fmt_func *e,
+                                     long pid, long tid, int64_t wall_offset, int values,
+                                     int64_t duration_ns) {
+    it_out_put(o, "{\"time\":\"", 9);
+    it_out_time(o, r->ts + (uint64_t)wall_offset);
+    it_out_printf(o, "\",\"mono_ns\":%llu,\"pid\":%ld,\"tid\":%ld,\"event\":\"%s\"",
+                  (unsigned long long)r->ts, pid, tid, it_event_names[r->event]);
+    if (r->event == IT_EV_LOST) {
+        it_out_printf(o, ",\"count\":%llu}\n", (unsigned long long)r->count);
+        return;
+    }
+    it_out_printf(o, ",\"greenlet\":%u,\"depth\":%d,", r->greenlet, r->depth);
+    if (r->event == IT_EV_LOG) {
+        it_out_puts(o, "\"level\":");
+        it_out_json_str(o, it_fmt_value(r, 0));
+        it_out_puts(o, ",\"logger\":");
+        it_out_json_str(o, it_fmt_value(r, 1));
+        it_out_puts(o, ",\"message\":");
+        it_out_json_str(o, it_fmt_value(r, 2));
+        it_out_put(o, "}\n", 2);
+        return;
+    }
+    it_out_puts(o, "\"module\":");
+    it_out_json_str(o, e->module);
+    it_out_puts(o, ",\"qualname\":");
+    it_out_json_str(o, e->qualname);
+    it_out_puts(o, ",\"file\":");
+    it_out_json_str(o, e->filename);
+    it_out_printf(o, ",\"line\":%d", e->line);
+    if (r->event == IT_EV_CALL && r->nvalues && values) {
+        it_out_puts(o, ",\"args\":{");
+        for (int i = 0; (uint32_t)i < r->nvalues && i < e->nargs; i++) {
+            if (i)
+                it_out_put(o, ",", 1);
+            it_out_json_str(o, e->argnames[i]);
+            it_out_put(o, ":", 1);
+            it_out_json_str(o, it_fmt_value(r, i));
+        }
+        it_out_put(o, "}", 1);
+    } else if (r->event == IT_EV_UNWIND) {
+        it_out_puts(o, ",\"exception\":");
+        it_out_json_str(o, it_fmt_value(r, 0));
+    } else if (r->nvalues && values) {
+        it_out_puts(o, ",\"retval\":");
+        it_out_json_str(o, it_fmt_value(r, 0));
+    }
+    if (duration_ns >= 0)
+        it_out_printf(o, ",\"duration_ns\":%lld", (long long)duration_ns);
+    it_out_put(o, "}\n", 2);
+}
+
+#endif
