@@ -96,7 +96,8 @@ def test_text_without_records_is_an_error(tmp_path):
     offset of its first line."""
     _, reader = _records(tmp_path, "2026-11-30 backup done\n2026-12-01 backup done\n")
     assert reader.errors == [(str(tmp_path / "trace.log"), 0,
-                              "no trace records: 2 lines are not text trace lines")]
+                              "no trace records: 2 lines are not text trace lines (the first "
+                              "at byte 0)")]
 
 
 def test_prose_is_not_a_trace(tmp_path):

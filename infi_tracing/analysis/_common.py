@@ -1,32 +1,15 @@
 """What the analysis commands share: opening the reader with the common
-filters, reporting what could not be read, showing durations and drawing
-aggregated call trees."""
-
-import sys
+filters, showing durations and drawing aggregated call trees."""
 
 from infi_tracing._format import format_duration, format_time
 from infi_tracing.analysis._reading import Reader
 
-__all__ = ["open_reader", "finish", "show_ns", "show_time", "draw_tree"]
+__all__ = ["open_reader", "show_ns", "show_time", "draw_tree"]
 
 
 def open_reader(paths, filters):
     """A Reader of `paths` with `filters` (Reader's keyword arguments)."""
     return Reader(paths, **(filters or {}))
-
-
-def finish(reader, command, stream=None):
-    """Tell on `stream` (stderr) what the reader could not read (each
-    input's error, with its byte offset) and the lines it skipped; returns
-    the exit code: 1 if an input had an error, else 0."""
-    stream = sys.stderr if stream is None else stream
-    for path, lines, offset in reader.skipped:
-        stream.write("infi_tracing %s: %s: %d line%s skipped (not trace records; the first at "
-                     "byte %d)\n" % (command, path, lines, "" if lines == 1 else "s", offset))
-    errors = reader.errors
-    for path, offset, message in errors:
-        stream.write("infi_tracing %s: %s: at byte %d: %s\n" % (command, path, offset, message))
-    return 1 if errors else 0
 
 
 def show_ns(ns):

@@ -6,6 +6,7 @@ CI.  A and B are traces (one file or several, comma-separated), or a
 import json
 
 from infi_tracing.analysis._common import show_ns
+from infi_tracing.analysis._decode import report_errors
 from infi_tracing.analysis._report import build_report
 
 __all__ = ["DEFAULT_MIN_TOTAL_NS", "load_side", "compare", "format_diff", "slower",
@@ -29,10 +30,10 @@ def _saved_report(path):
     return data if isinstance(data, dict) and "rows" in data else None
 
 
-def load_side(spec, by="function", filters=None, notes=None):
+def load_side(spec, by="function", filters=None, readers=None):
     """The report of one side: a saved ``report --json`` file, or the
-    traces named by `spec` (paths separated by commas).  Read errors are
-    appended to `notes` as (path, offset, message)."""
+    traces named by `spec` (paths separated by commas), whose reader is
+    appended to `readers` (for its errors)."""
     saved = _saved_report(spec) if "," not in spec else None
     if saved is not None:
         if saved.get("by") != by:
@@ -40,8 +41,8 @@ def load_side(spec, by="function", filters=None, notes=None):
                              % (spec, saved.get("by"), by))
         return saved
     report, reader = build_report(spec.split(","), by, filters)
-    if notes is not None:
-        notes.extend(reader.errors)
+    if readers is not None:
+        readers.append(reader)
     return report
 
 
@@ -122,17 +123,16 @@ def diff_command(a, b, out, err, by="function", time="wall", top=None, fail_if_s
     """Run ``diff`` writing to `out` (notes to `err`); returns the exit
     code: 1 when --fail-if-slower found a function (or the whole) slower,
     or an input could not be read."""
-    notes = []
-    total, rows = compare(load_side(a, by, filters, notes), load_side(b, by, filters, notes),
-                          time)
+    readers = []
+    total, rows = compare(load_side(a, by, filters, readers),
+                          load_side(b, by, filters, readers), time)
     if as_json:
         out.write(json.dumps({"total": total, "rows": rows}, indent=1) + "\n")
     else:
         out.write(format_diff(total, rows, top))
     code = 0
-    for path, offset, message in notes:
-        err.write("infi_tracing diff: %s: at byte %d: %s\n" % (path, offset, message))
-        code = 1
+    for reader in readers:
+        code = report_errors("diff", reader, err) or code
     if fail_if_slower is not None:
         worse = slower(total, rows, fail_if_slower, min_total_ns)
         for row in worse:

@@ -4,7 +4,8 @@ native/it_graph.h)."""
 
 import json
 
-from infi_tracing.analysis._common import draw_tree, finish, open_reader, show_ns
+from infi_tracing.analysis._common import draw_tree, open_reader, show_ns
+from infi_tracing.analysis._decode import report_errors
 from infi_tracing.analysis._reader import graph_trees
 
 __all__ = ["build_graph", "format_graph", "graph_command"]
@@ -56,5 +57,5 @@ def graph_command(paths, pattern, out, depth=None, time="wall", as_json=False, f
     matches or an input could not be read)."""
     graph, reader = build_graph(paths, pattern, depth, filters)
     out.write(json.dumps(graph, indent=1) + "\n" if as_json else format_graph(graph, time))
-    code = finish(reader, "graph")
+    code = report_errors("graph", reader)
     return code or (0 if graph["matched"] else 1)

@@ -5,7 +5,8 @@ yielding (it blocked the hub) with the call tree that ran in it
 
 import json
 
-from infi_tracing.analysis._common import draw_tree, finish, open_reader, show_ns, show_time
+from infi_tracing.analysis._common import draw_tree, open_reader, show_ns, show_time
+from infi_tracing.analysis._decode import report_errors
 from infi_tracing.analysis._reader import greenlet_stretches
 
 __all__ = ["DEFAULT_THRESHOLD_NS", "build_greenlets", "format_greenlets", "greenlets_command"]
@@ -70,4 +71,4 @@ def greenlets_command(paths, out, threshold_ns=DEFAULT_THRESHOLD_NS, include_hub
     """Run ``greenlets`` writing to `out`; returns the exit code."""
     result, reader = build_greenlets(paths, threshold_ns, include_hub, filters)
     out.write(json.dumps(result, indent=1) + "\n" if as_json else format_greenlets(result, top))
-    return finish(reader, "greenlets")
+    return report_errors("greenlets", reader)

@@ -4,7 +4,8 @@ calls, total, self, mean, p50, p95 and max, from the native aggregation
 
 import json
 
-from infi_tracing.analysis._common import finish, open_reader, show_ns
+from infi_tracing.analysis._common import open_reader, show_ns
+from infi_tracing.analysis._decode import report_errors
 from infi_tracing.analysis._reader import REPORT_BY, report_rows
 
 __all__ = ["BY", "COLUMNS", "TIMES", "build_report", "format_report", "report_command"]
@@ -76,4 +77,4 @@ def report_command(paths, out, by="function", sort="total", top=None, time="wall
         out.write(json.dumps(report, indent=1) + "\n")
     else:
         out.write(format_report(report, sort, top, time))
-    return finish(reader, "report")
+    return report_errors("report", reader)

@@ -338,7 +338,8 @@ static inline int it_rjsonl_next(it_rsource *src, it_rrec *r) {
         int complete = line != NULL;
         if (got <= 0) {
             if (got < 0) {
-                snprintf(src->err, sizeof src->err, "cannot read: %s",
+                snprintf(src->err, sizeof src->err, "cannot read at byte %llu: %s",
+                         (unsigned long long)(j->line.in.base + j->line.in.end),
                          strerror(j->line.in.read_errno));
                 src->err_offset = j->line.in.base + j->line.in.end;
                 return -1;
@@ -346,8 +347,9 @@ static inline int it_rjsonl_next(it_rsource *src, it_rrec *r) {
             src->skipped += j->line.too_long;
             if (!j->delivered && src->skipped) {  /* nothing but other lines: not a trace */
                 snprintf(src->err, sizeof src->err,
-                         "no trace records: %llu lines are not JSON trace lines",
-                         (unsigned long long)src->skipped);
+                         "no trace records: %llu lines are not JSON trace lines (the first at "
+                         "byte %llu)", (unsigned long long)src->skipped,
+                         (unsigned long long)src->skipped_offset);
                 src->err_offset = src->skipped_offset;
                 return -1;
             }

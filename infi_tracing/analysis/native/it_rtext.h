@@ -419,7 +419,8 @@ static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
         int complete = line != NULL;
         if (got <= 0) {
             if (got < 0) {
-                snprintf(src->err, sizeof src->err, "cannot read: %s",
+                snprintf(src->err, sizeof src->err, "cannot read at byte %llu: %s",
+                         (unsigned long long)(t->line.in.base + t->line.in.end),
                          strerror(t->line.in.read_errno));
                 src->err_offset = t->line.in.base + t->line.in.end;
                 return -1;
@@ -427,8 +428,9 @@ static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
             src->skipped += t->line.too_long;
             if (!t->delivered && src->skipped) {  /* nothing but other lines: not a trace */
                 snprintf(src->err, sizeof src->err,
-                         "no trace records: %llu lines are not text trace lines",
-                         (unsigned long long)src->skipped);
+                         "no trace records: %llu lines are not text trace lines (the first at "
+                         "byte %llu)", (unsigned long long)src->skipped,
+                         (unsigned long long)src->skipped_offset);
                 src->err_offset = src->skipped_offset;
                 return -1;
             }  /* lines longer than the buffer */
