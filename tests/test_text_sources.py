@@ -80,6 +80,21 @@ def test_hosts_sharing_a_pid_are_kept_apart(tmp_path):
         {"pid hostA:42": 30_000_000, "pid hostB:42": 50_000_000}
 
 
+def test_durations_written_on_lines_stand_for_coarse_timestamps(tmp_path):
+    """Traditional syslog headers have seconds only: the durations written on the lines
+    give the totals, and self subtracts the callees' written durations."""
+    path = tmp_path / "remote.log"
+    path.write_text("""\
+Nov 30 01:56:48 web1 app[42]: 7 g1 > m.f /m.py:1
+Nov 30 01:56:48 web1 app[42]: 7 g1   > m.g /m.py:5
+Nov 30 01:56:48 web1 app[42]: 7 g1   < m.g [3.000 ms] /m.py:5
+Nov 30 01:56:48 web1 app[42]: 7 g1 < m.f [10.000 ms] /m.py:1
+""", encoding="utf-8")
+    rows = report_rows_by_name(tmp_path, path)
+    assert (rows["m.f"]["wall"]["total"], rows["m.f"]["wall"]["self"]) == (10_000_000, 7_000_000)
+    assert rows["m.g"]["wall"]["total"] == 3_000_000
+
+
 def test_lines_that_are_not_records_are_skipped_and_counted(tmp_path):
     """Another program's syslog line and a torn last line are skipped, counted, and named
     with the first one's byte offset; the records around them are read."""

@@ -179,7 +179,10 @@ static inline void it_reader_pair(it_reader *r, it_rrec *x) {
     case IT_EV_RETURN:
     case IT_EV_UNWIND:
     case IT_EV_YIELD:
-        if (it_pair_exit(&r->pair, x->pid, x->tid, x->greenlet, x->depth, x->ts, &res)) {
+        /* a duration the source read (text, jsonl) stands: it is as exact as the
+         * tracer's clock, the timestamps of a text line may not be */
+        if (it_pair_exit_given(&r->pair, x->pid, x->tid, x->greenlet, x->depth, x->ts,
+                               x->duration_ns, &res)) {
             x->duration_ns = res.wall_ns;
             x->active_ns = res.active_ns;
             x->self_ns = res.self_ns;
