@@ -182,6 +182,47 @@ static inline int it_json_skip(it_rjsonl *j, const char **p, int depth) {
     return 1;
 }
 
+enum {
+    IT_JK_OTHER, IT_JK_TIME, IT_JK_ARGS, IT_JK_MODULE, IT_JK_QUALNAME, IT_JK_FILE, IT_JK_EVENT,
+    IT_JK_RETVAL, IT_JK_EXCEPTION, IT_JK_LEVEL, IT_JK_LOGGER, IT_JK_MESSAGE, IT_JK_MONO,
+    IT_JK_PID, IT_JK_TID, IT_JK_LINE, IT_JK_DURATION, IT_JK_GREENLET, IT_JK_FROM, IT_JK_DEPTH,
+    IT_JK_COUNT,
+};
+
+/* Which key: by length, then the bytes (a chain of strcmp was most of the
+ * time spent on a line). */
+static inline int it_rjsonl_key(const char *k, size_t n) {
+#define IT_JK_IS(lit) (n == sizeof lit - 1 && !memcmp(k, lit, sizeof lit - 1))
+    switch (n) {
+    case 3:
+        return IT_JK_IS("pid") ? IT_JK_PID : IT_JK_IS("tid") ? IT_JK_TID : IT_JK_OTHER;
+    case 4:
+        return IT_JK_IS("time") ? IT_JK_TIME : IT_JK_IS("args") ? IT_JK_ARGS :
+               IT_JK_IS("file") ? IT_JK_FILE : IT_JK_IS("line") ? IT_JK_LINE : IT_JK_OTHER;
+    case 5:
+        return IT_JK_IS("event") ? IT_JK_EVENT : IT_JK_IS("depth") ? IT_JK_DEPTH :
+               IT_JK_IS("level") ? IT_JK_LEVEL : IT_JK_IS("count") ? IT_JK_COUNT : IT_JK_OTHER;
+    case 6:
+        return IT_JK_IS("module") ? IT_JK_MODULE : IT_JK_IS("retval") ? IT_JK_RETVAL :
+               IT_JK_IS("logger") ? IT_JK_LOGGER : IT_JK_OTHER;
+    case 7:
+        return IT_JK_IS("mono_ns") ? IT_JK_MONO : IT_JK_IS("message") ? IT_JK_MESSAGE :
+               IT_JK_OTHER;
+    case 8:
+        return IT_JK_IS("qualname") ? IT_JK_QUALNAME : IT_JK_IS("greenlet") ? IT_JK_GREENLET :
+               IT_JK_OTHER;
+    case 9:
+        return IT_JK_IS("exception") ? IT_JK_EXCEPTION : IT_JK_OTHER;
+    case 11:
+        return IT_JK_IS("duration_ns") ? IT_JK_DURATION : IT_JK_OTHER;
+    case 13:
+        return IT_JK_IS("from_greenlet") ? IT_JK_FROM : IT_JK_OTHER;
+    default:
+        return IT_JK_OTHER;
+    }
+#undef IT_JK_IS
+}
+
 static inline int it_rjsonl_event(const char *name) {
     for (int e = IT_EV_CALL; e < IT_EV_COUNT; e++)
         if (!strcmp(name, it_event_names[e]))
@@ -212,12 +253,13 @@ static inline int it_rjsonl_parse(it_rjsonl *j, const char *s, it_rrec *r) {
         const char **str = NULL;
         size_t *slen = &len;
         int64_t *num = NULL;
-        if (!strcmp(key, "time")) {
+        int which = it_rjsonl_key(key, len);
+        if (which == IT_JK_TIME) {
             const char *t = it_json_string(j, &s, &len);
             if (!t || !it_parse_iso(t, &time_ns))
                 return 0;
             has_time = 1;
-        } else if (!strcmp(key, "args")) {
+        } else if (which == IT_JK_ARGS) {
             if (*s++ != '{')
                 return 0;
             s = it_json_ws(s);
@@ -240,37 +282,40 @@ static inline int it_rjsonl_parse(it_rjsonl *j, const char *s, it_rrec *r) {
             }
             s++;
         } else {
-            if (!strcmp(key, "module")) str = &module, slen = &mlen;
-            else if (!strcmp(key, "qualname")) str = &qualname, slen = &qlen;
-            else if (!strcmp(key, "file")) str = &file, slen = &flen;
-            else if (!strcmp(key, "event")) str = &event;
-            else if (!strcmp(key, "retval")) str = &retval;
-            else if (!strcmp(key, "exception")) str = &exc;
-            else if (!strcmp(key, "level")) str = &level;
-            else if (!strcmp(key, "logger")) str = &logger;
-            else if (!strcmp(key, "message")) str = &message;
-            else if (!strcmp(key, "mono_ns")) num = &mono, has_mono = 1;
-            else if (!strcmp(key, "pid")) num = &r->pid, has_pid = 1;
-            else if (!strcmp(key, "tid")) num = &r->tid;
-            else if (!strcmp(key, "greenlet")) num = &v, v = -1;
-            else if (!strcmp(key, "from_greenlet")) num = &v, v = -2;
-            else if (!strcmp(key, "depth")) num = &v, v = -3;
-            else if (!strcmp(key, "line")) num = &line;
-            else if (!strcmp(key, "count")) num = &v, v = -4;
-            else if (!strcmp(key, "duration_ns")) num = &r->duration_ns;
+            switch (which) {
+            case IT_JK_MODULE: str = &module, slen = &mlen; break;
+            case IT_JK_QUALNAME: str = &qualname, slen = &qlen; break;
+            case IT_JK_FILE: str = &file, slen = &flen; break;
+            case IT_JK_EVENT: str = &event; break;
+            case IT_JK_RETVAL: str = &retval; break;
+            case IT_JK_EXCEPTION: str = &exc; break;
+            case IT_JK_LEVEL: str = &level; break;
+            case IT_JK_LOGGER: str = &logger; break;
+            case IT_JK_MESSAGE: str = &message; break;
+            case IT_JK_MONO: num = &mono, has_mono = 1; break;
+            case IT_JK_PID: num = &r->pid, has_pid = 1; break;
+            case IT_JK_TID: num = &r->tid; break;
+            case IT_JK_LINE: num = &line; break;
+            case IT_JK_DURATION: num = &r->duration_ns; break;
+            case IT_JK_GREENLET: case IT_JK_FROM: case IT_JK_DEPTH: case IT_JK_COUNT:
+                num = &v;
+                break;
+            default: break;
+            }
             if (str) {
                 if (!(*str = it_json_string(j, &s, slen)))
                     return 0;
             } else if (num) {
-                int64_t which = v;
                 if (!it_json_int(&s, num))
                     return 0;
-                if (num == &v) {
-                    if (which == -1) r->greenlet = (uint32_t)v;
-                    else if (which == -2) r->from_greenlet = (uint32_t)v;
-                    else if (which == -3) r->depth = (int32_t)v;
-                    else r->count = (uint64_t)v;
-                }
+                if (which == IT_JK_GREENLET)
+                    r->greenlet = (uint32_t)v;
+                else if (which == IT_JK_FROM)
+                    r->from_greenlet = (uint32_t)v;
+                else if (which == IT_JK_DEPTH)
+                    r->depth = (int32_t)v;
+                else if (which == IT_JK_COUNT)
+                    r->count = (uint64_t)v;
             } else if (!it_json_skip(j, &s, 0)) {
                 return 0;
             }
