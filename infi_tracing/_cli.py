@@ -32,12 +32,14 @@ def add_filter_arguments(parser):
 
 
 def reader_filters(args):
-    """The Reader keywords of the filter arguments (times checked here, so an error names
-    the option)."""
+    """The Reader keywords of the filter arguments; ValueError naming the
+    argument for a bad value."""
     from infi_tracing.analysis import parse_time
-    for value, name in ((args.start, "--from"), (args.end, "--to")):
+    for name, value in (("--from", args.start), ("--to", args.end)):
         if value is not None:
             parse_time(value, name)
+    if args.depth is not None and args.depth < 0:
+        raise ValueError("--depth: expected a depth >= 0, got %d" % args.depth)
     return {"start": args.start, "end": args.end, "pids": args.pid, "tids": args.tid,
             "greenlets": args.greenlet, "include": args.include, "exclude": args.exclude,
             "depth": args.depth}
@@ -45,19 +47,23 @@ def reader_filters(args):
 
 def _decode(args):
     from infi_tracing.analysis import decode
-    return decode(args.files, args.output, args.format, args.quiet, **reader_filters(args))
+    try:
+        filters = reader_filters(args)
+    except ValueError as exc:
+        print("infi_tracing decode: %s" % exc, file=sys.stderr)
+        return 2
+    return decode(args.files, args.output, args.format, args.quiet, **filters)
 
 
 def _replay(args):
     from infi_tracing.analysis import parse_duration, replay
-    min_duration = None
-    if args.min_duration is not None:
-        try:
-            min_duration = parse_duration(args.min_duration)
-        except ValueError as exc:
-            print("infi_tracing replay: %s" % exc, file=sys.stderr)
-            return 2
-    return replay(args.files, args.output, min_duration, **reader_filters(args))
+    try:
+        filters = reader_filters(args)
+        min_duration = None if args.min_duration is None else parse_duration(args.min_duration)
+    except ValueError as exc:
+        print("infi_tracing replay: %s" % exc, file=sys.stderr)
+        return 2
+    return replay(args.files, args.output, min_duration, **filters)
 
 
 def _stats(args):
@@ -255,7 +261,7 @@ def _parser():
     decode.add_argument("-q", "--quiet", action="store_true",
                         help="no progress line on stderr (shown for inputs over 1 MiB)")
     add_filter_arguments(decode)
-    decode.set_defaults(run=_analysis(_decode))
+    decode.set_defaults(run=_decode)
     replay = commands.add_parser(
         "replay", help="the nested call view of trace files, with durations",
         description="The records of trace files as nested text lines (the text format), with "
@@ -269,7 +275,7 @@ def _parser():
                         help="only calls that took at least this long: 800ns, 250us, 1ms, 2s")
     replay.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     add_filter_arguments(replay)
-    replay.set_defaults(run=_analysis(_replay))
+    replay.set_defaults(run=_replay)
     stats = commands.add_parser(
         "stats", help="print tracing statistics written by the stats signal",
         description="Print the tracing statistics a process wrote on its stats signal "
