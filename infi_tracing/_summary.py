@@ -1,8 +1,8 @@
 """Summaries: the run command's exit summary and readable tracing statistics.
 
 ``format_summary()`` is what ``python -m infi_tracing run`` prints at exit:
-records and drops per sink, threads and greenlets seen, and the most called
-functions (counted natively by the drain thread).  ``stats_snapshot()`` / ``format_stats()``
+records and drops per sink, threads and greenlets seen, and the top functions
+by calls, by total and by self time (counted natively by the drain thread).  ``stats_snapshot()`` / ``format_stats()``
 turn tracing_stats() into the JSON written by the stats signal and into
 the text ``python -m infi_tracing stats FILE`` prints.
 """
@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from infi_tracing._format import escape_text, format_time
+from infi_tracing._format import escape_text, format_duration, format_time
 from infi_tracing.native import _core
 
 __all__ = ["RunSummary", "format_summary", "stats_snapshot", "compact_snapshot",
@@ -23,11 +23,13 @@ COMPACT_LIMIT = 1500  # bytes of the stats log record (fits a UDP syslog datagra
 
 class RunSummary:
     """What the exit summary needs beyond tracing_stats(): when the run
-    started.  Call counts come from the drain (``_core.call_counts``), so
-    the summary adds no sink and costs the traced program nothing."""
+    started.  Call counts and times come from the drain
+    (``_core.top_functions``), so the summary adds no sink and costs the
+    traced program nothing."""
 
     def __init__(self):
         self.started = time.monotonic()
+        _core.keep_call_times(True)  # total and self times, whatever the sinks
 
 
 def _n(value):
@@ -37,7 +39,7 @@ def _n(value):
 def format_summary(stats, summary, top=10):
     """The text `run` prints at exit: records and drops per sink (written,
     lost, pending, why records were given up), threads and greenlets seen,
-    the most called functions."""
+    the top functions by calls, by total and by self time."""
     elapsed = time.monotonic() - summary.started
     lines = ["infi_tracing: %s records, %s lost in %.2f s (pid %d, backend %s)"
              % (_n(stats["records"]), _n(stats["lost"]), elapsed, os.getpid(),
@@ -64,12 +66,26 @@ def format_summary(stats, summary, top=10):
     if stats["lost"] > 2 * untraced and stats.get("overflow") != "block":
         lines.append("  (records were lost: a ring was full; try --overflow block or a larger "
                      "--buffer-size)")
-    counts = _core.call_counts(top) if top > 0 else []
-    if counts:
-        lines.append("  top functions by calls:")
-        for module, qualname, count in counts:
-            lines.append("  %12s  %s.%s" % (_n(count), escape_text(module), escape_text(qualname)))
+    if top > 0:
+        lines.extend(_top_table("calls", "calls", top, _n))
+        lines.extend(_top_table("total", "total time", top, format_duration))
+        lines.extend(_top_table("self", "self time", top, format_duration))
     return "\n".join(lines) + "\n"
+
+
+_COLUMN = {"calls": 2, "total": 3, "self": 4}  # in _core.top_functions' rows
+
+
+def _top_table(by, title, top, show):
+    """Lines of one summary table: the `top` functions by `by` (none: no table).
+    Self time is the time a function itself ran: less its callees', less the time
+    its greenlet was switched out."""
+    rows = _core.top_functions(top, by)
+    if not rows:
+        return []
+    return ["  top functions by %s:" % title] + [
+        "  %12s  %s.%s" % (show(row[_COLUMN[by]]), escape_text(row[0]), escape_text(row[1]))
+        for row in rows]
 
 
 def stats_snapshot(stats):

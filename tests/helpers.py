@@ -302,6 +302,17 @@ def without_durations(trace):
     return [{k: v for k, v in rec.items() if k != "duration_ns"} for rec in trace]
 
 
+def summary_table(stderr, by):
+    """The rows of one table of run's exit summary ("calls", "total time" or "self
+    time"), as printed: the lines after its title, up to the next table."""
+    lines = stderr.splitlines()
+    start = lines.index("  top functions by %s:" % by) + 1
+    end = start
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    return lines[start:end]
+
+
 def count_by(records, *keys, event=None, qualnames=None):
     """Counter of records by the given keys, optionally for one event kind and some names."""
     return Counter(tuple(r[k] for k in keys) if len(keys) > 1 else r[keys[0]]

@@ -18,6 +18,7 @@ from helpers import (
     read_jsonl,
     run_cli,
     run_interpreter,
+    summary_table,
     write,
 )
 from helpers import cli_env as _env
@@ -254,8 +255,9 @@ def test_summary_reports_sinks_threads_greenlets_and_top_functions(tmp_path):
     assert len(greenlets) == 5
     threads, seen = re.match(r"  threads seen: (\d+), greenlets seen: (\d+)$", summary[2]).groups()
     assert int(threads) == 2 and int(seen) >= len(greenlets)
-    assert summary[3:] == ["  top functions by calls:",
-                           "            65  __main__.work", "             4  __main__.job"]
+    assert summary[3] == "  top functions by calls:"
+    assert summary_table(proc.stderr, "calls") == [
+        "            65  __main__.work", "             4  __main__.job"]
 
 
 def test_summary_counts_each_call_of_an_awaiting_coroutine_once(tmp_path, backend):
@@ -264,8 +266,7 @@ def test_summary_counts_each_call_of_an_awaiting_coroutine_once(tmp_path, backen
     proc = run_cli(tmp_path, "run", "--backend", backend, "--sink", jsonl_sink(tmp_path),
                    "--include", "__main__", "--top", "3", "prog.py")
     assert proc.returncode == 0, proc.stderr
-    summary = proc.stderr.splitlines()
-    assert summary[summary.index("  top functions by calls:") + 1:] == [
+    assert summary_table(proc.stderr, "calls") == [
         "        10,000  __main__.leaf", "             1  __main__.main",
         "             1  __main__.<module>"]
     assert len([r for r in records(tmp_path) if r["event"] == "call"]) == 10002
@@ -295,8 +296,7 @@ def test_summary_escapes_control_characters_in_function_names(tmp_path):
     proc = run_cli(tmp_path, "run", "--sink", jsonl_sink(tmp_path), "--include", "__main__",
                    "--top", "1", "prog.py")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.splitlines()[-2:] == ["  top functions by calls:",
-                                             "             1  __main__.a\\nb\\x1b"]
+    assert summary_table(proc.stderr, "calls") == ["             1  __main__.a\\nb\\x1b"]
 
 
 def test_no_summary_prints_nothing_of_its_own(tmp_path):

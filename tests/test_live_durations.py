@@ -13,6 +13,7 @@ from infi_tracing._format import format_duration
 from helpers import (
     DURATION_TEXT,
     FORKED_CHILD,
+    ONLY_MAIN,
     SINK_CLASSES,
     read_jsonl,
     run_traced,
@@ -186,3 +187,25 @@ def test_forked_child_starts_with_an_empty_pairing(tmp_path):
     counts = dict(line.split() for line in proc.stdout.splitlines())
     assert int(counts["parent"]) >= 50
     assert int(counts["child"]) <= 2  # its own thread, and in_child() open in its main greenlet
+
+
+# f is called with pairing on (a Python sink) and returns with only a binary file (no
+# pairing); called again unseen, it switches the Python sink back on before returning.
+PAIRING_OFF_AND_ON = """
+def f(sinks):
+    infi_tracing.set_sinks(sinks)
+f([%(binary)r])
+f([sink, %(binary)r])
+"""
+
+
+def test_pairing_switched_off_and_on_never_pairs_across_the_gap(tmp_path):
+    """A binary file alone pairs nothing; when pairing resumes, an exit whose call it did not
+    see has no duration (it is not paired with an older call)."""
+    program = PAIRING_OFF_AND_ON % {"binary": "binary://%s" % (tmp_path / "t.itr")}
+    proc = run_traced_program(tmp_path, program, setup=SINK_CLASSES + ONLY_MAIN + "sink = Collect()",
+                              sinks="infi_tracing.set_sinks([sink])",
+                              tracing_args="filter=only_main",
+                              end="import json; print(json.dumps(sink.records))")
+    events = [(r["event"], "duration_ns" in r) for r in _main(json.loads(proc.stdout))]
+    assert events == [("call", False), ("return", False)]

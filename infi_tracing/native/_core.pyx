@@ -154,23 +154,33 @@ def log_record(str level, str logger, str message):
     it_log_record(l, n, m)
 
 
-def call_counts(int top=10):
-    """The `top` most called functions: [(module, qualname, calls)], counted
-    by the drain from the call records it delivered (no extra sink needed)."""
+_TOP_KEYS = {"calls": 0, "total": 1, "self": 2}
+
+
+def top_functions(int top=10, str by="calls"):
+    """The `top` functions by `by` ("calls", "total" or "self" time):
+    [(module, qualname, calls, total_ns, self_ns)], counted by the drain from
+    the records it delivered (no extra sink needed).  Total: wall time from
+    call to exit; self: the time the function itself ran (less its callees,
+    less the time its greenlet was switched out); both from exits whose call
+    was seen (it_drain_pair.h)."""
     cdef uint32_t i, n = it_registry_size()
     cdef it_code_entry *e
+    if by not in _TOP_KEYS:
+        raise ValueError("by: expected one of %s, got %r" % (", ".join(_TOP_KEYS), by))
+    key = _TOP_KEYS[by]
     found = []
     for i in range(1, n + 1):
         e = it_registry_get(i)
-        count = it_counter(&e.calls)
-        if count:
-            found.append((count, i))
+        counts = (it_counter(&e.calls), it_counter(&e.total_ns), it_counter(&e.self_ns))
+        if counts[key]:
+            found.append((counts[key], i, counts))
     found.sort(reverse=True)
     result = []
-    for count, i in found[:top]:
+    for _, i, counts in found[:top]:
         e = it_registry_get(i)
-        result.append((e.module.decode("utf-8", "replace"), e.qualname.decode("utf-8", "replace"),
-                       count))
+        result.append((e.module.decode("utf-8", "replace"), e.qualname.decode("utf-8", "replace"))
+                      + counts)
     return result
 
 

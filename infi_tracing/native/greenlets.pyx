@@ -1,5 +1,6 @@
 # Greenlet awareness (included into _core.pyx): a greenlet.settrace callback
-# that swaps the thread's current per-greenlet state on every switch.
+# that swaps the thread's current per-greenlet state on every switch, and
+# puts a switch record (it_events.h) in the thread's ring while tracing.
 #
 # greenlet's tracer is per thread, so each traced thread installs its own
 # the first time it runs traced code after the greenlet module was loaded.
@@ -7,13 +8,13 @@
 # events of its own); it never raises, and it chains to the tracer that was
 # installed before it.
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF
 from infi_tracing.native.includes.python cimport (
     PyObject_GenericGetDict, PyDict_GetItemWithError, PyErr_Clear)
 from infi_tracing.native.includes.it_state cimport it_g, it_tstate, it_tls
-from infi_tracing.native.includes.it_hook cimport it_busy
+from infi_tracing.native.includes.it_hook cimport it_busy, it_emit_switch
 
 cdef str _GSTATE_ATTR = "_infi_tracing_gstate"
 cdef str _EV_SWITCH = "switch"
@@ -61,6 +62,7 @@ def _greenlet_tracer(str event, tuple args):
     cdef it_tstate *st = it_tls
     cdef ThreadState ts
     cdef GState incoming
+    cdef uint32_t from_id
     if st == NULL:
         return None
     ts = <ThreadState> st.owner
@@ -73,10 +75,13 @@ def _greenlet_tracer(str event, tuple args):
             incoming = _gstate_fast(args[1])
             if incoming is None:
                 incoming = _gstate_of(args[1])
+            from_id = 0
             if ts.current is not None:
                 ts.current.saved_busy = it_busy
+                from_id = ts.current.st.id
             ts.set_current(incoming)
             it_busy = incoming.saved_busy
+            it_emit_switch(st, from_id, incoming.st.id)  # C: no record when not tracing
         except BaseException:
             # A greenlet we cannot tag (no __dict__): its calls are recorded
             # under the previous state; counted in tracing_stats().

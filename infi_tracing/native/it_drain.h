@@ -55,6 +55,9 @@ typedef struct {
     _Atomic(it_ring *) adopt;   /* rings registered since the last pass */
     it_ring *rings;             /* drain-private list */
     it_py_batch_fn py_batch;
+    /* the pairing (it_drain_pair.h) runs: a sink shows durations, or run's
+     * summary wants times (`times_wanted`); both under `sinks_mu` */
+    int pairing, times_wanted;
     int64_t wall_offset;        /* realtime - monotonic, ns */
     long pid;
     /* totals of rings already freed, for tracing_stats() */
@@ -88,6 +91,19 @@ static inline int it_drain_lock_sinks(void) {
     return 1;
 }
 static inline void it_drain_unlock_sinks(void) { pthread_mutex_unlock(&it_d.sinks_mu); }
+
+/* With `sinks_mu` held: pair records only when someone uses the result --
+ * a sink other than a binary file (they all show durations) or run's
+ * summary -- so a binary file alone drains at full speed.  A pairer
+ * switched off is emptied: it must not pair across records it never saw. */
+static inline void it_drain_update_pairing(void) {
+    int want = it_d.times_wanted;
+    for (int i = 0; i < it_d.nsinks && !want; i++)
+        want = it_d.sinks[i]->kind != IT_SINK_BINARY;
+    if (!want && it_d.pairing)
+        it_drain_pair_forget_all();
+    it_d.pairing = want;
+}
 
 /* Any thread, with or without the GIL: hand a new ring to the drain. */
 static inline void it_drain_adopt(it_ring *r) {
@@ -193,8 +209,10 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
                 calls++;
                 if (rec->event == IT_EV_CALL)
                     it_registry_bump(&it_registry_get(rec->code_id)->calls, 1);
+            } else {
+                it_registry_bump(&it_dp.switches, 1);  /* the other notice */
             }
-            durs[n] = it_drain_pair_record(it_d.pid, r->tid, rec);
+            durs[n] = it_d.pairing ? it_drain_pair_record(it_d.pid, r->tid, rec) : -1;
             batch[n++] = rec;
         }
         /* counted before delivery: exit may give up on a sink in the middle of it */
@@ -227,7 +245,8 @@ static void it_drain_report_pending_lost(it_ring *r) {
     rec.ts = it_now_ns();
     rec.count = n;
     const it_record *p = &rec;
-    int64_t dur = it_drain_pair_record(it_d.pid, r->tid, &rec);  /* forgets the thread's calls */
+    int64_t dur = -1;
+    it_drain_pair_forget_thread(it_d.pid, r->tid);  /* as a "lost" record does */
     atomic_fetch_add_explicit(&r->lost_in_stream, n, memory_order_relaxed);
     it_deliver(r, &p, &dur, 1);
 }

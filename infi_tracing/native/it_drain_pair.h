@@ -25,7 +25,7 @@ typedef struct {
     it_pair pair;
     int ready;                /* it_pair_init tried (a failed init leaves every duration unknown) */
     _Atomic uint32_t live;    /* it_pair_live() after the last pass: threads + greenlets with open calls */
-    _Atomic uint64_t switches;  /* greenlet switch records drained */
+    _Atomic uint64_t switches;  /* greenlet switch records drained (counted by the drain) */
 } it_drain_pair_t;
 
 static it_drain_pair_t it_dp;
@@ -56,7 +56,6 @@ static inline int64_t it_drain_pair_record(long pid, long tid, const it_record *
     }
     case IT_EV_SWITCH:  /* greenlet_id: the one switched to */
         it_pair_switch(p, pid, tid, rec->greenlet_id, rec->ts);
-        it_registry_bump(&it_dp.switches, 1);
         return -1;
     case IT_EV_LOST:
         it_pair_lost_thread(p, pid, tid);
@@ -82,13 +81,18 @@ static inline uint32_t it_dp_live(void) {
     return atomic_load_explicit(&it_dp.live, memory_order_relaxed);
 }
 
-/* A forked child: the parent's open calls are not the child's (the drain
- * was paused across the fork, so the pairer is whole and can be freed). */
-static inline void it_drain_pair_reset(void) {
+/* Every open call forgotten: the pairing stops, or the process forked. */
+static inline void it_drain_pair_forget_all(void) {
     if (it_dp.ready)
         it_pair_destroy(&it_dp.pair);
     it_dp.ready = 0;
     atomic_store_explicit(&it_dp.live, 0, memory_order_relaxed);
+}
+
+/* A forked child: the parent's open calls are not the child's (the drain
+ * was paused across the fork, so the pairer is whole and can be freed). */
+static inline void it_drain_pair_reset(void) {
+    it_drain_pair_forget_all();
     atomic_store_explicit(&it_dp.switches, 0, memory_order_relaxed);
 }
 

@@ -52,6 +52,42 @@ static inline __attribute__((always_inline)) char *it_reserve(it_ring *r, uint32
     return IT_LIKELY(p != NULL) ? p : it_overflow(r, size);
 }
 
+/* A full record (32-byte header and `plen` bytes of payload) in greenlet
+ * `gid`; compact records after it are in that greenlet (last_gid). */
+static inline IT_ALWAYS_INLINE void it_emit_full(it_ring *r, int ev, uint32_t code_id,
+                                                 uint32_t gid, int32_t depth,
+                                                 const char *payload, uint32_t plen,
+                                                 uint16_t nvalues) {
+    uint32_t size = IT_ROUND_UP((uint32_t)sizeof(it_record) + plen);
+    it_record *rec = (it_record *)it_reserve(r, size);
+    if (!rec)
+        return;
+    r->last_gid = gid;  /* only once the record is in the ring: the drain sees it */
+    rec->size = size;
+    rec->event = (uint16_t)ev;
+    rec->nvalues = nvalues;
+    rec->code_id = code_id;
+    rec->greenlet_id = gid;
+    rec->ts = it_clock_raw();
+    rec->depth = depth;
+    rec->reserved = 0;
+    if (plen)
+        memcpy((char *)(rec + 1), payload, plen);
+    it_ring_commit(r, size);
+}
+
+/* Drops not reported yet go into the stream first, where they happened.
+ * Returns 0 when the ring is still full (the caller's record is dropped
+ * too, and counted). */
+static inline IT_ALWAYS_INLINE int it_emit_lost_first(it_ring *r) {
+    if (IT_UNLIKELY(atomic_load_explicit(&r->lost_pending, memory_order_relaxed)) &&
+        !it_ring_emit_lost(r)) {
+        it_overflow(r, 0);
+        return 0;
+    }
+    return 1;
+}
+
 /* Always inlined: called with constants from each site, so the common
  * record (no payload) compiles to a handful of stores without a call. */
 static inline __attribute__((always_inline)) void it_emit(it_tstate *ts, int ev,
@@ -59,11 +95,8 @@ static inline __attribute__((always_inline)) void it_emit(it_tstate *ts, int ev,
                                                           int32_t depth, const char *payload,
                                                           uint32_t plen, uint16_t nvalues) {
     it_ring *r = ts->ring;
-    if (IT_UNLIKELY(atomic_load_explicit(&r->lost_pending, memory_order_relaxed)) &&
-        !it_ring_emit_lost(r)) {
-        it_overflow(r, 0);  /* still full: this record is dropped too */
+    if (!it_emit_lost_first(r))
         return;
-    }
     if (IT_LIKELY(!plen && !nvalues && g->id == r->last_gid &&
                   (uint32_t)depth <= IT_COMPACT_MAX_DEPTH)) {
         /* the common record, compact (it_ring.h): two stores */
@@ -75,22 +108,21 @@ static inline __attribute__((always_inline)) void it_emit(it_tstate *ts, int ev,
         it_ring_commit(r, IT_COMPACT_SIZE);
         return;
     }
-    uint32_t size = IT_ROUND_UP((uint32_t)sizeof(it_record) + plen);
-    it_record *rec = (it_record *)it_reserve(r, size);
-    if (!rec)
+    it_emit_full(r, ev, code_id, g->id, depth, payload, plen, nvalues);
+}
+
+/* The greenlet switch callback (GIL held): the thread leaves greenlet
+ * `from` for `to`.  Always a full record (the compact form has no room for
+ * its event); its greenlet is `to`, so the records after it are compact
+ * again, and `from` rides in code_id (it_events.h).  Thousands a second,
+ * not millions: the hook's hot path is not involved. */
+static inline void it_emit_switch(it_tstate *ts, uint32_t from, uint32_t to) {
+    it_ring *r = ts->ring;
+    if (!it_g.active || !r || from == to)
         return;
-    r->last_gid = g->id;  /* only once the record is in the ring: the drain sees it */
-    rec->size = size;
-    rec->event = (uint16_t)ev;
-    rec->nvalues = nvalues;
-    rec->code_id = code_id;
-    rec->greenlet_id = g->id;
-    rec->ts = it_clock_raw();
-    rec->depth = depth;
-    rec->reserved = 0;
-    if (plen)
-        memcpy((char *)(rec + 1), payload, plen);
-    it_ring_commit(r, size);
+    if (!it_emit_lost_first(r))
+        return;
+    it_emit_full(r, IT_EV_SWITCH, from, to, 0, NULL, 0, 0);
 }
 
 static inline void it_gstate_check_session(it_gstate *g) {

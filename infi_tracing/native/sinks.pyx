@@ -27,7 +27,8 @@ from infi_tracing.native.includes.it_binary cimport it_binary_new, it_binary_fre
 from infi_tracing.native.includes.it_sinks cimport (
     it_sink, it_sink_mark, IT_SINK_FD, IT_SINK_PY, IT_SINK_SYSLOG, IT_SINK_BINARY, IT_SINK_BUF,
     IT_SINK_MARKS, it_count_records, it_in_sink)
-from infi_tracing.native.includes.it_drain cimport it_d, it_drain_lock_sinks, it_drain_unlock_sinks
+from infi_tracing.native.includes.it_drain cimport (
+    it_d, it_drain_lock_sinks, it_drain_unlock_sinks, it_drain_update_pairing)
 from infi_tracing.native.includes.it_drain_python cimport it_dpy, it_drain_abandoned
 
 cdef int _PENDING_MAX = 100000   # records a failing Python sink may hold for retry
@@ -347,6 +348,7 @@ def set_sinks(list handles):
         it_d.sinks = arr
         it_d.nsinks = n
         if locked:
+            it_drain_update_pairing()
             it_drain_unlock_sinks()
     free(old)
     previous = _sink_handles
@@ -355,6 +357,18 @@ def set_sinks(list handles):
         if not any(h is k for k in handles):
             (<SinkHandle> h).give_up()
     return previous
+
+
+def keep_call_times(bint on):
+    """Pair calls with their exits even when no sink shows durations (only
+    binary files), for top_functions()' total and self times (run's summary)."""
+    cdef int locked
+    with nogil:
+        locked = it_drain_lock_sinks()
+        it_d.times_wanted = on
+        if locked:
+            it_drain_update_pairing()
+            it_drain_unlock_sinks()
 
 
 def live_objects():

@@ -15,6 +15,7 @@ cdef extern from "it_drain.h" nogil:
         it_sink **sinks
         int nsinks
         it_py_batch_fn py_batch
+        int times_wanted
         uint64_t exited_records, exited_lost, exited_threads
         long pid
     it_drain_t it_d
@@ -28,4 +29,5 @@ cdef extern from "it_drain.h" nogil:
     void it_drain_defer_restart()
     void it_drain_restart_if_deferred()
     int it_drain_lock_sinks()  # 0: not locked (the drain was given up on at exit)
+    void it_drain_update_pairing()  # with the sinks locked
     void it_drain_unlock_sinks()
