@@ -225,8 +225,8 @@ def _add_analysis_parsers(commands):
                     "the hub), with the call tree that ran in it.  Switch records (binary "
                     "traces) give exact stretches; without them a stretch runs from the "
                     "greenlet's first to its last record before another greenlet's.  gevent's "
-                    "hub (first function Hub.run) waits for events: its stretches are only "
-                    "shown with --include-hub.",
+                    "hub (first function Hub.run, or no traced function at all) waits for "
+                    "events: its stretches are only shown with --include-hub.",
         epilog="examples:\n  python -m infi_tracing greenlets app.itr\n"
                "  python -m infi_tracing greenlets --threshold 50ms --top 5 app.itr")
     greenlets.add_argument("files", nargs="+", metavar="FILE", help=_TRACES)

@@ -12,6 +12,7 @@ from infi_tracing.analysis._reader import greenlet_stretches
 __all__ = ["DEFAULT_THRESHOLD_NS", "build_greenlets", "format_greenlets", "greenlets_command"]
 
 DEFAULT_THRESHOLD_NS = 10_000_000
+NO_FUNCTION = "(no traced function: the hub?)"
 
 
 def build_greenlets(paths, threshold_ns=DEFAULT_THRESHOLD_NS, include_hub=False, filters=None):
@@ -25,7 +26,7 @@ def build_greenlets(paths, threshold_ns=DEFAULT_THRESHOLD_NS, include_hub=False,
 
 def _who(g):
     return "g%d (pid %s tid %d, first %s)" % (g["greenlet"], g["pid"], g["tid"],
-                                               g["first"] or "?")
+                                               g["first"] or NO_FUNCTION)
 
 
 def format_greenlets(result, top=None):
@@ -45,7 +46,7 @@ def format_greenlets(result, top=None):
         lines.append("%8s %10d %8s %12s %12s %9d %8d  %s%s"
                      % (g["pid"], g["tid"], "g%d" % g["greenlet"],
                         show_ns(g["end_ns"] - g["start_ns"]), show_ns(g["running_ns"]),
-                        g["switches"], g["blocked"], g["first"] or "?",
+                        g["switches"], g["blocked"], g["first"] or NO_FUNCTION,
                         "  (hub)" if g["hub"] else ""))
     if len(shown) < len(rows):
         lines.append("# %d more (--top)" % (len(rows) - len(shown)))

@@ -39,7 +39,7 @@ def greenlet_stretches(NativeReader reader, threshold_ns, include_hub=False, max
                 "first": ("%s.%s" % (module, qualname) if module else qualname) or None,
                 "start_ns": x.first_ts + x.wall_offset, "end_ns": x.last_ts + x.wall_offset,
                 "running_ns": x.running_ns, "switches": x.switches,
-                "blocked": x.stretches_over, "hub": bool(x.is_hub)})
+                "blocked": x.stretches_over, "hub": bool(x.is_hub or not x.first_func)})
         stretches = []
         view.nodes = s.kept_nodes
         for i in range(s.nkept):

@@ -9,8 +9,9 @@
  * another greenlet in the same thread means a switch, and the stretch runs
  * from the greenlet's first record to its last one before the switch (the
  * time between is not known to be anyone's).  A greenlet whose first
- * function is gevent's Hub.run is the hub: its stretches are its waits for
- * events, not blocking, and are only reported on request.
+ * function is gevent's Hub.run, or that ran no traced function at all (a
+ * hub seen only in switch records), is the hub: its stretches are its
+ * waits for events, not blocking, and are only reported on request.
  *
  * The stretch's call tree: the calls that ran in it (calls, and the part
  * of their time inside the stretch), under the frames already open when it
@@ -210,7 +211,10 @@ static inline void it_glets_end(it_glets *s, it_glet_thread *t, uint64_t end) {
     it_glet *x = &s->glets[t->glet];
     int64_t d = end > t->start ? (int64_t)(end - t->start) : 0;
     x->running_ns += (uint64_t)d;
-    if (d > s->threshold_ns && (!x->is_hub || s->include_hub)) {
+    /* the hub: Hub.run, or a greenlet with no traced function at all (seen in switch
+     * records only, as gevent's hub is when gevent is not traced) */
+    int hub = x->is_hub || !x->first_func;
+    if (d > s->threshold_ns && (!hub || s->include_hub)) {
         x->stretches_over++;
         if (s->nkept >= s->max_kept) {
             s->dropped++;
@@ -292,6 +296,10 @@ static inline void it_glets_add(it_glets *s, const it_rrec *rec) {
     }
     x->last_ts = rec->ts;
     if (rec->event == IT_EV_SWITCH) {
+        /* the greenlet switched away from lived until now */
+        uint32_t from = t->glet ? t->glet : it_glets_find(s, rec->pid, rec->tid, rec->from_greenlet);
+        if (from && s->glets[from].first_ts)
+            s->glets[from].last_ts = rec->ts;
         it_glets_end(s, t, rec->ts);
         it_glets_begin(s, t, gi, rec->ts, 1);
         return;
