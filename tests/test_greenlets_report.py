@@ -48,8 +48,10 @@ def test_hub_blocking_greenlet_is_found_with_its_call_tree(tmp_path, blocking_tr
 
 def test_running_time_and_switches_per_greenlet(tmp_path, blocking_trace):
     """The polite greenlets were switched in at least 3 times each and ran at least their
-    3 ms of work, less than the blocker's 50 ms."""
-    glets = analysis_json(tmp_path, "greenlets", blocking_trace)["greenlets"]
+    3 ms of work, less than the blocker's 50 ms (--threshold 40ms: a loaded machine may
+    stretch a 1 ms step past 10 ms)."""
+    glets = analysis_json(tmp_path, "greenlets", "--threshold", "40ms",
+                          blocking_trace)["greenlets"]
     polite = [g for g in glets if g["first"] == "__main__.polite"]
     blocker = _by_first({"greenlets": glets})["__main__.blocker"]
     assert len(polite) == 2 and blocker["running_ns"] >= 50 * MS
