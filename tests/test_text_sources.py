@@ -170,3 +170,22 @@ def test_report_reads_what_rsyslogd_collected_from_two_processes(tmp_path, templ
     by_pid = analysis_json(tmp_path, "report", "--by", "pid", daemon.output_path)["rows"]
     assert sorted((row["key"], row["calls"]) for row in by_pid) == \
         sorted([("web1:%d" % pids[0], 3), ("web1:%d" % pids[1], 5)])
+
+
+@pytest.mark.parametrize("line", [
+    "9999-11-30T01:56:48.173888Z 1 1 g1 > m.f /m.py:1",       # nanoseconds past int64
+    "2026-11-30T01:56:48.173888Z 1 1 g1 < m.f [99999999999999 s] /m.py:1",
+    "2026-11-30T01:56:48.173888Z 1 1 lost 99999999999999999999 records",
+    '{"time":"2026-11-30T01:56:48Z","mono_ns":1,"pid":1,"tid":1,"event":"lost",'
+    '"count":99999999999999999999}',
+])
+def test_numbers_too_big_for_their_field_make_the_line_skipped(tmp_path, line):
+    """A time, duration or count that would overflow makes its line skipped (it is no
+    record the tracer wrote), not a record with a wrapped value."""
+    good = "2026-11-30T01:56:48.173888Z 1 1 g1 > m.f /m.py:1\n"
+    if line.startswith("{"):
+        good = ('{"time":"2026-11-30T01:56:48Z","mono_ns":1,"pid":1,"tid":1,"event":"lost",'
+                '"count":3}\n')
+    records, reader = _records(tmp_path, good + line + "\n")
+    assert len(records) == 1
+    assert reader.skipped == [(str(tmp_path / "trace.log"), 1, len(good))]

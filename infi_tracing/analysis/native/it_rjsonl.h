@@ -123,8 +123,12 @@ static inline int it_json_int(const char **p, int64_t *v) {
     if (*s < '0' || *s > '9')
         return 0;
     int64_t n = 0;
-    for (; *s >= '0' && *s <= '9'; s++)
+    const char *digits = s;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (s - digits == 18)
+            return 0;  /* more than an int64_t holds safely */
         n = n * 10 + (*s - '0');
+    }
     if (*s == '.' || *s == 'e' || *s == 'E')
         return 0;
     *v = neg ? -n : n;

@@ -49,14 +49,18 @@ typedef struct {
 
 static inline int it_rtext_is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* Digits at *p (advanced past them) into *v; 0 if there are none. */
+/* Digits at *p (advanced past them) into *v; 0 if there are none, or
+ * more than 15 (no pid, count or duration is that long: no overflow). */
 static inline int it_rtext_number(const char **p, int64_t *v) {
     const char *s = *p;
     int64_t n = 0;
     if (!it_rtext_is_digit(*s))
         return 0;
-    for (; it_rtext_is_digit(*s); s++)
+    for (; it_rtext_is_digit(*s); s++) {
+        if (s - *p == 15)
+            return 0;
         n = n * 10 + (*s - '0');
+    }
     *v = n;
     *p = s;
     return 1;
@@ -98,6 +102,8 @@ static inline int64_t it_rtext_duration(const char *begin, const char *end, cons
         scale = 1000000000;
     else
         return -1;
+    if (whole > INT64_MAX / scale / 2)
+        return -1;  /* longer than any trace: not a duration */
     *at = open - 1;
     return whole * scale + milli * scale / 1000;
 }

@@ -41,7 +41,9 @@ static inline int it_parse_iso(const char *s, int64_t *ns) {
         !it_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || !it_digits(s + 11, 2, &h) ||
         s[13] != ':' || !it_digits(s + 14, 2, &mi) || s[16] != ':' || !it_digits(s + 17, 2, &se))
         return 0;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    /* years whose nanoseconds fit in an int64_t (1678-2261), and a bit less */
+    if (y < 1700 || y > 2250 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        se > 60)
         return 0;
     int i = 19;
     int64_t frac = 0;
