@@ -8,7 +8,13 @@ import pytest
 
 from infi_tracing.analysis import Reader
 
-from helpers import analysis_json, record_trace, report_rows_by_name, run_traced_program
+from helpers import (
+    analysis_json,
+    record_trace,
+    report_rows_by_name,
+    run_interpreter,
+    run_traced_program,
+)
 from syslog_daemons import Rsyslogd, require
 
 pytestmark = pytest.mark.native  # make test-asan runs these
@@ -189,3 +195,30 @@ def test_numbers_too_big_for_their_field_make_the_line_skipped(tmp_path, line):
     records, reader = _records(tmp_path, good + line + "\n")
     assert len(records) == 1
     assert reader.skipped == [(str(tmp_path / "trace.log"), 1, len(good))]
+
+
+READ_COUNTS = """
+import sys
+from infi_tracing.analysis import Reader
+reader = Reader([sys.argv[1]])
+print(len(list(reader.records())), reader.skipped[0][1], reader.skipped[0][2])
+"""
+
+
+@pytest.mark.parametrize("name, good, long_line", [
+    ("trace.txt", "2026-11-30T01:56:48.173888Z 1 1 g1 > m.f /m.py:1\n",
+     "2026-11-30T01:56:48.173888Z 1 1 g1 > m.f(a=%s) /m.py:1\n"),
+    ("trace.jsonl", '{"time":"2026-11-30T01:56:48Z","mono_ns":1,"pid":1,"tid":1,'
+                    '"event":"lost","count":3}\n', '{"message":"%s"}\n'),
+])
+def test_line_longer_than_a_mebibyte_is_skipped(tmp_path, name, good, long_line):
+    """Lines over 1 MiB (3 MiB: whole in the read buffer; 5 MiB: longer than it) are
+    skipped and counted from the first one's offset; the lines around them are read."""
+    path = tmp_path / name
+    path.write_text(good + long_line % ("x" * (3 << 20)) + good * 3 +
+                    long_line % ("y" * (5 << 20)) + good)
+    script = tmp_path / "read_counts.py"
+    script.write_text(READ_COUNTS)
+    proc = run_interpreter(tmp_path, script, path)  # a crash must not take pytest down
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["5", "2", str(len(good))]

@@ -393,7 +393,7 @@ static inline int it_rjsonl_next(it_rsource *src, it_rrec *r) {
                 src->err_offset = j->line.in.base + j->line.in.end;
                 return -1;
             }
-            src->skipped += j->line.too_long;
+            it_rline_count_skipped(&j->line, &src->skipped, &src->skipped_offset);
             if (!j->delivered && src->skipped) {  /* nothing but other lines: not a trace */
                 snprintf(src->err, sizeof src->err,
                          "no trace records: %llu lines are not JSON trace lines (the first at "
@@ -402,7 +402,6 @@ static inline int it_rjsonl_next(it_rsource *src, it_rrec *r) {
                 src->err_offset = src->skipped_offset;
                 return -1;
             }
-            j->line.too_long = 0;
             return 0;
         }
         memset(r, 0, sizeof *r);

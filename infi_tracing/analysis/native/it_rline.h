@@ -13,7 +13,23 @@
 typedef struct {
     it_rinput in;       /* taken over from the reader (it_detect.h peeked at it) */
     uint64_t too_long;  /* lines skipped for being longer than IT_RLINE_MAX */
+    uint64_t too_long_offset;  /* the first one's offset */
 } it_rline;
+
+/* Counts a line skipped for its length, starting at file offset `at`. */
+static inline void it_rline_too_long(it_rline *l, uint64_t at) {
+    if (!l->too_long++)
+        l->too_long_offset = at;
+}
+
+/* Adds the lines skipped for their length to a source's skipped lines
+ * (it_rsource.skipped, .skipped_offset: the first of either kind). */
+static inline void it_rline_count_skipped(it_rline *l, uint64_t *skipped, uint64_t *offset) {
+    if (l->too_long && (!*skipped || l->too_long_offset < *offset))
+        *offset = l->too_long_offset;
+    *skipped += l->too_long;
+    l->too_long = 0;
+}
 
 /* The next line, without its newline (and a CR before it), NUL-terminated
  * in place: 1 with *line, *len and *offset (of its first byte) set; 0 at the
@@ -29,6 +45,12 @@ static inline int it_rline_next(it_rline *l, char **line, size_t *len, uint64_t 
         uint8_t *nl = memchr(p + scanned, '\n', avail - scanned);
         if (nl) {
             size_t n = (size_t)(nl - p);
+            if (n > IT_RLINE_MAX) {  /* whole in the buffer, but longer than a line may be */
+                it_rline_too_long(l, in->base + in->pos);
+                in->pos += n + 1;
+                scanned = 0;
+                continue;
+            }
             *offset = in->base + in->pos;
             in->pos += n + 1;
             if (n && p[n - 1] == '\r')
@@ -49,7 +71,7 @@ static inline int it_rline_next(it_rline *l, char **line, size_t *len, uint64_t 
             return 1;
         }
         if (avail >= IT_RLINE_MAX) {  /* too long: drop what is here, then up to a newline */
-            l->too_long++;
+            it_rline_too_long(l, in->base + in->pos);
             for (;;) {
                 in->pos = in->end;
                 if (it_rinput_need(in, 1) <= 0)

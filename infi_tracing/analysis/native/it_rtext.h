@@ -431,7 +431,7 @@ static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
                 src->err_offset = t->line.in.base + t->line.in.end;
                 return -1;
             }
-            src->skipped += t->line.too_long;
+            it_rline_count_skipped(&t->line, &src->skipped, &src->skipped_offset);
             if (!t->delivered && src->skipped) {  /* nothing but other lines: not a trace */
                 snprintf(src->err, sizeof src->err,
                          "no trace records: %llu lines are not text trace lines (the first at "
@@ -439,8 +439,7 @@ static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
                          (unsigned long long)src->skipped_offset);
                 src->err_offset = src->skipped_offset;
                 return -1;
-            }  /* lines longer than the buffer */
-            t->line.too_long = 0;
+            }
             return 0;
         }
         memset(r, 0, sizeof *r);
