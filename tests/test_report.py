@@ -45,7 +45,9 @@ def test_total_and_self_of_sleep_and_busy_loop(tmp_path, backend):
     assert _close(outer["total"], outer_ns)
     assert _close(sleeper["total"], sleeper_ns) and _close(sleeper["self"], sleeper_ns)
     assert _close(worker["total"], worker_ns)
-    assert _close(outer["self"], outer_ns - sleeper_ns - worker_ns)
+    # outer's own loop spins 20 ms of wall time; at most what is left of outer once its
+    # callees' measured times are taken out (timed's own bookkeeping is outer's callee)
+    assert 20 * MS <= outer["self"] < outer_ns - sleeper_ns - worker_ns + TOLERANCE
     assert _close(rows["__main__.busy"]["wall"]["total"], worker_ns)
 
 
