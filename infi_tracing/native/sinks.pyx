@@ -22,8 +22,9 @@ from infi_tracing.native.includes.it_registry cimport it_code_entry, it_registry
 from infi_tracing.native.includes.it_format cimport IT_FORMAT_TEXT, IT_FORMAT_JSONL, it_record_value
 from infi_tracing.native.includes.it_syslog cimport (
     it_syslog, it_syslog_new, it_syslog_free, it_syslog_set_address, IT_SYSLOG_TCP,
-    IT_SYSLOG_UDP, IT_SYSLOG_UNIX_DGRAM, IT_SYSLOG_UNIX_STREAM, IT_SYSLOG_TLS, it_tls_ctx_new,
-    it_tls_new, it_tls_error, SSL_CTX_free)
+    IT_SYSLOG_UDP, IT_SYSLOG_UNIX_DGRAM, IT_SYSLOG_UNIX_STREAM, IT_SYSLOG_TLS)
+from infi_tracing.native.includes.it_tls cimport (
+    it_tls_ctx_new, it_tls_new, it_tls_error, SSL_CTX_free)
 from infi_tracing.native.includes.it_binary cimport it_binary_new, it_binary_free
 from infi_tracing.native.includes.it_sink_pftrace cimport it_pft_sink_new, it_pft_sink_free
 from infi_tracing.native.includes.it_sinks cimport (

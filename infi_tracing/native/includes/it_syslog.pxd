@@ -1,15 +1,6 @@
 # Declarations of it_syslog.h: the native syslog sink's connection and spool.
 from libc.stdint cimport uint64_t
-
-cdef extern from "it_tls.h" nogil:
-    ctypedef struct it_tls_session:
-        pass
-    void *it_tls_ctx_new(const char *ca, const char *cert, const char *key, int verify,
-                         char *err, size_t errlen)
-    void SSL_CTX_free(void *ctx)
-    it_tls_session *it_tls_new(void *ctx, const char *peer, int peer_is_ip, int verify,
-                       const char *where, size_t chunks_cap)
-    void it_tls_error(it_tls_session *t, char *buf, size_t len)
+from infi_tracing.native.includes.it_tls cimport it_tls_session
 
 cdef extern from "it_syslog.h" nogil:
     enum:
