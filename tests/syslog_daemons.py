@@ -108,9 +108,11 @@ class _Daemon:
         for path in self.stale_files:
             path.unlink(missing_ok=True)
         self.conf_path.write_text(self.config(), encoding="utf-8")
+        # not under test: no sanitizer preloaded into the daemon (make test-asan sets it)
+        env = {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(_PREFIX + self.command(), cwd=self.workdir,
-                                         stdin=subprocess.DEVNULL, stdout=log,
+                                         stdin=subprocess.DEVNULL, stdout=log, env=env,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         _RUNNING.add(self)
         deadline = time.monotonic() + timeout

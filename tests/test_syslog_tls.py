@@ -10,6 +10,8 @@ import infi_tracing
 from helpers import run_traced_program
 from syslog_phases import restart_mid_stream
 
+pytestmark = pytest.mark.native  # make test-asan runs these: it_tls.h is C
+
 DAEMONS = {"rsyslogd": RsyslogdTls, "syslog-ng": SyslogNgTls}
 
 
