@@ -294,7 +294,8 @@ static int it_tls_io(it_tls_session *t, int fd, uint64_t now, uint64_t *sent) {
     char in[4096];
     int closed = 0, read_errno = 0;
     ERR_clear_error();
-    for (;;) {
+    /* bounded: a server that talks without end cannot keep the drain here */
+    for (int reads = 0; reads < 64; reads++) {
         ssize_t n = recv(fd, in, sizeof in, MSG_DONTWAIT);
         if (n > 0) {
             BIO_write(t->rbio, in, (int)n);
