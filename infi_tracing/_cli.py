@@ -31,7 +31,14 @@ def add_filter_arguments(parser):
 
 
 def reader_filters(args):
-    """The Reader keywords of the filter arguments."""
+    """The Reader keywords of the filter arguments; ValueError naming the
+    argument for a bad value."""
+    from infi_tracing.analysis import parse_time
+    for name, value in (("--from", args.start), ("--to", args.end)):
+        if value is not None:
+            parse_time(value, name)
+    if args.depth is not None and args.depth < 0:
+        raise ValueError("--depth: expected a depth >= 0, got %d" % args.depth)
     return {"start": args.start, "end": args.end, "pids": args.pid, "tids": args.tid,
             "greenlets": args.greenlet, "include": args.include, "exclude": args.exclude,
             "depth": args.depth}
@@ -39,19 +46,23 @@ def reader_filters(args):
 
 def _decode(args):
     from infi_tracing.analysis import decode
-    return decode(args.files, args.output, args.format, args.quiet, **reader_filters(args))
+    try:
+        filters = reader_filters(args)
+    except ValueError as exc:
+        print("infi_tracing decode: %s" % exc, file=sys.stderr)
+        return 2
+    return decode(args.files, args.output, args.format, args.quiet, **filters)
 
 
 def _replay(args):
     from infi_tracing.analysis import parse_duration, replay
-    min_duration = None
-    if args.min_duration is not None:
-        try:
-            min_duration = parse_duration(args.min_duration)
-        except ValueError as exc:
-            print("infi_tracing replay: %s" % exc, file=sys.stderr)
-            return 2
-    return replay(args.files, args.output, min_duration, **reader_filters(args))
+    try:
+        filters = reader_filters(args)
+        min_duration = None if args.min_duration is None else parse_duration(args.min_duration)
+    except ValueError as exc:
+        print("infi_tracing replay: %s" % exc, file=sys.stderr)
+        return 2
+    return replay(args.files, args.output, min_duration, **filters)
 
 
 def _stats(args):

@@ -3,6 +3,7 @@ in fresh interpreters and through the CLI, read their traces and check them."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -294,6 +295,19 @@ def read_jsonl(path, torn_tail=False, missing_ok=False):
                 raise AssertionError("line %d of %s is not JSON (%s): %.200r"
                                      % (number, path, exc, line)) from None
     return records
+
+
+# A call's duration on a text line: " [1.132 ms]" (see _format.format_duration).
+DURATION_TEXT = re.compile(r" \[\d+(?:\.\d{3})? (?:ns|us|ms|s)\]")
+
+
+def without_durations(trace):
+    """Text (str) or record dicts with the call durations left out, to compare a live
+    sink's output with what the Python reference decoder makes of the same records (it
+    pairs no entries with exits, so it shows no durations)."""
+    if isinstance(trace, str):
+        return DURATION_TEXT.sub("", trace)
+    return [{k: v for k, v in rec.items() if k != "duration_ns"} for rec in trace]
 
 
 def count_by(records, *keys, event=None, qualnames=None):

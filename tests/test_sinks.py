@@ -11,8 +11,8 @@ pytestmark = pytest.mark.native  # make test-asan runs these
 
 TEXT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z (?P<pid>\d+) (?P<tid>\d+) g(?P<g>\d+) "
-    r"(?P<indent> *)(?P<mark>>|<|!|>>|<<) (?P<name>[^\s(]+)(?P<rest>(\(.*\))?( -> .*| raised \S+)?) "
-    r"(?P<file>\S+):(?P<line>\d+)$")
+    r"(?P<indent> *)(?P<mark>>|<|!|>>|<<) (?P<name>[^\s(]+)(?P<rest>(\(.*?\))?( -> .*?| raised \S+)?)"
+    r"(?P<duration> \[[\d.]+ (ns|us|ms|s)\])? (?P<file>\S+):(?P<line>\d+)$")
 
 PROGRAM = """
 def leaf(x):
@@ -38,11 +38,12 @@ def test_stdout_text_format(tmp_path, backend):
     lines = _main_lines(proc.stdout)
     parsed = [TEXT_LINE.match(line) for line in lines]
     assert all(parsed), lines
-    assert [(m["indent"], m["mark"], m["name"], m["rest"]) for m in parsed] == [
-        ("", ">", "__main__.top", ""),
-        ("  ", ">", "__main__.leaf", "(x=21)"),
-        ("  ", "<", "__main__.leaf", " -> 42"),
-        ("", "<", "__main__.top", " -> 42"),
+    assert [(m["indent"], m["mark"], m["name"], m["rest"], bool(m["duration"]))
+            for m in parsed] == [
+        ("", ">", "__main__.top", "", False),
+        ("  ", ">", "__main__.leaf", "(x=21)", False),
+        ("  ", "<", "__main__.leaf", " -> 42", True),  # returns carry their call's duration
+        ("", "<", "__main__.top", " -> 42", True),
     ]
     assert all(m["file"].endswith("traced_program.py") for m in parsed)
 

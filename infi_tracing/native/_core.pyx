@@ -31,8 +31,9 @@ from infi_tracing.native.includes.it_hook cimport it_log_record
 from infi_tracing.native.includes.it_evalframe cimport it_stack_fallback, it_stack_untraced_calls
 from infi_tracing.native.includes.it_drain cimport (
     it_d, it_drain_start, it_drain_stop, it_drain_flush_ask, it_drain_flush_wait,
-    it_drain_pause, it_drain_defer_restart, it_drain_restart_if_deferred,
-    it_drain_after_fork_child, it_drain_undelivered)
+    it_drain_defer_restart, it_drain_restart_if_deferred, it_drain_undelivered)
+from infi_tracing.native.includes.it_drain_fork cimport it_drain_pause, it_drain_after_fork_child
+from infi_tracing.native.includes.it_drain_pair cimport it_dp, it_dp_live
 from infi_tracing.native.includes.it_drain_python cimport IT_EXIT_SINK_WAIT_MS
 
 include "includes/stdlib.pxi"
@@ -208,6 +209,10 @@ def stats():
         "filter_errors": _filter_errors,
         "internal_errors": _internal_errors,
         "greenlet_switch_errors": _greenlet_switch_errors,
+        # switch records drained, and the drain's pairing nodes in use (threads
+        # plus greenlets with open calls; a finished greenlet leaves none)
+        "greenlet_switches": it_counter(&it_dp.switches),
+        "open_call_stacks": it_dp_live(),
         "stack_low_fallbacks": _stack_low_fallbacks,
         "stack_low_untraced_calls": it_stack_untraced_calls,
         "drain_running": bool(it_d.running),

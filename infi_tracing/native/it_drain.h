@@ -14,6 +14,7 @@
 
 #include "it_sinks.h"
 #include "it_drain_python.h"
+#include "it_drain_pair.h"
 #include <errno.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -34,9 +35,10 @@
 #define IT_PACE_MAX_NS 1000000L   /* 1 ms: records reach the sinks within ~1 ms */
 
 
-/* Python-side batch delivery, implemented in Cython; called with the GIL. */
-typedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
-                               long pid, int64_t wall_offset);
+/* Python-side batch delivery, implemented in Cython; called with the GIL.
+ * `durs[i]`: the duration of exit recs[i] (ns), negative when unknown. */
+typedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs,
+                               const int64_t *durs, size_t n, long pid, int64_t wall_offset);
 
 typedef struct {
     pthread_t thread;
@@ -96,24 +98,26 @@ static inline void it_drain_adopt(it_ring *r) {
                                                     memory_order_relaxed));
 }
 
-static void it_deliver(const it_ring *r, const it_record **recs, size_t n) {
+/* A batch to every sink.  `durs` runs beside `recs` (it_drain_pair.h):
+ * filled once by the pass, read by every sink that shows durations. */
+static void it_deliver(const it_ring *r, const it_record **recs, const int64_t *durs, size_t n) {
     if (!n)
         return;
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
         if (s->kind == IT_SINK_FD)
-            it_sink_fd_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+            it_sink_fd_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_BINARY)
             it_sink_binary_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_SYSLOG)
-            it_syslog_batch(s->syslog, r, recs, n, it_d.pid, it_d.wall_offset, s->values);
+            it_syslog_batch(s->syslog, r, recs, durs, n, it_d.pid, it_d.wall_offset, s->values);
         else if (it_d.py_batch && it_on_drain_thread) {
             it_drain_enter_python(s, i, it_count_records(recs, n));
-            it_d.py_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+            it_d.py_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
             it_drain_leave_python();
         } else if (it_d.py_batch) {
             PyGILState_STATE g = PyGILState_Ensure();
-            it_d.py_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+            it_d.py_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
             PyGILState_Release(g);
         }
     }
@@ -150,6 +154,7 @@ static void it_flush_sinks(int final) {
  * capacity (the drain should not pause before its next pass). */
 static size_t it_drain_ring(it_ring *r, int *heavy) {
     const it_record *batch[IT_BATCH_MAX];
+    int64_t durs[IT_BATCH_MAX];        /* each record's duration (it_drain_pair.h) */
     it_record expanded[IT_BATCH_MAX];  /* compact records, made whole for the sinks */
     uint32_t gid = r->drain_gid;
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -184,14 +189,12 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
                 if (!rec->count)
                     continue;
                 atomic_fetch_add_explicit(&r->lost_in_stream, rec->count, memory_order_relaxed);
-            } else {
+            } else if (!it_event_is_notice(rec->event)) {
                 calls++;
-                if (rec->event == IT_EV_CALL) {
-                    _Atomic uint64_t *c = &it_registry_get(rec->code_id)->calls;
-                    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-                                          memory_order_relaxed);
-                }
+                if (rec->event == IT_EV_CALL)
+                    it_registry_bump(&it_registry_get(rec->code_id)->calls, 1);
             }
+            durs[n] = it_drain_pair_record(it_d.pid, r->tid, rec);
             batch[n++] = rec;
         }
         /* counted before delivery: exit may give up on a sink in the middle of it */
@@ -199,7 +202,7 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
         calls = 0;
         it_dpy.ring = r;  /* for exit, should it give up on a sink (it_drain_python.h) */
         it_dpy.batch_end = pos;
-        it_deliver(r, batch, n);
+        it_deliver(r, batch, durs, n);
         total += n;
         tail = pos;
         r->drain_gid = gid;  /* with tail: a paused drain resumes at both */
@@ -224,8 +227,9 @@ static void it_drain_report_pending_lost(it_ring *r) {
     rec.ts = it_now_ns();
     rec.count = n;
     const it_record *p = &rec;
+    int64_t dur = it_drain_pair_record(it_d.pid, r->tid, &rec);  /* forgets the thread's calls */
     atomic_fetch_add_explicit(&r->lost_in_stream, n, memory_order_relaxed);
-    it_deliver(r, &p, 1);
+    it_deliver(r, &p, &dur, 1);
 }
 
 /* One pass over every ring; frees rings of exited threads once empty.
@@ -257,12 +261,14 @@ static size_t it_drain_pass(int final, long *pace_ns) {
             atomic_fetch_add(&it_d.exited_records, atomic_load(&r->drained));
             atomic_fetch_add(&it_d.exited_lost, atomic_load(&r->lost_total));
             atomic_fetch_add(&it_d.exited_threads, 1);
+            it_drain_pair_forget_thread(it_d.pid, r->tid);
             it_ring_free(r);
         } else {
             link = &r->next;
         }
     }
     it_flush_sinks(final);  /* also lets syslog sinks reconnect and resend while idle */
+    it_drain_pair_publish();
     pthread_mutex_unlock(&it_d.sinks_mu);
     if (pace_ns)
         *pace_ns = total && !heavy ? pace : 0;
@@ -429,70 +435,6 @@ static int it_drain_stop(long sink_wait_ms) {
 /* After exit gave up on the drain: records no sink will get (it_drain_python.h). */
 static uint64_t it_drain_undelivered(void) {
     return it_drain_rings_undelivered(it_d.rings) + it_drain_rings_undelivered(it_d.adopt);
-}
-
-/* Without the GIL, before a fork: the drain thread ends without a last pass,
- * so no drain lock is held across the fork and the forking process has no
- * extra thread then (CPython 3.12+ warns about forking with threads).
- * Returns 1 when it was running (restart it in the parent afterwards).
- * Records keep accumulating in the rings meanwhile; blocked producers wait. */
-static int it_drain_pause(void) {
-    pthread_mutex_lock(&it_d.mu);
-    if (!it_d.running) {
-        pthread_mutex_unlock(&it_d.mu);
-        return 0;
-    }
-    it_d.stop = 2;
-    pthread_cond_signal(&it_d.wake);
-    pthread_mutex_unlock(&it_d.mu);
-    pthread_join(it_d.thread, NULL);
-    __atomic_store_n(&it_d.running, 0, __ATOMIC_RELEASE);
-    /* flushes waiting on the drain: the restarted drain answers them */
-    return 1;
-}
-
-/* In a forked child (one thread, the forking one): the drain thread does
- * not exist here and its locks may have been held at fork time. */
-static void it_drain_after_fork_child(it_ring *mine) {
-    pthread_mutex_init(&it_d.mu, NULL);
-    pthread_mutex_init(&it_d.sinks_mu, NULL);
-    pthread_cond_init(&it_d.wake, NULL);
-    pthread_cond_init(&it_d.done, NULL);
-    it_d.running = 0;
-    it_d.stop = 0;
-    it_drain_restart_deferred = 0;  /* the parent's; the child starts its own drain */
-    it_d.accepting = 0;
-    it_d.flush_req = it_d.flush_done = 0;
-    it_d.pid = (long)getpid();
-    it_drain_python_after_fork_child();
-    /* The parent writes what it had buffered; the child starts empty. */
-    for (int i = 0; i < it_d.nsinks; i++) {
-        it_sink *s = it_d.sinks[i];
-        s->len = 0;
-        s->nmarks = 0;
-        s->cut = 0;
-        atomic_store(&s->pending, 0);  /* the parent's to write */
-        if (s->syslog)
-            it_syslog_after_fork(s->syslog);
-        if (s->binary)
-            it_binary_after_fork(s->binary);
-    }
-    it_ring *adopted = atomic_exchange(&it_d.adopt, NULL);
-    while (adopted) {
-        it_ring *next = adopted->next;
-        adopted->next = it_d.rings;
-        it_d.rings = adopted;
-        adopted = next;
-    }
-    for (it_ring *r = it_d.rings; r; r = r->next) {
-        uint64_t head = atomic_load(&r->head);
-        atomic_store(&r->tail, head);
-        r->cached_tail = head;
-        r->drain_gid = r->last_gid;  /* the child's next compact record is in it */
-        atomic_store(&r->lost_pending, 0);
-        if (r != mine)
-            atomic_store(&r->dead, 1);  /* those threads do not exist here */
-    }
 }
 
 #endif

@@ -125,7 +125,7 @@ static uint64_t it_drain_ring_undelivered(const it_ring *r) {
             continue;
         }
         pos += rec->size;
-        k += rec->event != IT_EV_PAD && rec->event != IT_EV_LOST;
+        k += rec->event != IT_EV_PAD && !it_event_is_notice(rec->event);
     }
     return k;
 }

@@ -32,4 +32,11 @@ static const char *const it_event_names[IT_EV_COUNT] = {
  * trace file's code table); the others are "lost", "log" and "switch". */
 static inline int it_event_has_code(int ev) { return ev >= IT_EV_CALL && ev <= IT_EV_YIELD; }
 
+/* Notices, not records: "lost" (drops reported in the stream) and "switch"
+ * (a greenlet switch, for the pairing and binary files).  The records a sink
+ * accounts for (written + lost + pending) and tracing_stats()'s "records"
+ * leave them out; text, JSON lines, syslog and Python sinks show "lost"
+ * notices and skip switches. */
+static inline int it_event_is_notice(int ev) { return ev == IT_EV_LOST || ev == IT_EV_SWITCH; }
+
 #endif

@@ -119,6 +119,19 @@ static inline void it_out_uint(it_out *o, unsigned long long v, int min_digits) 
     it_out_put(o, tmp + sizeof tmp - n, (size_t)n);
 }
 
+/* A signed integer in decimal, as printf's %d, %ld and %lld write it. */
+static inline void it_out_int(it_out *o, long long v) {
+    if (v < 0) {
+        it_out_put(o, "-", 1);
+        it_out_uint(o, 0ull - (unsigned long long)v, 1);
+    } else {
+        it_out_uint(o, (unsigned long long)v, 1);
+    }
+}
+
+/* A string literal, its length known at compile time. */
+#define IT_OUT_LIT(o, lit) it_out_put((o), (lit), sizeof(lit) - 1)
+
 /* ISO 8601 UTC with microseconds, e.g. 2026-11-25T22:10:01.123456Z.  The
  * date and time up to the second change rarely: the last one formatted is
  * kept. */
@@ -296,32 +309,47 @@ static inline void it_format_jsonl_v(it_out *o, const it_fmt_rec *r, const it_fm
                                      int64_t duration_ns) {
     it_out_put(o, "{\"time\":\"", 9);
     it_out_time(o, r->ts + (uint64_t)wall_offset);
-    it_out_printf(o, "\",\"mono_ns\":%llu,\"pid\":%ld,\"tid\":%ld,\"event\":\"%s\"",
-                  (unsigned long long)r->ts, pid, tid, it_event_names[r->event]);
+    /* no printf: JSON lines are written by the million (decode) */
+    IT_OUT_LIT(o, "\",\"mono_ns\":");
+    it_out_uint(o, (unsigned long long)r->ts, 1);
+    IT_OUT_LIT(o, ",\"pid\":");
+    it_out_int(o, pid);
+    IT_OUT_LIT(o, ",\"tid\":");
+    it_out_int(o, tid);
+    IT_OUT_LIT(o, ",\"event\":\"");
+    it_out_puts(o, it_event_names[r->event]);
+    IT_OUT_LIT(o, "\"");
     if (r->event == IT_EV_LOST) {
-        it_out_printf(o, ",\"count\":%llu}\n", (unsigned long long)r->count);
+        IT_OUT_LIT(o, ",\"count\":");
+        it_out_uint(o, (unsigned long long)r->count, 1);
+        IT_OUT_LIT(o, "}\n");
         return;
     }
-    it_out_printf(o, ",\"greenlet\":%u,\"depth\":%d,", r->greenlet, r->depth);
+    IT_OUT_LIT(o, ",\"greenlet\":");
+    it_out_uint(o, r->greenlet, 1);
+    IT_OUT_LIT(o, ",\"depth\":");
+    it_out_int(o, r->depth);
+    IT_OUT_LIT(o, ",");
     if (r->event == IT_EV_LOG) {
-        it_out_puts(o, "\"level\":");
+        IT_OUT_LIT(o, "\"level\":");
         it_out_json_str(o, it_fmt_value(r, 0));
-        it_out_puts(o, ",\"logger\":");
+        IT_OUT_LIT(o, ",\"logger\":");
         it_out_json_str(o, it_fmt_value(r, 1));
-        it_out_puts(o, ",\"message\":");
+        IT_OUT_LIT(o, ",\"message\":");
         it_out_json_str(o, it_fmt_value(r, 2));
         it_out_put(o, "}\n", 2);
         return;
     }
-    it_out_puts(o, "\"module\":");
+    IT_OUT_LIT(o, "\"module\":");
     it_out_json_str(o, e->module);
-    it_out_puts(o, ",\"qualname\":");
+    IT_OUT_LIT(o, ",\"qualname\":");
     it_out_json_str(o, e->qualname);
-    it_out_puts(o, ",\"file\":");
+    IT_OUT_LIT(o, ",\"file\":");
     it_out_json_str(o, e->filename);
-    it_out_printf(o, ",\"line\":%d", e->line);
+    IT_OUT_LIT(o, ",\"line\":");
+    it_out_int(o, e->line);
     if (r->event == IT_EV_CALL && r->nvalues && values) {
-        it_out_puts(o, ",\"args\":{");
+        IT_OUT_LIT(o, ",\"args\":{");
         for (int i = 0; (uint32_t)i < r->nvalues && i < e->nargs; i++) {
             if (i)
                 it_out_put(o, ",", 1);
@@ -331,14 +359,16 @@ static inline void it_format_jsonl_v(it_out *o, const it_fmt_rec *r, const it_fm
         }
         it_out_put(o, "}", 1);
     } else if (r->event == IT_EV_UNWIND) {
-        it_out_puts(o, ",\"exception\":");
+        IT_OUT_LIT(o, ",\"exception\":");
         it_out_json_str(o, it_fmt_value(r, 0));
     } else if (r->nvalues && values) {
-        it_out_puts(o, ",\"retval\":");
+        IT_OUT_LIT(o, ",\"retval\":");
         it_out_json_str(o, it_fmt_value(r, 0));
     }
-    if (duration_ns >= 0)
-        it_out_printf(o, ",\"duration_ns\":%lld", (long long)duration_ns);
+    if (duration_ns >= 0) {
+        IT_OUT_LIT(o, ",\"duration_ns\":");
+        it_out_int(o, duration_ns);
+    }
     it_out_put(o, "}\n", 2);
 }
 

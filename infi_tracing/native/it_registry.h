@@ -24,6 +24,11 @@ typedef struct it_code_entry {
     char **argnames;     /* "a", "*args", "**kwargs" (for the drain) */
     uint32_t start_lasti;  /* generator code: offset of the first instruction (profile backend) */
     _Atomic uint64_t calls;  /* call records delivered; written by the drain only (summaries) */
+    /* from the drain's pairing (it_drain_pair.h), written by the drain only:
+     * wall time of the stretches (call/resume to exit) with a known duration,
+     * and their self time while the greenlet ran (less children's, less
+     * switched-out time) */
+    _Atomic uint64_t total_ns, self_ns;
     PyObject *py_argnames;  /* tuple of str, for reading the frame (GIL); owned, never freed */
 } it_code_entry;
 
@@ -55,11 +60,22 @@ static inline uint32_t it_registry_add(it_code_entry *e) {
     return id;
 }
 
-/* Call counts restart (a forked child counts its own). */
+/* Call counts and times restart (a forked child counts its own). */
 static inline void it_registry_reset_counts(void) {
     uint32_t n = atomic_load_explicit(&it_reg_count, memory_order_acquire);
-    for (uint32_t id = 1; id < n; id++)
-        atomic_store_explicit(&it_registry_get(id)->calls, 0, memory_order_relaxed);
+    for (uint32_t id = 1; id < n; id++) {
+        it_code_entry *e = it_registry_get(id);
+        atomic_store_explicit(&e->calls, 0, memory_order_relaxed);
+        atomic_store_explicit(&e->total_ns, 0, memory_order_relaxed);
+        atomic_store_explicit(&e->self_ns, 0, memory_order_relaxed);
+    }
+}
+
+/* Drain only: add to one of an entry's counters (a single writer, so a
+ * relaxed load and store, no locked add; readers see whole values). */
+static inline void it_registry_bump(_Atomic uint64_t *c, uint64_t by) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by,
+                          memory_order_relaxed);
 }
 
 static inline uint32_t it_registry_size(void) {

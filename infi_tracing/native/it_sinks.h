@@ -69,11 +69,11 @@ typedef struct it_sink {
  * the caller itself or waits for it, so it raises instead. */
 static __thread int it_in_sink;
 
-/* Records among `recs`, without the "lost N" notices. */
+/* Records among `recs`, without the notices ("lost N", "switch": it_events.h). */
 static inline size_t it_count_records(const it_record **recs, size_t n) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        k += recs[i]->event != IT_EV_LOST;
+        k += !it_event_is_notice(recs[i]->event);
     return k;
 }
 
@@ -180,21 +180,25 @@ static int it_sink_room(it_sink *s, size_t need) {
     return !s->failed && s->len + need <= IT_SINK_BUF && s->nmarks < IT_SINK_MARKS;
 }
 
-static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
-                             long pid, int64_t wall_offset) {
+/* Text or JSON lines; `durs[i]` is the duration shown on exit recs[i].
+ * Switch records are not shown (a notice, not a record: nothing to count). */
+static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **recs,
+                             const int64_t *durs, size_t n, long pid, int64_t wall_offset) {
     char line[IT_LINE_MAX];
     for (size_t i = 0; i < n; i++) {
         if (s->failed) {
             it_sink_give_up(s, recs + i, n - i);
             return;
         }
+        if (recs[i]->event == IT_EV_SWITCH)
+            continue;
         it_out o = {line, 0, sizeof line};
         if (s->format == IT_FORMAT_JSONL)
             it_format_jsonl(&o, recs[i], it_record_code(recs[i]), pid, r->tid, wall_offset,
-                            s->values, -1);
+                            s->values, durs[i]);
         else
             it_format_text(&o, recs[i], it_record_code(recs[i]), pid, r->tid, wall_offset,
-                           s->values, -1);
+                           s->values, durs[i]);
         if (o.len == o.cap)
             line[o.len - 1] = '\n';  /* a cut line still ends the record */
         if (!it_sink_room(s, o.len)) {

@@ -257,12 +257,13 @@ static void it_syslog_header(it_syslog *s, it_out *o, int severity, const char *
     }
 }
 
-/* One message (without framing) for a record; "lost" records are warnings. */
+/* One message (without framing) for a record; "lost" records are warnings.
+ * `duration_ns`: an exit's duration, shown as on text lines (negative: none). */
 static void it_syslog_format(it_syslog *s, it_out *o, const it_record *r, long pid, long tid,
-                             int64_t wall_offset, int values) {
+                             int64_t wall_offset, int values, int64_t duration_ns) {
     it_syslog_header(s, o, r->event == IT_EV_LOST ? 4 : s->severity, it_event_names[r->event],
                      r->ts + (uint64_t)wall_offset, pid);
-    it_format_body(o, r, it_record_code(r), tid, values, -1);
+    it_format_body(o, r, it_record_code(r), tid, values, duration_ns);
 }
 
 /* Append a framed message to the spool.  Returns 0 when it does not fit. */
@@ -399,13 +400,18 @@ static int it_syslog_pump(it_syslog *s) {
     return s->head == s->tail;
 }
 
-/* Drain thread: a batch of records becomes messages, then is sent. */
-static void it_syslog_batch(it_syslog *s, const it_ring *r, const it_record **recs, size_t n,
-                            long pid, int64_t wall_offset, int values) {
+/* Drain thread: a batch of records becomes messages, then is sent; `durs`
+ * beside `recs` (negative: no duration).  Switch records are not sent (a
+ * notice, not a record: nothing to count). */
+static void it_syslog_batch(it_syslog *s, const it_ring *r, const it_record **recs,
+                            const int64_t *durs, size_t n, long pid, int64_t wall_offset,
+                            int values) {
     static char msg[IT_SYSLOG_MSG_MAX + 32];  /* drain thread only */
     for (size_t i = 0; i < n; i++) {
+        if (recs[i]->event == IT_EV_SWITCH)
+            continue;
         it_out o = {msg, 0, IT_SYSLOG_MSG_MAX};
-        it_syslog_format(s, &o, recs[i], pid, r->tid, wall_offset, values);
+        it_syslog_format(s, &o, recs[i], pid, r->tid, wall_offset, values, durs[i]);
         if (!s->octet_framing && it_syslog_stream(s))
             it_syslog_escape_lf(&o, 0);
         it_syslog_enqueue(s, msg, o.len, recs[i]->event == IT_EV_LOST);

@@ -106,6 +106,8 @@ cdef uint32_t _register(object code, object frame) except? 0:
         e.argnames[i] = _cstr(shown[i])
     e.start_lasti = start
     e.calls = 0
+    e.total_ns = 0
+    e.self_ns = 0
     Py_INCREF(names)  # owned by the registry entry for the life of the process
     e.py_argnames = <PyObject *> names
     cdef uint32_t code_id = it_registry_add(&e)

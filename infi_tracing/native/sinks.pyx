@@ -16,7 +16,7 @@ from infi_tracing._records import record_dict as _record_dict
 from posix.unistd cimport close as _close
 from cpython.object cimport PyObject
 from infi_tracing.native.includes.it_events cimport (
-    IT_EV_CALL, IT_EV_UNWIND, IT_EV_LOST, IT_EV_LOG, it_event_names)
+    IT_EV_CALL, IT_EV_UNWIND, IT_EV_LOST, IT_EV_LOG, IT_EV_SWITCH, it_event_names)
 from infi_tracing.native.includes.it_ring cimport it_record, it_ring, it_counter
 from infi_tracing.native.includes.it_registry cimport it_code_entry, it_registry_get
 from infi_tracing.native.includes.it_format cimport IT_FORMAT_TEXT, IT_FORMAT_JSONL, it_record_value
@@ -274,9 +274,11 @@ cdef tuple _code_of(uint32_t code_id):
     return <tuple> fields
 
 
-cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_offset):
+cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_offset,
+                           int64_t duration_ns):
     """A record as the dict Python sinks receive: its fields taken out of the
-    ring here, the dict built by _records.record_dict (as for binary files)."""
+    ring here, the dict built by _records.record_dict (as for binary files);
+    `duration_ns` an exit's duration from the drain's pairing (negative: none)."""
     cdef int i, n
     if r.event == IT_EV_LOST:
         return _record_dict(r.event, r.ts, wall_offset, pid, tid, 0, 0, None, None, r.count)
@@ -293,17 +295,21 @@ cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_
     else:
         values = None
     return _record_dict(r.event, r.ts, wall_offset, pid, tid, r.greenlet_id, r.depth, code,
-                        values)
+                        values, 0, duration_ns)
 
 
-cdef void _py_batch(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
-                    long pid, int64_t wall_offset) noexcept:
-    """it_d.py_batch: runs in the drain thread, which holds the GIL for this batch."""
+cdef void _py_batch(it_sink *s, const it_ring *r, const it_record **recs, const int64_t *durs,
+                    size_t n, long pid, int64_t wall_offset) noexcept:
+    """it_d.py_batch: runs in the drain thread, which holds the GIL for this batch.
+    Switch records are not handed over (notices, not records: see it_events.h)."""
     cdef size_t i
     cdef Py_ssize_t records = it_count_records(recs, n)
     try:
         _exclude_this_thread()
-        batch = [_decode_record(recs[i], pid, r.tid, wall_offset) for i in range(n)]
+        batch = [_decode_record(recs[i], pid, r.tid, wall_offset, durs[i]) for i in range(n)
+                 if recs[i].event != IT_EV_SWITCH]
+        if not batch:
+            return  # only switches: nothing for the sink (held records wait for the next batch)
         (<SinkHandle> s.pyobj).deliver(batch, records)
     except BaseException:
         s.errors += 1

@@ -297,8 +297,8 @@ static inline int it_rbin_raw(it_rbin *s, it_rrec *out, uint32_t size) {
     return 1;
 }
 
-/* LEB128 at s->p, within the chunk; -1 when it runs past the chunk's end or
- * is longer than 64 bits. */
+/* LEB128 at s->p, within the chunk; -1 when it runs past the chunk's end,
+ * -2 when it is longer than 64 bits. */
 static inline int it_rbin_varint(it_rbin *s, uint64_t *v) {
     const uint8_t *p = s->p;
     if (p < s->end && *p < 0x80) {  /* the common case: one byte */
@@ -307,12 +307,14 @@ static inline int it_rbin_varint(it_rbin *s, uint64_t *v) {
         return 0;
     }
     uint64_t value = 0;
-    for (unsigned shift = 0; p < s->end && shift < 64; shift += 7) {
+    for (unsigned shift = 0; p < s->end; shift += 7) {
+        if (shift >= 64)
+            return -2;
         uint8_t b = *p++;
         value |= (uint64_t)(b & 0x7f) << shift;
         if (b < 0x80) {
             if (shift == 63 && b > 1)
-                return -1;
+                return -2;
             *v = value;
             s->p = p;
             return 0;
@@ -349,12 +351,15 @@ static inline int it_rbin_packed(it_rbin *s, it_rrec *out) {
     if ((tag & 0xf0) || event < IT_EV_CALL || event > IT_EV_YIELD)
         return it_rbin_fail(s, it_rbin_at(s, at), "damaged packed entry at byte %" PRIu64
                             ": tag 0x%02x", it_rbin_at(s, at), tag);
-    uint64_t code, dts, zz, g;
-    if (it_rbin_varint(s, &code) || it_rbin_varint(s, &dts) || it_rbin_varint(s, &zz) ||
-        ((tag & 0x08) && it_rbin_varint(s, &g)))
+    uint64_t code, dts, zz, g = 0;
+    int bad = it_rbin_varint(s, &code);
+    bad = bad ? bad : it_rbin_varint(s, &dts);
+    bad = bad ? bad : it_rbin_varint(s, &zz);
+    bad = bad || !(tag & 0x08) ? bad : it_rbin_varint(s, &g);
+    if (bad)
         return it_rbin_fail(s, it_rbin_at(s, at), "damaged packed entry at byte %" PRIu64
-                            ": a number runs past the chunk's end or past 64 bits",
-                            it_rbin_at(s, at));
+                            ": a number %s", it_rbin_at(s, at),
+                            bad == -1 ? "runs past the chunk's end" : "longer than 64 bits");
     if (code > UINT32_MAX || ((tag & 0x08) && g > UINT32_MAX))
         return it_rbin_fail(s, it_rbin_at(s, at), "damaged packed entry at byte %" PRIu64
                             ": a code or greenlet id past 32 bits", it_rbin_at(s, at));

@@ -5,8 +5,9 @@ from infi_tracing.native.includes.it_sinks cimport it_sink
 
 cdef extern from "it_drain.h":
     # Called by the drain thread with the GIL held (see it_drain_enter_python).
-    ctypedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs, size_t n,
-                                    long pid, int64_t wall_offset) noexcept
+    ctypedef void (*it_py_batch_fn)(it_sink *s, const it_ring *r, const it_record **recs,
+                                    const int64_t *durs, size_t n, long pid,
+                                    int64_t wall_offset) noexcept
 
 cdef extern from "it_drain.h" nogil:
     ctypedef struct it_drain_t "it_drain_t":
@@ -23,10 +24,8 @@ cdef extern from "it_drain.h" nogil:
     int it_drain_flush_wait(uint64_t req, long ms)
     # 1: it gave up on a Python sink call stuck longer than sink_wait_ms
     int it_drain_stop(long sink_wait_ms)
-    int it_drain_pause()
     uint64_t it_drain_undelivered()  # only once it_drain_stop() gave up
     void it_drain_defer_restart()
     void it_drain_restart_if_deferred()
-    void it_drain_after_fork_child(it_ring *mine)
     int it_drain_lock_sinks()  # 0: not locked (the drain was given up on at exit)
     void it_drain_unlock_sinks()

@@ -13,3 +13,4 @@ cdef extern from "it_events.h" nogil:
         IT_EV_COUNT
     const char *const it_event_names[]
     int it_event_has_code(int ev)
+    int it_event_is_notice(int ev)

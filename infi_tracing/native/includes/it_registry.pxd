@@ -12,6 +12,7 @@ cdef extern from "it_registry.h" nogil:
         char **argnames
         uint32_t start_lasti
         uint64_t calls
+        uint64_t total_ns, self_ns
         PyObject *py_argnames
     it_code_entry *it_registry_get(uint32_t id)
     uint32_t it_registry_add(it_code_entry *e)
