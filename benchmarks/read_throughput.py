@@ -17,7 +17,9 @@ recording time.  Then, each in a fresh subprocess, the same file is read:
   alike whatever the length.
 
 The command rows are timed from outside (the command as a user runs it, interpreter start
-included: ~0.1 s).  Each row gives records/s, the ratio of its time to the recording time
+included: ~0.1 s).  Each row gives records/s of wall time and of the child's CPU time (user +
+system: on a machine shared with other work the wall clock also counts the time the reader
+waited for a core; reading is one thread, so on an idle machine the two agree), the ratio of its time to the recording time
 (target: reading <= 3x recording), and the child's peak RSS (``wait4``'s ru_maxrss; target
 < 200 MiB whatever the length).  Targets: iterate >= 20M records/s, report >= 10M, text >= 4M,
 jsonl >= 3M, perfetto-proto >= 5M and <= 1/8 of the JSON's size.
@@ -80,10 +82,10 @@ ITERATE = """
 import json, sys, time
 from infi_tracing.analysis import Reader
 reader = Reader([sys.argv[1]])
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 n = reader.count()
-t1 = time.perf_counter()
-print(json.dumps({"seconds": t1 - t0, "records": n, "errors": reader.errors}))
+t1, c1 = time.perf_counter(), time.process_time()
+print(json.dumps({"seconds": t1 - t0, "cpu": c1 - c0, "records": n, "errors": reader.errors}))
 """
 
 # name: (CLI arguments, FILE and OUT standing for the trace and an output file; target records/s)
@@ -97,7 +99,8 @@ ROWS = ("iterate",) + tuple(COMMANDS)
 
 
 def run_child(argv, cwd):
-    """Run argv; (stdout, stderr, status, wall seconds, peak RSS in MiB) of that process."""
+    """Run argv; (stdout, stderr, status, wall seconds, peak RSS in MiB, CPU seconds) of that
+    process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # communicate() reaps the child itself, so wait4 would find nothing: read then wait4.
@@ -107,7 +110,7 @@ def run_child(argv, cwd):
     seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     return (out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), proc.returncode,
-            seconds, usage.ru_maxrss / 1024)
+            seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def python(*args):
@@ -116,7 +119,7 @@ def python(*args):
 
 def record(workdir, path, records):
     """Record about `records` records into `path`; the child's JSON line, with its RSS."""
-    out, err, status, _, rss = run_child(
+    out, err, status, _, rss, _ = run_child(
         python("-c", RECORD, path, str(records // RECORDS_PER_ITERATION)), workdir)
     if status:
         raise SystemExit("recording failed (status %d):\n%s" % (status, err))
@@ -129,33 +132,35 @@ def record(workdir, path, records):
 def available(workdir, name):
     """Whether this build has the command (report, perfetto-proto came with later branches)."""
     if name == "report":
-        _, _, status, _, _ = run_child(python("-m", "infi_tracing", "report", "--help"), workdir)
+        status = run_child(python("-m", "infi_tracing", "report", "--help"), workdir)[2]
         return status == 0
     if name == "perfetto-proto":
-        out, _, _, _, _ = run_child(python("-m", "infi_tracing", "decode", "--help"), workdir)
-        return "perfetto-proto" in out
+        return "perfetto-proto" in run_child(python("-m", "infi_tracing", "decode", "--help"),
+                                             workdir)[0]
     return True
 
 
 def measure(workdir, name, path, records):
     """One row: seconds, records/s, peak RSS; or why it was not measured."""
     if name == "iterate":
-        out, err, status, _, rss = run_child(python("-c", ITERATE, path), workdir)
+        out, err, status, _, rss, _ = run_child(python("-c", ITERATE, path), workdir)
         if status:
             return {"error": err.strip()[-500:]}
         result = json.loads(out)
         if result["errors"]:
             return {"error": str(result["errors"])}
-        return {"seconds": result["seconds"], "records": result["records"],
-                "rate": result["records"] / result["seconds"], "rss_mib": rss}
+        return {"seconds": result["seconds"], "cpu": result["cpu"], "records": result["records"],
+                "rate": result["records"] / result["seconds"],
+                "cpu_rate": result["records"] / result["cpu"], "rss_mib": rss}
     if not available(workdir, name):
         return {"skipped": "not in this build"}
     out_path = os.path.join(workdir, "out." + name)
     argv = [out_path if a == "OUT" else path if a == "FILE" else a for a in COMMANDS[name][0]]
-    _, err, status, seconds, rss = run_child(python("-m", "infi_tracing", *argv), workdir)
+    _, err, status, seconds, rss, cpu = run_child(python("-m", "infi_tracing", *argv), workdir)
     if status:
         return {"error": err.strip()[-500:]}
-    row = {"seconds": seconds, "records": records, "rate": records / seconds, "rss_mib": rss}
+    row = {"seconds": seconds, "cpu": cpu, "records": records, "rate": records / seconds,
+           "cpu_rate": records / cpu, "rss_mib": rss}
     if os.path.exists(out_path):
         row["bytes"] = os.path.getsize(out_path)
         os.unlink(out_path)
@@ -171,7 +176,7 @@ def json_size(workdir, records):
         if fmt == "perfetto-proto" and not available(workdir, fmt):
             continue
         out = os.path.join(workdir, "small." + fmt)
-        _, err, status, seconds, _ = run_child(
+        _, err, status, seconds, _, _ = run_child(
             python("-m", "infi_tracing", "decode", path, "--format", fmt, "-o", out, "-q"),
             workdir)
         if status:
@@ -185,11 +190,11 @@ def json_size(workdir, records):
 
 
 def verdict(row, target):
-    if "rate" not in row:
-        return row.get("skipped") or "error"
-    rss_ok = row["rss_mib"] < RSS_TARGET_MIB
-    rate_ok = target is None or row["rate"] >= target
-    return "met" if rss_ok and rate_ok else "NOT met"
+    """'met', 'met in CPU time' (the wall clock also counted waits for a core taken by other
+    work on the machine), or 'NOT met' (the rate in CPU time, or the RSS)."""
+    if row["rss_mib"] >= RSS_TARGET_MIB or row["cpu_rate"] < target:
+        return "NOT met"
+    return "met" if row["rate"] >= target else "met in CPU time"
 
 
 def table(result):
@@ -202,20 +207,20 @@ def table(result):
             rec["records"] / rec["seconds"] / 1e6, rec["bytes"] / 1e6,
             rec["bytes"] / rec["records"], rec["rss_mib"]),
         "",
-        "| read | seconds | M records/s | target | x recording (<= %g) | peak RSS MiB (< %d) | |"
-        % (RATIO_TARGET, RSS_TARGET_MIB),
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| read | seconds | M records/s | CPU s | M records/s of CPU | target | x recording "
+        "(<= %g) | peak RSS MiB (< %d) | |" % (RATIO_TARGET, RSS_TARGET_MIB),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name in ROWS:
         row = result["rows"][name]
         target = 20e6 if name == "iterate" else COMMANDS[name][1]
         if "rate" not in row:
-            lines.append("| %s | | | %.0fM | | | %s |" % (name, target / 1e6,
-                                                         row.get("skipped") or row["error"]))
+            lines.append("| %s | | | | | %.0fM | | | %s |" % (
+                name, target / 1e6, row.get("skipped") or row["error"]))
             continue
-        lines.append("| %s | %.2f | %.1f | %.0fM | %.2fx | %.0f | %s |" % (
-            name, row["seconds"], row["rate"] / 1e6, target / 1e6, row["ratio"], row["rss_mib"],
-            verdict(row, target)))
+        lines.append("| %s | %.2f | %.1f | %.2f | %.1f | %.0fM | %.2fx | %.0f | %s |" % (
+            name, row["seconds"], row["rate"] / 1e6, row["cpu"], row["cpu_rate"] / 1e6,
+            target / 1e6, row["ratio"], row["rss_mib"], verdict(row, target)))
     sizes = result.get("perfetto_sizes")
     if sizes:
         json_row = sizes.get("perfetto", {})

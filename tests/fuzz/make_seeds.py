@@ -5,7 +5,8 @@
 
 Real traces: small programs (nested calls with values, exceptions, generators, a thread, a
 log record, greenlets, a forked child appending to the same file) traced to binary, JSON-lines
-and text files at name level and with values.  Then what no traced program writes on demand,
+and text files at name level and with values; the text ones also with the header each syslog
+daemon puts in front of a line.  Then what no traced program writes on demand,
 built with tests/binary_files.py: switch and lost records, raw records inside a packed chunk, a
 concatenated file, a redefined code; and the hostile cases as short seeds (cut short, wrong
 version, empty, not a trace).  Every seed is a few KiB at most, so the fuzzer stays fast.
@@ -129,6 +130,25 @@ def built_seeds(out):
         (out / name).write_bytes(data)
 
 
+# A text trace as central syslog daemons store it: the header each puts in front of a line
+# (RFC 5424 as received, RFC 3164, rsyslog's file format and syslog-ng's default).
+SYSLOG_HEADERS = {
+    "rfc5424": "<134>1 2026-11-30T02:10:00.123456+00:00 host1 infi_tracing 4242 call - ",
+    "rfc3164": "<134>Nov 30 02:10:00 host1 infi_tracing[4242]: ",
+    "rsyslog": "2026-11-30T02:10:00.123456+00:00 host1 infi_tracing[4242]: ",
+    "syslog-ng": "Nov 30 02:10:00 host1 infi_tracing[4242]: ",
+}
+
+
+def syslog_seeds(out):
+    """The text seeds with each syslog header in front of every line."""
+    for text in sorted(out.glob("*-values.txt")):
+        lines = text.read_text(encoding="utf-8").splitlines(keepends=True)
+        for name, header in SYSLOG_HEADERS.items():
+            target = out / ("%s-%s.log" % (text.stem, name))
+            target.write_text("".join(header + line for line in lines), encoding="utf-8")
+
+
 def main(argv):
     """Write the seeds into argv[1] (created)."""
     if len(argv) != 2:
@@ -137,6 +157,7 @@ def main(argv):
     out = pathlib.Path(argv[1]).resolve()
     out.mkdir(parents=True, exist_ok=True)
     traced_seeds(out)
+    syslog_seeds(out)
     built_seeds(out)
     return 0
 
