@@ -112,3 +112,23 @@ def test_decode_into_a_closed_pipe_ends_quietly(tmp_path):
                           env=cli_env())
     assert proc.returncode == 0
     assert len(proc.stdout.splitlines()) == 1 and proc.stderr == ""
+
+
+def test_replay_many_greenlets_open_at_once(tmp_path):
+    """1000 greenlets each inside a slow call at the same time: each slow call is shown with
+    its caller (the open calls of every greenlet are held apart)."""
+    n = 1000
+    entries = [(CALL, 1, 10 + g, 0, g) for g in range(1, n + 1)]
+    entries += [(CALL, 3, 2000 + g, 1, g) for g in range(1, n + 1)]
+    entries += [e for g in range(1, n + 1)
+                for e in ((RETURN, 3, 9000 + 2 * g, 1, g), (RETURN, 1, 9001 + 2 * g, 0, g))]
+    path = tmp_path / "many.itr"
+    path.write_bytes(trace(*(code_chunk(i, name) for i, name in enumerate(NAMES, 1)),
+                           packed_chunk(entries)))
+    proc = run_cli(tmp_path, "replay", "--min-duration", "5us", path)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.split(" ", 4)[4] for line in proc.stdout.splitlines()]
+    assert len(lines) == 4 * n
+    assert lines[:4] == ["> mod.f /src/mod.py:1", "  > mod.slow /src/mod.py:1",
+                         "  < mod.slow [%.3f us] /src/mod.py:1" % ((9002 - 2001) / 1000),
+                         "< mod.f [%.3f us] /src/mod.py:1" % ((9003 - 11) / 1000)]

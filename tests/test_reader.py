@@ -18,7 +18,7 @@ from binary_files import (
     records_chunk,
     trace,
 )
-from helpers import FORKED_CHILD, TWO_GREENLETS, run_traced_program
+from helpers import FORKED_CHILD, TWO_GREENLETS, run_interpreter, run_traced_program
 from reference_binary import read_records
 
 pytestmark = pytest.mark.native  # make test-asan runs these
@@ -253,3 +253,26 @@ def test_error_of_one_input_does_not_stop_the_others(tmp_path):
     (p1, o1, m1), (p2, o2, m2) = reader.errors
     assert (p1, o1) == (str(bad), 0) and "not a binary trace: it starts with \"hello world" in m1
     assert p2 == str(tmp_path / "missing.itr") and "cannot open" in m2
+
+
+def test_count_is_the_number_of_records_passing_the_filters(tmp_path):
+    """count() reads in C what records() would yield, under the same filters."""
+    path = _chain(tmp_path)
+    assert Reader([path], depth=0).count() == len(_read(path, depth=0)) == 4
+
+
+def test_a_chunk_bigger_than_the_read_buffer(tmp_path):
+    """A record with a 5 MiB value (more than the 4 MiB buffer) is read whole."""
+    value = "x" * (5 << 20)
+    path = _write(tmp_path, trace(code_chunk(1, "f", argnames=("a",)), records_chunk([
+        raw(CALL, code_id=1, ts=10, values=(value,))])))
+    [record] = _read(path)
+    assert record["args"] == {"a": value}
+
+
+def test_standard_input_is_read_once(tmp_path):
+    """"-" reads standard input to its end (a pipe: nothing seeks)."""
+    path = _chain(tmp_path)
+    proc = run_interpreter(tmp_path, "-c", "from infi_tracing.analysis import Reader; "
+                           "print(Reader(['-']).count())", input=path.read_bytes(), text=False)
+    assert proc.returncode == 0 and proc.stdout == b"6\n", proc.stderr

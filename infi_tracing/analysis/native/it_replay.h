@@ -71,12 +71,36 @@ static inline void it_replay_destroy(it_replay *rp) {
     rp->buckets = NULL;
 }
 
-static inline it_replay_node **it_replay_link(it_replay *rp, int64_t pid, int64_t tid,
-                                              uint32_t g) {
+static inline uint32_t it_replay_hash(const it_replay *rp, int64_t pid, int64_t tid, uint32_t g) {
     uint64_t h = (uint64_t)pid * 0x9E3779B97F4A7C15ull ^ (uint64_t)tid * 0xC2B2AE3D27D4EB4Full ^
                  (uint64_t)g * 0x165667B19E3779F9ull;
     h ^= h >> 29;
-    it_replay_node **link = &rp->buckets[h & (rp->nbuckets - 1)];
+    return (uint32_t)h & (rp->nbuckets - 1);
+}
+
+/* Twice the buckets once there are more greenlets with open calls than
+ * buckets (a server's thousands of greenlets); a failure keeps the chains. */
+static inline void it_replay_grow(it_replay *rp) {
+    uint32_t old = rp->nbuckets;
+    it_replay_node **b = calloc((size_t)old * 2, sizeof *b), **from = rp->buckets;
+    if (!b)
+        return;
+    rp->buckets = b;
+    rp->nbuckets = old * 2;
+    for (uint32_t i = 0; i < old; i++)
+        while (from[i]) {
+            it_replay_node *n = from[i];
+            from[i] = n->next;
+            uint32_t h = it_replay_hash(rp, n->pid, n->tid, n->greenlet);
+            n->next = b[h];
+            b[h] = n;
+        }
+    free(from);
+}
+
+static inline it_replay_node **it_replay_link(it_replay *rp, int64_t pid, int64_t tid,
+                                              uint32_t g) {
+    it_replay_node **link = &rp->buckets[it_replay_hash(rp, pid, tid, g)];
     while (*link && !((*link)->greenlet == g && (*link)->tid == tid && (*link)->pid == pid))
         link = &(*link)->next;
     return link;  /* *link is the node, or NULL where a new one goes */
@@ -92,6 +116,10 @@ static inline int it_replay_write(it_replay *rp, const it_rrec *x) {
 
 static inline void it_replay_enter(it_replay *rp, const it_rrec *x) {
     it_replay_node **link = it_replay_link(rp, x->pid, x->tid, x->greenlet), *n = *link;
+    if (!n && rp->live >= rp->nbuckets) {
+        it_replay_grow(rp);
+        link = it_replay_link(rp, x->pid, x->tid, x->greenlet);
+    }
     if (!n) {
         n = calloc(1, sizeof *n);
         if (!n) {
