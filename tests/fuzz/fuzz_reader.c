@@ -3,7 +3,8 @@
  * read with read(2) (it_reader.h -> it_detect.h -> the format's source),
  * paired (it_pair.h), filtered, and consumed by decode's text and JSON-lines
  * writers and by replay --min-duration (it_rwrite.h, it_replay.h, the live
- * sinks' formatting of it_lines.h).  Whatever format it_detect.h
+ * sinks' formatting of it_lines.h), and by the aggregators of report, graph
+ * and greenlets where the tree has them.  Whatever format it_detect.h
  * recognises is fuzzed through this one entry, so a source added there is
  * covered without touching this file.
  *
@@ -32,6 +33,20 @@
 #define _GNU_SOURCE
 #include "../../infi_tracing/analysis/native/it_reader.h"
 #include "../../infi_tracing/analysis/native/it_replay.h"
+/* The analysis commands' aggregators, where this tree has them (they came
+ * on a branch of their own): report, graph, greenlets. */
+#if __has_include("../../infi_tracing/analysis/native/it_report.h")
+#include "../../infi_tracing/analysis/native/it_report.h"
+#define FUZZ_REPORT 1
+#endif
+#if __has_include("../../infi_tracing/analysis/native/it_graph.h")
+#include "../../infi_tracing/analysis/native/it_graph.h"
+#define FUZZ_GRAPH 1
+#endif
+#if __has_include("../../infi_tracing/analysis/native/it_glets.h")
+#include "../../infi_tracing/analysis/native/it_glets.h"
+#define FUZZ_GLETS 1
+#endif
 
 #include <fcntl.h>
 #include <sanitizer/asan_interface.h>
@@ -122,13 +137,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         it_rwrite_init(&replayed, devnull, IT_FORMAT_TEXT) ||
         it_replay_init(&rp, &replayed, &r.funcs, (int64_t)(opt >> 24 & 0xff) * 100))
         abort();
+#ifdef FUZZ_REPORT
+    it_report rep;  /* by function or by greenlet: the two ways rows are keyed */
+    if (it_report_init(&rep, (opt >> 44 & 1) ? IT_BY_GREENLET : IT_BY_FUNCTION, &r.funcs))
+        abort();
+#endif
+#ifdef FUZZ_GRAPH
+    it_graph graph;
+    if (it_graph_init(&graph, &r.funcs, (opt >> 45 & 1) ? "*" : "b", (int32_t)(opt >> 46 & 7)))
+        abort();
+#endif
+#ifdef FUZZ_GLETS
+    it_glets glets;
+    if (it_glets_init(&glets, &r.funcs, (int64_t)(opt >> 49 & 0xff), (int)(opt >> 57 & 1), 64))
+        abort();
+#endif
     it_rrec rec;
     while (it_reader_next(&r, &rec) > 0) {
         const it_rfunc *f = it_rfuncs_get(&r.funcs, rec.func);
         it_rwrite_record(&text, &rec, f);
         it_rwrite_record(&jsonl, &rec, f);
         it_replay_record(&rp, &rec);
+#ifdef FUZZ_REPORT
+        it_report_add(&rep, &rec);
+#endif
+#ifdef FUZZ_GRAPH
+        it_graph_add(&graph, &rec);
+#endif
+#ifdef FUZZ_GLETS
+        it_glets_add(&glets, &rec);
+#endif
     }
+#ifdef FUZZ_REPORT
+    it_report_destroy(&rep);
+#endif
+#ifdef FUZZ_GRAPH
+    it_graph_destroy(&graph);
+#endif
+#ifdef FUZZ_GLETS
+    it_glets_finish(&glets);
+    it_glets_destroy(&glets);
+#endif
     /* what the commands print of an error: the message must be a C string */
     for (uint32_t i = 0; i < r.nerrors; i++)
         if (strnlen(r.errors[i].msg, sizeof r.errors[i].msg) == sizeof r.errors[i].msg)
