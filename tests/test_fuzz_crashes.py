@@ -3,6 +3,7 @@ replayed through the harness (clang's ASan and UBSan: each failed there before i
 through every command that reads a trace, in a subprocess (under make test-asan, gcc's
 sanitizers too).  A command may report the file as damaged (status 1, naming it), never crash."""
 
+import argparse
 import subprocess
 from pathlib import Path
 
@@ -15,19 +16,43 @@ pytestmark = pytest.mark.native  # make test-asan runs these
 HERE = Path(__file__).resolve().parent
 CRASHES = sorted((HERE / "fuzz" / "crashes").iterdir())
 
-# Each command reading a trace, FILE standing for the input: decode's three formats, replay
-# with and without a threshold, the filters (--from/--to compare wall times), several inputs.
+# Each command reading a trace, FILE standing for the input: decode's formats, replay with
+# and without a threshold, the filters (--from/--to compare wall times), several inputs, and
+# the analysis commands.
 COMMANDS = {
     "decode-text": ["decode", "FILE"],
     "decode-jsonl": ["decode", "--format", "jsonl", "FILE"],
     "decode-perfetto": ["decode", "--format", "perfetto", "-o", "out.json", "FILE"],
+    "decode-perfetto-proto": ["decode", "--format", "perfetto-proto", "-o", "out.pftrace",
+                              "FILE"],
     "decode-filters": ["decode", "--from", "0", "--to", "1", "--depth", "2", "--pid", "1",
                        "--greenlet", "1", "--include", "*", "FILE"],
     "decode-twice": ["decode", "FILE", "FILE"],
     "replay": ["replay", "FILE"],
     "replay-min-duration": ["replay", "--min-duration", "0", "FILE"],
     "stats": ["stats", "FILE"],
+    "report": ["report", "FILE"],
+    "report-json-by-greenlet": ["report", "--json", "--by", "greenlet", "FILE"],
+    "graph": ["graph", "*", "FILE"],
+    "diff": ["diff", "FILE", "FILE"],
+    "greenlets": ["greenlets", "FILE"],
 }
+
+
+def _in_this_build(args):
+    """Whether this build's CLI has the command (and decode the format): the analysis commands
+    and the Perfetto protobuf came on branches of their own."""
+    from infi_tracing._cli import _parser
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    if args[0] not in sub.choices:
+        return False
+    if "--format" in args:
+        fmt = sub.choices[args[0]]._option_string_actions["--format"]
+        return args[args.index("--format") + 1] in fmt.choices
+    return True
+
+
+COMMANDS = {name: args for name, args in COMMANDS.items() if _in_this_build(args)}
 
 
 @pytest.fixture(scope="module")
