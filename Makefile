@@ -41,7 +41,7 @@ $(BUILT): $(DEPS) $(SOURCES) $(EXAMPLE_SOURCES)
 demo: $(BUILT)
 	$(VPY) examples/gevent_demo.py
 
-test: $(BUILT) lint syslog-daemons
+test: $(BUILT) lint syslog-daemons fuzz-tools
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # lint-ruff needs the dependencies only; lint-stub checks _core.pyi and analysis/_reader.pyi against the built modules
