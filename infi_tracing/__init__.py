@@ -8,6 +8,7 @@ through a native drain thread.  See README.md.
 from infi_tracing._api import (
     BACKENDS,
     DEFAULT_BUFFER_SIZE,
+    DEFAULT_REDACT,
     TracingFilterWarning,
     configure_sinks,
     flush_tracing,
@@ -52,7 +53,8 @@ __all__ = [
     "TraceLevel", "tracing_output_to_stdout", "tracing_output_to_stderr",
     "tracing_output_to_file", "tracing_output_to_syslog", "configure_sinks", "SinkSpec",
     "set_sinks", "tracing_stats", "flush_tracing",
-    "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE", "TraceLogHandler",
+    "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE", "DEFAULT_REDACT",
+    "TraceLogHandler",
     "install_signal_handlers", "toggle_tracing", "record_stats", "last_tracing_arguments",
     "filter_from_globs", "start_tracing_from_environment", "format_stats",
 ]
