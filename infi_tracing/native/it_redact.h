@@ -43,6 +43,24 @@ typedef struct {
 
 static it_redact_config *it_redact;  /* NULL: nothing is redacted */
 
+/* The verdicts on recent dict keys: a dict rendered on every call has the
+ * same key objects each time, and a pointer compare is cheaper than
+ * matching.  A slot owns a reference to its key, so the address cannot be
+ * reused by another object while cached; only exact str/bytes (their
+ * deallocation runs no user code) of at most IT_KEY_CACHE_LEN characters.
+ * GIL held for every access; emptied when the configuration changes. */
+#define IT_KEY_CACHE 64
+#define IT_KEY_CACHE_LEN 64
+static struct {
+    PyObject *key;
+    int redacted;
+} it_key_cache[IT_KEY_CACHE];
+
+static inline void it_key_cache_clear(void) {
+    for (int i = 0; i < IT_KEY_CACHE; i++)
+        Py_CLEAR(it_key_cache[i].key);
+}
+
 static inline void it_redact_free(it_redact_config *c) {
     if (!c)
         return;
@@ -63,6 +81,7 @@ static inline void it_redact_install(it_redact_config *c) {
     it_redact_config *old = it_redact;
     it_redact = c;
     it_redact_free(old);
+    it_key_cache_clear();
 }
 
 /* Compile `pattern` into `re`: 0, or regcomp's error code.  A leading
@@ -129,13 +148,22 @@ static inline int it_redact_forms(PyObject *name, char norm[2 * IT_REDACT_NAME_M
     return 1;
 }
 
-/* `word` occurs in `norm` bounded by '_' or the ends on both sides. */
-static inline int it_redact_has_word(const char *norm, size_t n, const char *word) {
-    size_t w = strlen(word);
-    for (const char *p = strstr(norm, word); p; p = strstr(p + 1, word)) {
-        size_t at = (size_t)(p - norm);
-        if ((at == 0 || norm[at - 1] == '_') && (at + w == n || norm[at + w] == '_'))
-            return 1;
+/* Some entry of `c` starts at a word start of `norm` and ends at a word
+ * end.  Tried at word starts only, entries by their first byte first: a
+ * name that matches nothing costs a byte compare per entry and word. */
+static inline int it_redact_has_word(const it_redact_config *c, const char *norm, size_t n) {
+    for (size_t at = 0; at < n; at++) {
+        if (norm[at] == '_' || (at && norm[at - 1] != '_'))
+            continue;
+        for (int i = 0; i < c->nwords; i++) {
+            const char *w = c->words[i];
+            if (w[0] != norm[at])
+                continue;
+            size_t len = strlen(w);
+            if (at + len <= n && memcmp(norm + at, w, len) == 0 &&
+                (at + len == n || norm[at + len] == '_'))
+                return 1;
+        }
     }
     return 0;
 }
@@ -145,17 +173,33 @@ static inline int it_redact_name_in(const it_redact_config *c, PyObject *name) {
     char norm[2 * IT_REDACT_NAME_MAX + 1], low[IT_REDACT_NAME_MAX + 1];
     if (!c || !c->names || !it_redact_forms(name, norm, low))
         return 0;
-    size_t n = strlen(norm);
-    for (int i = 0; i < c->nwords; i++)
-        if (it_redact_has_word(norm, n, c->words[i]))
-            return 1;
+    if (it_redact_has_word(c, norm, strlen(norm)))
+        return 1;
     for (int i = 0; i < c->nglobs; i++)
         if (fnmatch(c->globs[i], low, 0) == 0)
             return 1;
     return 0;
 }
 
-static inline int it_redact_name(PyObject *name) { return it_redact_name_in(it_redact, name); }
+/* it_redact_name_in under the current configuration, through the cache
+ * of recent keys (see it_key_cache). */
+static inline int it_redact_name(PyObject *name) {
+    if (!it_redact || !it_redact->names)
+        return 0;
+    size_t slot = ((uintptr_t)name >> 4) % IT_KEY_CACHE;
+    if (it_key_cache[slot].key == name)
+        return it_key_cache[slot].redacted;
+    int redacted = it_redact_name_in(it_redact, name);
+    if ((PyUnicode_CheckExact(name) && PyUnicode_GET_LENGTH(name) <= IT_KEY_CACHE_LEN) ||
+        (PyBytes_CheckExact(name) && PyBytes_GET_SIZE(name) <= IT_KEY_CACHE_LEN)) {
+        PyObject *old = it_key_cache[slot].key;
+        Py_INCREF(name);
+        it_key_cache[slot].key = name;
+        it_key_cache[slot].redacted = redacted;
+        Py_XDECREF(old);  /* an exact str/bytes: no user code runs */
+    }
+    return redacted;
+}
 
 /* The normalised form of a word entry (str), without boundary '_' at
  * either end, malloc'd ("" when nothing is left); NULL on no memory. */
