@@ -45,6 +45,17 @@ def test_trace_files_are_created_private(tmp_path, scheme):
     assert _mode(path) == 0o600
 
 
+def test_decoded_output_is_created_private(tmp_path):
+    """decode -o creates its output (the trace's values, decoded) with mode 0600."""
+    trace = tmp_path / "trace.itr"
+    script = write(tmp_path / "prog.py", "def f(x):\n    return x\nf(1)\n")
+    run = run_cli(tmp_path, "run", "--no-summary", "--sink", "binary://%s" % trace, script)
+    assert run.returncode == 0, run.stderr
+    proc = run_cli(tmp_path, "decode", trace, "-o", tmp_path / "out.txt")
+    assert proc.returncode == 0, proc.stderr
+    assert _mode(tmp_path / "out.txt") == 0o600
+
+
 def test_stats_file_is_created_private(tmp_path):
     """The stats file the stats signal appends to is created with mode 0600."""
     stats = tmp_path / "stats.json"

@@ -139,8 +139,12 @@ def f(db_password, auth_token, accessToken, apiKey, X_Api_Key, author, tokenize,
 def tokenizer():
     return "kept"
 
+def g(d):
+    pass
+
 f(*"abcdefgh")
 tokenizer()
+g({"DB-Password": 1, "private_key_pem": 2, "passwords": 3, "Authorization": 4})
 """
 
 
@@ -153,6 +157,9 @@ def test_names_are_matched_as_words(backend, tmp_path):
     redacted = {name for name, value in args.items() if value == "'<redacted>'"}
     assert redacted == {"db_password", "auth_token", "accessToken", "apiKey", "X_Api_Key"}
     assert _values(traced, "tokenizer")[1] == "'kept'"
+    assert _values(traced, "g")[0] == {"d": "{'DB-Password': '<redacted>', 'private_key_pem': "
+                                            "'<redacted>', 'passwords': 3, "
+                                            "'Authorization': '<redacted>'}"}
 
 
 def test_user_words_and_globs_add_to_the_list(tmp_path):

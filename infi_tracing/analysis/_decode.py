@@ -78,7 +78,8 @@ def _open_output(output):
     if output == "-":
         sys.stdout.flush()
         return sys.stdout.fileno(), lambda: None
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    # 0600: the output holds what the trace holds (argument values)
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     return fd, lambda: os.close(fd)
 
 
