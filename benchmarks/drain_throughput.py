@@ -5,7 +5,8 @@ traces ``f`` only, so every call makes exactly two records (call and return), at
 or TRACE_FUNC_PRIMITIVES (which adds the rendered arguments and return value to each record).
 Tracing is ``overflow="block"`` (lossless: a full ring waits for the drain).  Sinks:
 
-* ``binary``, ``text``, ``jsonl``  - files in a temporary directory;
+* ``binary``, ``text``, ``jsonl``, ``perfetto+proto`` (Perfetto protobuf) - files in a
+  temporary directory;
 * ``syslog-tcp-rsyslogd``, ``syslog-udp-rsyslogd`` - a real rsyslogd started on 127.0.0.1 (a
   fresh one per run, see ``_syslogd.py``; ``--no-rsyslogd`` skips them);
 * ``syslog-tcp-reader``, ``syslog-udp-reader`` - a plain socket reader in this process that reads
@@ -51,8 +52,8 @@ import threading
 
 import _machine
 
-SINKS = ("binary", "text", "jsonl", "syslog-tcp-rsyslogd", "syslog-udp-rsyslogd",
-         "syslog-tcp-reader", "syslog-udp-reader", "perfetto")
+SINKS = ("binary", "text", "jsonl", "perfetto+proto", "syslog-tcp-rsyslogd",
+         "syslog-udp-rsyslogd", "syslog-tcp-reader", "syslog-udp-reader", "perfetto")
 LEVELS = ("name", "primitives")
 DEFAULT_CALLS = 1_000_000
 QUICK_CALLS = 100_000
@@ -76,7 +77,7 @@ def calls(n):
 
 def sink_spec(sink, workdir, port):
     """The configure_sinks() URL for ``sink``."""
-    if sink in ("binary", "perfetto"):
+    if sink in ("binary", "perfetto", "perfetto+proto"):
         return "%s://%s" % (sink, os.path.join(workdir, "trace." + sink))
     if sink in ("text", "jsonl"):
         return "file://%s?format=%s" % (os.path.join(workdir, "trace." + sink), sink)

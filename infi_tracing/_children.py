@@ -9,7 +9,8 @@ other Python processes the program starts: see _boot/sitecustomize.py).
 Each child writes its own records: text, JSON-lines and binary files are
 appended to (whole batches per write, as forked children do); a Perfetto
 file, being one process's JSON array, gets a file of its own per child
-(``trace.json`` -> ``trace.{pid}.json``).
+(``trace.json`` -> ``trace.{pid}.json``), and so does a Perfetto protobuf
+file, whose sequence ids and file start are one process's.
 """
 
 import json
@@ -23,9 +24,10 @@ BOOT_DIRECTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_boot
 
 
 def _own_perfetto_file(item):
-    """`item` (a sink URL or dict) with a per-process path when it is a Perfetto sink."""
+    """`item` (a sink URL or dict) with a per-process path when it is a Perfetto sink
+    (JSON or protobuf)."""
     spec = _config.parse_sink_spec(item)
-    if spec.scheme != "perfetto" or _config.PID_FIELD in spec.path:
+    if spec.scheme not in ("perfetto", "perfetto+proto") or _config.PID_FIELD in spec.path:
         return item
     if isinstance(item, dict):
         root, ext = os.path.splitext(spec.path)

@@ -118,7 +118,7 @@ def _from_url(url):
         raise ValueError("sink %s: bad port 0 (expected 1-65535)" % (url,))
     host = parts.hostname
     path = unquote(parts.path)
-    if host and parts.scheme in ("file", "perfetto", "binary"):
+    if host and parts.scheme in ("file", "perfetto", "perfetto+proto", "binary"):
         raise ValueError("sink %s: a %s path must be local (file:///abs/path or file:rel/path), "
                          "not on host %r" % (url, parts.scheme, host))
     return SinkSpec(parts.scheme.lower(), host, port, path, options, source=url)

@@ -11,7 +11,7 @@ from infi_tracing.sinks.files import open_trace_file
 
 from helpers import run_cli, write
 
-FILE_SCHEMES = ("file", "binary", "perfetto")
+FILE_SCHEMES = ("file", "binary", "perfetto", "perfetto+proto")
 NOBODY = 65534
 
 

@@ -65,6 +65,14 @@ def test_full_disk_counts_records_lost_not_written(tmp_path):
     assert sink["errors"] == 1 and "ENOSPC" in sink["error"]
 
 
+def test_full_disk_counts_perfetto_proto_records_lost(tmp_path):
+    """perfetto+proto:///dev/full: nothing written, every record lost, the reason kept."""
+    produced, sink = _counters(
+        tmp_path, "infi_tracing.configure_sinks(['perfetto+proto:///dev/full'])")
+    assert (sink["records"], sink["bytes"], sink["lost"]) == (0, 0, produced)
+    assert sink["errors"] == 1 and "ENOSPC" in sink["error"]
+
+
 def test_run_summary_reports_full_disk_as_lost(tmp_path):
     """`run --sink file:///dev/full` prints 0 written and every record lost."""
     (tmp_path / "prog.py").write_text(PROGRAM % 1000)
@@ -102,6 +110,7 @@ SINK_SETUPS = {
     "text": "infi_tracing.tracing_output_to_file('trace.log')",
     "jsonl": "infi_tracing.tracing_output_to_file('trace.jsonl', format='jsonl')",
     "binary": "infi_tracing.configure_sinks(['binary://%(tmp)s/trace.itr'])",
+    "perfetto-proto": "infi_tracing.configure_sinks(['perfetto+proto://%(tmp)s/t.pftrace'])",
     "python": """
 class Keep:
     def __init__(self):

@@ -1,7 +1,10 @@
-"""decode and replay: a trace's records as text, JSON lines or Perfetto JSON.
+"""decode and replay: a trace's records as text, JSON lines, Perfetto JSON or
+Perfetto protobuf.
 
 Text and JSON lines are formatted and written natively (analysis/write.pyx
-over native/it_rwrite.h), Perfetto JSON through the Python Perfetto sink.
+over native/it_rwrite.h), Perfetto protobuf too (analysis/pftrace.pyx over
+native/it_pftrace.h, the live perfetto+proto:// sink's encoder), Perfetto
+JSON through the Python Perfetto sink.
 Errors of an input are reported on stderr after everything readable in it
 was written; the exit status is then 1.
 """
@@ -12,7 +15,7 @@ import stat
 import sys
 import time
 
-from infi_tracing.analysis._reader import write_lines
+from infi_tracing.analysis._reader import write_lines, write_perfetto_proto
 from infi_tracing.analysis._reading import Reader
 
 __all__ = ["decode", "replay", "report_errors"]
@@ -96,6 +99,12 @@ def _run(command, paths, output, fmt, min_duration_ns, quiet, filters):
     try:
         if fmt == "perfetto":
             records, err = _perfetto(reader, output), 0
+        elif fmt == "perfetto-proto":
+            fd, close = _open_output(output)
+            try:
+                records, err = write_perfetto_proto(reader, fd, output), 0
+            finally:
+                close()
         else:
             fd, close = _open_output(output)
             try:
@@ -139,8 +148,8 @@ def _perfetto(reader, output):
 
 def decode(paths, output="-", format="text", quiet=False, **filters):
     """Write the records of the traces `paths` to `output` ("-": standard
-    output) as `format` ("text", "jsonl" or "perfetto"), with durations on
-    exits; `filters` as Reader takes them.  A progress line on stderr for
+    output) as `format` ("text", "jsonl", "perfetto" or "perfetto-proto"),
+    with durations on exits (the protobuf has slices instead); `filters` as Reader takes them.  A progress line on stderr for
     inputs over 1 MiB unless `quiet`.  Returns the exit status: 0, or 1 when
     an input could not be read to its end (reported on stderr) or the output
     failed, 2 for a bad filter."""

@@ -7,6 +7,8 @@
 #   reader.pyx     NativeReader: inputs, filters, records for Python and for
 #                  the other .pyx files (cdef next())
 #   write.pyx      text and JSON lines to an fd: decode, replay
+#   pftrace.pyx    decode --format perfetto-proto (it_pftrace.h, shared with
+#                  the live perfetto+proto:// sink)
 #
 # This module never imports the tracer (infi_tracing._api, native._core):
 # a trace is read on machines that never traced.  C declarations come from
@@ -32,3 +34,4 @@ from cpython.exc cimport PyErr_CheckSignals
 
 include "reader.pyx"
 include "write.pyx"
+include "pftrace.pyx"

@@ -42,6 +42,8 @@ class SinkHandle:
     @staticmethod
     def binary(fd: int, name: str) -> SinkHandle: ...
     @staticmethod
+    def pftrace(fd: int, path: str, name: str) -> SinkHandle: ...
+    @staticmethod
     def syslog(transport: str, family: int, host: str, port: int, path: str, *, rfc5424: bool,
                octet_framing: bool, facility: int, severity: int, hostname: str, app_name: str,
                procid: int, msgid: str, max_datagram: int, spool_size: int,

@@ -124,15 +124,6 @@ typedef struct {
  * clamps times per ring, so this is a safeguard): 1 + a bare record. */
 #define IT_PACKED_MAX (1 + sizeof(it_record))
 
-static inline char *it_put_varint(char *p, uint64_t v) {
-    while (v >= 0x80) {
-        *p++ = (char)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (char)v;
-    return p;
-}
-
 /* Records with values, "lost" and "log" records are written raw. */
 static inline int it_packed_raw(const it_record *rec) {
     return rec->nvalues || rec->event > IT_EV_YIELD;

@@ -13,6 +13,7 @@
 #define IT_DRAIN_H
 
 #include "it_sinks.h"
+#include "it_sink_pftrace.h"
 #include "it_drain_python.h"
 #include "it_drain_pair.h"
 #include <errno.h>
@@ -125,6 +126,8 @@ static void it_deliver(const it_ring *r, const it_record **recs, const int64_t *
             it_sink_fd_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_BINARY)
             it_sink_binary_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+        else if (s->kind == IT_SINK_PFTRACE)
+            it_sink_pftrace_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_SYSLOG)
             it_syslog_batch(s->syslog, r, recs, durs, n, it_d.pid, it_d.wall_offset, s->values);
         else if (it_d.py_batch && it_on_drain_thread) {
@@ -149,7 +152,10 @@ enum { IT_PASS_PACED = 0, IT_PASS_FLUSH = 1, IT_PASS_LAST = 2 };
 static void it_flush_sinks(int final) {
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
-        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY) && s->len) {
+        if (s->kind == IT_SINK_PFTRACE && final == IT_PASS_LAST)
+            it_sink_pftrace_finish(s);  /* slices still open end with the trace */
+        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY || s->kind == IT_SINK_PFTRACE) &&
+            s->len) {
             it_sink_write_out(s);
             if (final == IT_PASS_LAST && s->len)
                 it_sink_settle(s, 0, 0);  /* the rest of a cut unit: nothing will write it */

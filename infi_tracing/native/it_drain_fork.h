@@ -52,6 +52,8 @@ static void it_drain_after_fork_child(it_ring *mine) {
             it_syslog_after_fork(s->syslog);
         if (s->binary)
             it_binary_after_fork(s->binary);
+        if (s->pftrace)
+            it_sink_pftrace_after_fork(s, it_d.pid);
     }
     it_ring *adopted = atomic_exchange(&it_d.adopt, NULL);
     while (adopted) {

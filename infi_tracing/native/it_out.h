@@ -7,6 +7,7 @@
 #define IT_OUT_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,17 @@ static inline void it_out_terminate(it_out *o) {
     if (o->len == o->cap)
         o->len--;
     o->p[o->len++] = '\0';
+}
+
+/* `v` as a LEB128 varint at `p` (at most 10 bytes); returns the end.  The
+ * binary trace's packed entries and Perfetto's protobuf use the same form. */
+static inline char *it_put_varint(char *p, uint64_t v) {
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
 }
 
 #endif

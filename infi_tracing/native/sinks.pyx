@@ -24,8 +24,9 @@ from infi_tracing.native.includes.it_syslog cimport (
     it_syslog, it_syslog_new, it_syslog_free, it_syslog_set_address, IT_SYSLOG_TCP,
     IT_SYSLOG_UDP, IT_SYSLOG_UNIX_DGRAM, IT_SYSLOG_UNIX_STREAM)
 from infi_tracing.native.includes.it_binary cimport it_binary_new, it_binary_free
+from infi_tracing.native.includes.it_sink_pftrace cimport it_pft_sink_new, it_pft_sink_free
 from infi_tracing.native.includes.it_sinks cimport (
-    it_sink, it_sink_mark, IT_SINK_FD, IT_SINK_PY, IT_SINK_SYSLOG, IT_SINK_BINARY, IT_SINK_BUF,
+    it_sink, it_sink_mark, IT_SINK_FD, IT_SINK_PY, IT_SINK_SYSLOG, IT_SINK_BINARY, IT_SINK_PFTRACE, IT_SINK_BUF,
     IT_SINK_MARKS, it_count_records, it_in_sink)
 from infi_tracing.native.includes.it_drain cimport (
     it_d, it_drain_lock_sinks, it_drain_unlock_sinks, it_drain_update_pairing)
@@ -61,6 +62,7 @@ cdef class SinkHandle:
                 _close(self.s.fd)
             it_syslog_free(self.s.syslog)
             it_binary_free(self.s.binary)
+            it_pft_sink_free(self.s.pftrace)
             free(self.s.buf)
             free(self.s.marks)
             free(self.s)
@@ -89,6 +91,17 @@ cdef class SinkHandle:
         h.s.kind = IT_SINK_BINARY
         h.s.binary = it_binary_new()
         if h.s.binary == NULL:
+            raise MemoryError()
+        return h
+
+    @staticmethod
+    def pftrace(int fd, str path, str name):
+        """A Perfetto protobuf trace (see it_pftrace.h) on an fd this handle owns,
+        opened at `path` (a forked child opens a file of its own beside it)."""
+        cdef SinkHandle h = SinkHandle.fd(fd, "text", True, name)
+        h.s.kind = IT_SINK_PFTRACE
+        h.s.pftrace = it_pft_sink_new(_os.fsencode(path))
+        if h.s.pftrace == NULL:
             raise MemoryError()
         return h
 

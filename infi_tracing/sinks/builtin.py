@@ -8,6 +8,7 @@ entry point exactly like third-party plugins.
 | syslog+tcp, syslog+udp | native syslog (host:port) | see SYSLOG_OPTIONS |
 | syslog+unix | native syslog (socket path) | socktype=dgram|stream, see SYSLOG_OPTIONS |
 | perfetto | Chrome/Perfetto trace JSON (path) | follow_symlinks |
+| perfetto+proto | Perfetto protobuf trace, native (path) | follow_symlinks |
 | binary | binary trace file (path) | follow_symlinks |
 
 Files are created 0600 and a symbolic link at the path is followed only when
@@ -22,7 +23,7 @@ from infi_tracing.sinks.syslog import SyslogSink
 __all__ = ["infi_tracing_sink_schemes", "infi_tracing_make_sink", "SCHEMES"]
 
 SCHEMES = ("stdout", "stderr", "file", "syslog+tcp", "syslog+udp", "syslog+unix", "perfetto",
-           "binary")
+           "perfetto+proto", "binary")
 DETAILS = ("values", "name")
 
 
@@ -95,6 +96,10 @@ def infi_tracing_make_sink(spec):
         from infi_tracing.sinks.perfetto import PerfettoSink
         return _checked(spec, lambda: PerfettoSink(spec.require_path(), open_now=False,
                                                    follow_symlinks=_follow(spec)))
+    if scheme == "perfetto+proto":
+        from infi_tracing.sinks.pftrace import PerfettoProtoSink
+        return _checked(spec, lambda: PerfettoProtoSink(spec.require_path(), open_now=False,
+                                                        follow_symlinks=_follow(spec)))
     if scheme == "binary":
         return _checked(spec, lambda: BinaryFileSink(spec.require_path(), open_now=False,
                                                      follow_symlinks=_follow(spec)))

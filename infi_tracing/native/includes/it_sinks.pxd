@@ -4,6 +4,7 @@ from cpython.object cimport PyObject
 from infi_tracing.native.includes.it_ring cimport it_record
 from infi_tracing.native.includes.it_syslog cimport it_syslog
 from infi_tracing.native.includes.it_binary cimport it_binary
+from infi_tracing.native.includes.it_sink_pftrace cimport it_pft_sink
 
 cdef extern from "it_sinks.h" nogil:
     enum:
@@ -11,6 +12,7 @@ cdef extern from "it_sinks.h" nogil:
         IT_SINK_PY
         IT_SINK_SYSLOG
         IT_SINK_BINARY
+        IT_SINK_PFTRACE
         IT_SINK_BUF
         IT_SINK_MARKS
     ctypedef struct it_sink_mark:
@@ -24,6 +26,7 @@ cdef extern from "it_sinks.h" nogil:
         int flush_timeout_ms
         it_syslog *syslog
         it_binary *binary
+        it_pft_sink *pftrace
         PyObject *pyobj
         char *buf
         size_t len
