@@ -283,3 +283,33 @@ def test_bad_command_line_or_environment_is_an_error(tmp_path, args, env, messag
     script = write(tmp_path / "prog.py", CLI_PROGRAM)
     proc = run_cli(tmp_path, "run", *args, script, env=env)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+SPAWNING_PROGRAM = """
+import multiprocessing
+
+def enroll(user_ssn, note):
+    return None
+
+def main():
+    enroll("123-45-6789", "card 4111 1111 1111 1111")
+
+if __name__ == "__main__":
+    process = multiprocessing.get_context("spawn").Process(target=main)
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+"""
+
+
+def test_spawned_children_redact_as_run_was_told(tmp_path):
+    """run hands --redact and --redact-value to its spawned children."""
+    script = write(tmp_path / "prog.py", SPAWNING_PROGRAM)
+    proc = run_cli(tmp_path, "run", "--level", "primitives", "--no-summary", "--overflow",
+                   "block", "--sink", "file://%s?format=jsonl" % (tmp_path / "t.jsonl"),
+                   "--redact", "ssn", "--redact-value", "([0-9]{4} ?){4}", script)
+    assert proc.returncode == 0, proc.stderr
+    enrolled = [r for r in map(json.loads, (tmp_path / "t.jsonl").read_text().splitlines())
+                if r.get("qualname") == "enroll" and r["event"] == "call"]
+    assert enrolled and enrolled[0]["args"] == {"user_ssn": "'<redacted>'",
+                                                "note": "'<redacted>'"}
