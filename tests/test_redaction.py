@@ -318,3 +318,17 @@ def test_spawned_children_redact_as_run_was_told(tmp_path):
                    "--redact", "ssn", "--redact-value", "([0-9]{4} ?){4}", script)
     assert proc.returncode == 0, proc.stderr
     assert _enroll_args(tmp_path / "t.jsonl") == ENROLL_REDACTED
+
+
+def test_value_regex_redacts_a_log_message(tmp_path):
+    """A TraceLogHandler message matching a value regex is redacted whole."""
+    setup = """
+import logging
+log = logging.getLogger("app")
+log.addHandler(infi_tracing.TraceLogHandler())
+log.propagate = False
+"""
+    body = 'log.warning("calling with Bearer abc123")\nlog.warning("plain")\n'
+    traced = run_traced(tmp_path, body, setup=setup,
+                        tracing_args="redact_values=r'Bearer [a-z0-9]+'")
+    assert [r["message"] for r in traced.events("log")] == ["'<redacted>'", "plain"]
