@@ -7,6 +7,8 @@ import pytest
 from helpers import decode_binary, run_cli, run_traced, run_traced_program, write
 from syslog_daemons import rsyslogd_fixture  # noqa: F401
 
+pytestmark = pytest.mark.native  # make test-asan runs these
+
 SECRET = "hunter2-Zq9x"  # the program builds it at run time: its source is no output
 
 # A program passing the secret every way redaction covers: positional and keyword
