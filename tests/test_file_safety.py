@@ -45,17 +45,6 @@ def test_trace_files_are_created_private(tmp_path, scheme):
     assert _mode(path) == 0o600
 
 
-def test_decoded_output_is_created_private(tmp_path):
-    """decode -o creates its output (the trace's values, decoded) with mode 0600."""
-    trace = tmp_path / "trace.itr"
-    script = write(tmp_path / "prog.py", "def f(x):\n    return x\nf(1)\n")
-    run = run_cli(tmp_path, "run", "--no-summary", "--sink", "binary://%s" % trace, script)
-    assert run.returncode == 0, run.stderr
-    proc = run_cli(tmp_path, "decode", trace, "-o", tmp_path / "out.txt")
-    assert proc.returncode == 0, proc.stderr
-    assert _mode(tmp_path / "out.txt") == 0o600
-
-
 def test_stats_file_is_created_private(tmp_path):
     """The stats file the stats signal appends to is created with mode 0600."""
     stats = tmp_path / "stats.json"
@@ -119,3 +108,16 @@ def test_dev_stdout_is_still_a_sink_path(tmp_path):
     proc = run_cli(tmp_path, "run", "--sink", "file:///dev/stdout", "--no-summary", "prog.py")
     assert proc.returncode == 0, proc.stderr
     assert "> __main__.f" in proc.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "jsonl", "perfetto", "perfetto-proto"])
+def test_decoded_output_is_created_private(tmp_path, fmt):
+    """decode -o writes a new file with mode 0600: it holds what the trace held."""
+    write(tmp_path / "prog.py", "def f():\n    pass\nf()\n")
+    proc = run_cli(tmp_path, "run", "--sink", "binary://%s" % (tmp_path / "t.itr"),
+                   "--no-summary", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    proc = run_cli(tmp_path, "decode", "-q", "--format", fmt, "-o", str(out), str(tmp_path / "t.itr"))
+    assert proc.returncode == 0, proc.stderr
+    assert _mode(out) == 0o600
