@@ -14,14 +14,15 @@ def lazy_exports(package, exports):
     come from the modules `exports` maps them to."""
 
     def __getattr__(name):
-        try:
-            module = exports[name]
-        except KeyError:
+        if name not in exports:
             raise AttributeError("module %r has no attribute %r"
-                                 % (package["__name__"], name)) from None
-        value = getattr(importlib.import_module(module), name)
-        package[name] = value  # the next lookup finds it without calling here
-        return value
+                                 % (package["__name__"], name))
+        # Every name at once: the first public name a program touches (say
+        # set_tracing) loads them all, so no later lookup (flush_tracing while
+        # tracing is on) calls here and puts this import in the trace.
+        for other, module in exports.items():
+            package[other] = getattr(importlib.import_module(module), other)
+        return package[name]
 
     def __dir__():
         return sorted(set(package) | set(exports))
