@@ -20,7 +20,8 @@ __all__ = [
     "TraceLevel", "tracing_output_to_stdout", "tracing_output_to_stderr",
     "tracing_output_to_file", "tracing_output_to_syslog", "configure_sinks", "SinkSpec",
     "set_sinks", "tracing_stats", "flush_tracing",
-    "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE", "TraceLogHandler",
+    "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE", "DEFAULT_REDACT",
+    "TraceLogHandler",
     "install_signal_handlers", "toggle_tracing", "record_stats", "last_tracing_arguments",
     "filter_from_globs", "start_tracing_from_environment", "format_stats",
 ]
@@ -29,6 +30,7 @@ __all__ = [
 _EXPORTS = {
     "BACKENDS": "infi_tracing._api",
     "DEFAULT_BUFFER_SIZE": "infi_tracing._api",
+    "DEFAULT_REDACT": "infi_tracing._api",
     "TracingFilterWarning": "infi_tracing._api",
     "configure_sinks": "infi_tracing._api",
     "flush_tracing": "infi_tracing._api",

@@ -8,9 +8,11 @@ from infi_tracing import _config, _exec, _levels, _mp_exit
 from infi_tracing._options import (
     BACKENDS,
     DEFAULT_BUFFER_SIZE,
+    DEFAULT_REDACT,
     OVERFLOW_MODES,
     check_backend_available,
     check_buffer_size_range,
+    check_redaction,
 )
 from infi_tracing.native import _core
 from infi_tracing.sinks.stream import FileSink, StderrSink, StdoutSink
@@ -20,7 +22,7 @@ __all__ = ["set_tracing", "unset_tracing", "tracing_output_to_stdout",
            "tracing_output_to_stderr", "tracing_output_to_file", "tracing_output_to_syslog",
            "configure_sinks", "set_sinks",
            "tracing_stats", "flush_tracing", "TracingFilterWarning", "BACKENDS",
-           "DEFAULT_BUFFER_SIZE", "last_tracing_arguments"]
+           "DEFAULT_BUFFER_SIZE", "DEFAULT_REDACT", "last_tracing_arguments"]
 
 TracingFilterWarning = _core.TracingFilterWarning
 
@@ -66,7 +68,8 @@ def _check_buffer_size(buffer_size):
 
 
 def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
-                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True):
+                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True,
+                redact=None, redact_values=None):
     """Start tracing every thread, existing and future.
 
     ``filter(frame)`` is called once per code object, with the frame of its
@@ -80,13 +83,23 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     call/return pairs instead (each re-entry then also counts as a call).
     Calling it again while tracing restarts with the new settings.  While
     tracing, ``os.execv``/``os.execve`` (so every ``os.exec*``) flush first.
+
+    At TRACE_FUNC_PRIMITIVES and TRACE_FUNC_REPR, values named like secrets
+    are recorded as ``'<redacted>'`` (see the README's Security section):
+    arguments, dict values by their key, return values of functions such as
+    ``get_token``.  ``redact`` adds names (a word, e.g. ``"ssn"``) or globs
+    (``"*_pin"``) to the default list (``DEFAULT_REDACT``), or is ``"none"``
+    to redact no name; ``redact_values`` is a POSIX extended regex or a list
+    of them, a value matching one is redacted whole.
     """
     _core._refuse_in_sink("set_tracing")  # before the lock: a sink runs while it is held
     with _control:
-        _set_tracing(filter, level, backend, overflow, buffer_size, generators)
+        _set_tracing(filter, level, backend, overflow, buffer_size, generators, redact,
+                     redact_values)
 
 
-def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
+def _set_tracing(filter, level, backend, overflow, buffer_size, generators, redact,
+                 redact_values):
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
     level = _check_level(level)
@@ -94,8 +107,10 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
     if overflow not in OVERFLOW_MODES:
         raise ValueError("overflow must be 'drop' or 'block', got %r" % (overflow,))
     ring = _check_buffer_size(buffer_size)
+    redaction = check_redaction(redact, redact_values)
     if _core.backend_in_use() is not None:
         _core.stop("set_tracing")
+    _core.set_redaction(*redaction)  # between sessions: no decision made under the old one stays
     if not _sinks:
         from_environment = _config.specs_from_environment()
         set_sinks(_config.sinks_from_specs(from_environment) if from_environment
@@ -103,7 +118,8 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
     _exec.flush_before_exec()
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
     remember_arguments(dict(filter=filter, level=level, backend=backend, overflow=overflow,
-                            buffer_size=buffer_size, generators=bool(generators)))
+                            buffer_size=buffer_size, generators=bool(generators),
+                            redact=redact, redact_values=redact_values))
 
 
 def last_tracing_arguments():

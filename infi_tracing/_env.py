@@ -5,14 +5,22 @@ by ``python -m infi_tracing run``, ``import infi_tracing.auto`` and the
 signal toggle).  Every bad value raises ValueError naming the variable.
 """
 
+import json
 import os
 import signal
 
 from infi_tracing import _config, _levels
 from infi_tracing._globs import filter_from_globs
-from infi_tracing._options import BACKENDS, OVERFLOW_MODES, check_buffer_size_range
+from infi_tracing._options import (
+    BACKENDS,
+    OVERFLOW_MODES,
+    check_buffer_size_range,
+    check_redact,
+    check_redact_values,
+)
 
 __all__ = ["VARIABLES", "parse_level", "parse_buffer_size", "parse_globs", "parse_signals",
+           "parse_redact", "parse_redact_values",
            "parse_yes_no", "tracing_options_from_environment", "signals_from_environment",
            "stats_file_from_environment", "sinks_from_environment", "check_environment",
            "set_tracing_arguments", "check_signal_number", "clock_from_environment"]
@@ -28,11 +36,14 @@ SIGNALS_VARIABLE = "INFI_TRACING_SIGNALS"
 START_VARIABLE = "INFI_TRACING_START"
 STATS_FILE_VARIABLE = "INFI_TRACING_STATS_FILE"
 CLOCK_VARIABLE = "INFI_TRACING_CLOCK"  # read natively at import (it_clock.h), checked here
+REDACT_VARIABLE = "INFI_TRACING_REDACT"
+REDACT_VALUES_VARIABLE = "INFI_TRACING_REDACT_VALUES"
 
 #: Every variable read here (and INFI_TRACING_SINKS, read by _config).
 VARIABLES = (_config.ENVIRONMENT_VARIABLE, LEVEL_VARIABLE, INCLUDE_VARIABLE, EXCLUDE_VARIABLE,
              BACKEND_VARIABLE, OVERFLOW_VARIABLE, BUFFER_SIZE_VARIABLE, GENERATORS_VARIABLE,
-             SIGNALS_VARIABLE, START_VARIABLE, STATS_FILE_VARIABLE, CLOCK_VARIABLE)
+             SIGNALS_VARIABLE, START_VARIABLE, STATS_FILE_VARIABLE, CLOCK_VARIABLE,
+             REDACT_VARIABLE, REDACT_VALUES_VARIABLE)
 
 LEVEL_NAMES = {"name": _levels.TRACE_FUNC_NAME, "primitives": _levels.TRACE_FUNC_PRIMITIVES,
                "repr": _levels.TRACE_FUNC_REPR}
@@ -99,6 +110,30 @@ def parse_globs(text):
     return [part for part in text.replace(";", " ").replace(",", " ").split() if part]
 
 
+def parse_redact(text, source):
+    """``none``, or names and globs separated by whitespace, ',' or ';' (added
+    to the default list): a list for set_tracing's redact, checked."""
+    entries = parse_globs(text)
+    check_redact(entries, source)
+    return entries
+
+
+def parse_redact_values(text, source):
+    """One regex, or a JSON list of them (text starting with '['): a list for
+    set_tracing's redact_values, checked."""
+    text = str(text).strip()
+    patterns = [text]
+    if text.startswith("["):
+        try:
+            patterns = json.loads(text)
+        except ValueError as exc:
+            raise ValueError("%s: a value starting with '[' must be a JSON list of regexes: "
+                             "%s" % (source, exc)) from None
+        if not isinstance(patterns, list):
+            raise ValueError("%s: expected a JSON list of regexes, got %r" % (source, text))
+    return list(check_redact_values(patterns, source))
+
+
 def _signal_number(text, source):
     word = str(text).strip().upper()
     if word.isdigit():
@@ -153,8 +188,8 @@ def _get(environ, name):
 
 def tracing_options_from_environment(environ=None):
     """The INFI_TRACING_* settings as a dict of option names to parsed values:
-    level, backend, overflow, buffer_size, generators, include, exclude
-    (only the variables that are set).  ValueError names a bad variable."""
+    level, backend, overflow, buffer_size, generators, include, exclude,
+    redact, redact_values (only the variables that are set).  ValueError names a bad variable."""
     environ = os.environ if environ is None else environ
     options = {}
     value = _get(environ, LEVEL_VARIABLE)
@@ -177,6 +212,12 @@ def tracing_options_from_environment(environ=None):
         value = _get(environ, name)
         if value is not None:
             options[key] = parse_globs(value)
+    value = _get(environ, REDACT_VARIABLE)
+    if value is not None:
+        options["redact"] = parse_redact(value, REDACT_VARIABLE)
+    value = _get(environ, REDACT_VALUES_VARIABLE)
+    if value is not None:
+        options["redact_values"] = parse_redact_values(value, REDACT_VALUES_VARIABLE)
     return options
 
 

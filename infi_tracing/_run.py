@@ -68,6 +68,13 @@ def add_run_parser(commands):
                             help="generator/coroutine re-entries and suspensions as resume/"
                                  "yield (default) or, with --no-generators, as call/return "
                                  "(INFI_TRACING_GENERATORS)")
+    run_parser.add_argument("--redact", action="append", metavar="NAME",
+                            help="also redact values named like NAME (a word, or a glob; "
+                                 "repeatable), or 'none' to redact no name "
+                                 "(INFI_TRACING_REDACT)")
+    run_parser.add_argument("--redact-value", action="append", metavar="REGEX",
+                            help="redact every value matching REGEX (POSIX extended; "
+                                 "repeatable; INFI_TRACING_REDACT_VALUES)")
     run_parser.add_argument("--signals", metavar="SPEC",
                             help="install signal handlers: yes (toggle=USR2,stats=USR1) or "
                                  "toggle=SIG,stats=SIG (INFI_TRACING_SIGNALS)")
@@ -145,6 +152,12 @@ def _settings(args, parser):
             options["include"] = args.include
         if args.exclude:
             options["exclude"] = args.exclude
+        if args.redact:
+            _options.check_redact(args.redact, "--redact")
+            options["redact"] = args.redact
+        if args.redact_value:
+            options["redact_values"] = list(
+                _options.check_redact_values(args.redact_value, "--redact-value"))
         signals = (_env.parse_signals(args.signals, "--signals") if args.signals is not None
                    else _env.signals_from_environment())
         start = False if args.paused else _env.start_from_environment()

@@ -4,6 +4,7 @@
 #
 #   state.pyx      per-thread / per-greenlet state objects
 #   greenlets.pyx  greenlet.settrace switch callback
+#   redact.pyx     redaction settings, per-code-object argument bits
 #   registry.pyx   filter decisions, decision cache, code registry
 #   sinks.pyx      sink handles, Python-sink batches from the drain
 #   backends.pyx   sys.monitoring / PyEval_SetProfile installation
@@ -39,6 +40,7 @@ from infi_tracing.native.includes.it_drain_python cimport IT_EXIT_SINK_WAIT_MS
 include "includes/stdlib.pxi"
 include "state.pyx"
 include "greenlets.pyx"
+include "redact.pyx"
 include "registry.pyx"
 include "sinks.pyx"
 include "backends.pyx"

@@ -182,8 +182,16 @@ static __attribute__((noinline)) uint32_t it_render_args(it_tstate *ts, PyFrameO
 #endif
     }
     Py_ssize_t n = PyTuple_GET_SIZE(e->py_argnames);
+    uint64_t redact = e->redact_args;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v;
+        if (IT_UNLIKELY(redact) && (redact >> (i < 63 ? i : 63)) & 1) {
+            /* named like a secret: not even read (no __repr__ runs) */
+            it_out_puts(&b, IT_REDACTED);
+            it_out_terminate(&b);
+            continue;
+        }
+        size_t start = b.len;
         if (fast) {
             v = fast[i];
             Py_XINCREF(v);
@@ -193,6 +201,7 @@ static __attribute__((noinline)) uint32_t it_render_args(it_tstate *ts, PyFrameO
         if (v) {
             it_render_value(&b, v, level);
             Py_DECREF(v);
+            it_redact_value(&b, start);
         } else {
             it_out_puts(&b, "<unbound>");
             it_out_terminate(&b);
@@ -204,12 +213,21 @@ static __attribute__((noinline)) uint32_t it_render_args(it_tstate *ts, PyFrameO
     return (uint32_t)b.len;
 }
 
-static __attribute__((noinline)) uint32_t it_render_one(it_tstate *ts, PyObject *v, int level) {
+/* Render a return or yielded value of code `code_id` into ts->scratch;
+ * '<redacted>' for a function named like a secret (get_token). */
+static __attribute__((noinline)) uint32_t it_render_one(it_tstate *ts, PyObject *v,
+                                                        uint32_t code_id, int level) {
     it_out b = {ts->scratch, 0, sizeof ts->scratch};
+    if (it_registry_get(code_id)->redact_return) {
+        it_out_puts(&b, IT_REDACTED);
+        it_out_terminate(&b);
+        return (uint32_t)b.len;
+    }
     it_saved_exc saved;
     it_exc_save(&saved);
     it_render_value(&b, v, level);
     it_exc_restore(&saved);
+    it_redact_value(&b, 0);
     return (uint32_t)b.len;
 }
 
@@ -378,7 +396,7 @@ static inline IT_ALWAYS_INLINE int it_exit(PyCodeObject *co, int ev, PyObject *v
         nv = 1;
     } else if (IT_UNLIKELY(level >= IT_TRACE_FUNC_PRIMITIVES) && value) {
         it_busy++;
-        plen = it_render_one(ts, value, level);
+        plen = it_render_one(ts, value, (uint32_t)(d >> 8), level);
         it_busy--;
         nv = 1;
         g = ts->current;
@@ -406,8 +424,10 @@ static inline void it_log_record(const char *level, const char *logger, const ch
     it_out_terminate(&b);
     it_out_put(&b, logger, strnlen(logger, 200));
     it_out_terminate(&b);
+    size_t start = b.len;
     it_out_put(&b, message, strnlen(message, sizeof ts->scratch - b.len - 1));
     it_out_terminate(&b);
+    it_redact_value(&b, start);  /* a message is matched as a value is */
     it_emit(ts, IT_EV_LOG, 0, g, g->depth, ts->scratch, (uint32_t)b.len, 3);
 }
 

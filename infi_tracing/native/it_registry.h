@@ -30,6 +30,14 @@ typedef struct it_code_entry {
      * switched-out time) */
     _Atomic uint64_t total_ns, self_ns;
     PyObject *py_argnames;  /* tuple of str, for reading the frame (GIL); owned, never freed */
+    /* Redaction (it_redact.h), set with the GIL at each decision of a code
+     * object traced at PRIMITIVES or REPR and read by the hook only (GIL):
+     * bit i (i < 63) redacts argument i, bit 63 every argument from the
+     * 64th on if any of them is named like a secret; redact_return the
+     * return (and yielded) values.  Same identity, same names, same bits,
+     * so entries shared by several code objects agree. */
+    uint64_t redact_args;
+    int redact_return;
 } it_code_entry;
 
 #define IT_REG_CHUNK_BITS 10

@@ -14,12 +14,15 @@
  * appear as <TypeName 0xaddr>.  TRACE_FUNC_REPR renders built-ins the same
  * way (and str/bytes/list/tuple/dict subclasses that keep the built-in's
  * __repr__) and calls repr() for everything else, inside containers too; the
- * caller saves the in-flight exception around it. */
+ * caller saves the in-flight exception around it.  A dict's value whose key
+ * is on the deny-list renders as '<redacted>' (it_redact.h), nested dicts
+ * too, without looking at the value. */
 #ifndef IT_RENDER_H
 #define IT_RENDER_H
 
 #include "it_common.h"
 #include "it_out.h"
+#include "it_redact.h"
 
 #define IT_STR_MAX 64        /* characters of a str/bytes shown (PRIMITIVES) */
 #define IT_REPR_MAX 160      /* characters of a str/bytes or of a repr() shown (REPR) */
@@ -248,7 +251,10 @@ static inline void it_render_dict(it_out *b, PyObject *o, int nest, int level) {
             it_out_put(b, ", ", 2);
         it_render_primitive(b, k, nest + 1, level);
         it_out_put(b, ": ", 2);
-        it_render_primitive(b, v, nest + 1, level);
+        if (it_redact_name(k))  /* a str/bytes key on the deny-list (it_redact.h) */
+            it_out_puts(b, IT_REDACTED);
+        else
+            it_render_primitive(b, v, nest + 1, level);
         Py_DECREF(k);
         Py_DECREF(v);
     }

@@ -15,7 +15,8 @@ from infi_tracing.native.includes.python cimport (
     PyCodeObject, PyFrameObject, PyEval_GetFrame, Py_AddPendingCall, PyErr_SetObject,
     PyErr_Clear, PyThread_get_thread_ident)
 from infi_tracing.native.includes.it_common cimport (
-    IT_NO_TRACE, IT_TRACE_FUNC_NAME, IT_TRACE_FUNC_REPR, IT_GEN_FLAGS, IT_CODE_SET_EXTRA,
+    IT_NO_TRACE, IT_TRACE_FUNC_NAME, IT_TRACE_FUNC_PRIMITIVES, IT_TRACE_FUNC_REPR, IT_GEN_FLAGS,
+    IT_CODE_SET_EXTRA,
     it_saved_exc, it_exc_save, it_exc_restore)
 from infi_tracing.native.includes.it_state cimport it_g, it_decision_pack
 from infi_tracing.native.includes.it_registry cimport it_code_entry, it_registry_add
@@ -190,6 +191,8 @@ cdef uint64_t _decide_py(object code, object frame) except? 0:
         code_id = _register(code, frame)
         if code_id == 0:
             level = IT_NO_TRACE
+        elif level >= IT_TRACE_FUNC_PRIMITIVES:
+            _redact_code(code, code_id)
     cdef uint64_t d = it_decision_pack(level, code_id)
     if IT_CODE_SET_EXTRA(code, it_g.extra_index, <void *> <uintptr_t> d) < 0:
         raise RuntimeError("cannot cache the decision")

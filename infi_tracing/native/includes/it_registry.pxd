@@ -14,6 +14,8 @@ cdef extern from "it_registry.h" nogil:
         uint64_t calls
         uint64_t total_ns, self_ns
         PyObject *py_argnames
+        uint64_t redact_args
+        int redact_return
     it_code_entry *it_registry_get(uint32_t id)
     uint32_t it_registry_add(it_code_entry *e)
     uint32_t it_registry_size()
