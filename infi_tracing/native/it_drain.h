@@ -14,6 +14,7 @@
 
 #include "it_sinks.h"
 #include "it_sink_pftrace.h"
+#include "it_flight.h"
 #include "it_drain_python.h"
 #include "it_drain_pair.h"
 #include <errno.h>
@@ -94,13 +95,14 @@ static inline int it_drain_lock_sinks(void) {
 static inline void it_drain_unlock_sinks(void) { pthread_mutex_unlock(&it_d.sinks_mu); }
 
 /* With `sinks_mu` held: pair records only when someone uses the result --
- * a sink other than a binary file (they all show durations) or run's
+ * a sink other than a binary file or the flight recorder (the others all
+ * show durations) or run's
  * summary -- so a binary file alone drains at full speed.  A pairer
  * switched off is emptied: it must not pair across records it never saw. */
 static inline void it_drain_update_pairing(void) {
     int want = it_d.times_wanted;
     for (int i = 0; i < it_d.nsinks && !want; i++)
-        want = it_d.sinks[i]->kind != IT_SINK_BINARY;
+        want = it_d.sinks[i]->kind != IT_SINK_BINARY && it_d.sinks[i]->kind != IT_SINK_FLIGHT;
     if (!want && it_d.pairing)
         it_drain_pair_forget_all();
     it_d.pairing = want;
@@ -128,6 +130,9 @@ static void it_deliver(const it_ring *r, const it_record **recs, const int64_t *
             it_sink_binary_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_PFTRACE)
             it_sink_pftrace_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+        else if (s->kind == IT_SINK_FLIGHT)
+            it_flight_batch(s->flight, &s->records, &s->lost, r, recs, n, it_d.pid,
+                            it_d.wall_offset);
         else if (s->kind == IT_SINK_SYSLOG)
             it_syslog_batch(s->syslog, r, recs, durs, n, it_d.pid, it_d.wall_offset, s->values);
         else if (it_d.py_batch && it_on_drain_thread) {

@@ -1,0 +1,20 @@
+# Declarations of it_flight.h and it_flight_snap.h: the flight recorder.
+from libc.stdint cimport uint64_t
+
+cdef extern from "it_flight.h" nogil:
+    ctypedef struct it_flight:
+        uint64_t window_ns
+        size_t max_blocks, nblocks, nthreads
+        uint64_t kept, evicted, dropped, snapshots
+    it_flight *it_flight_new(uint64_t window_ns, uint64_t size)
+    void it_flight_free(it_flight *f)
+
+cdef extern from "it_flight_snap.h" nogil:
+    ctypedef struct it_flight_snap:
+        uint64_t cut
+        size_t len, nthreads
+        uint64_t records
+    size_t it_flight_copy_bound(const it_flight *f)
+    int it_flight_copy(it_flight *f, long pid, it_flight_snap *s, char *pre, size_t pre_cap)
+    int it_flight_write(it_flight_snap *s, int fd)
+    void it_flight_snap_free(it_flight_snap *s)
