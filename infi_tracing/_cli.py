@@ -1,4 +1,5 @@
-"""Command line: ``python -m infi_tracing run|decode|replay|stats`` (and ``infi-tracing``).
+"""Command line: ``python -m infi_tracing run|decode|replay|stats|report|graph|diff|greenlets``
+(and ``infi-tracing``).
 
 Arguments are parsed here; the commands that read traces run in infi_tracing.analysis."""
 
@@ -91,6 +92,155 @@ def _stats(args):
     return 0
 
 
+def _analysis(run):
+    """A command's runner: ValueError (bad arguments, found when reading
+    starts) and OSError become a message naming the command, exit code 2/1."""
+    def runner(args):
+        try:
+            return run(args)
+        except ValueError as exc:
+            print("infi_tracing %s: %s" % (args.command, exc), file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print("infi_tracing %s: %s" % (args.command, exc), file=sys.stderr)
+            return 1
+    return runner
+
+
+def _report(args):
+    from infi_tracing.analysis import report_command
+    return report_command(args.files, sys.stdout, by=args.by, sort=args.sort, top=args.top,
+                          time=args.time, as_json=args.json, filters=reader_filters(args))
+
+
+def _graph(args):
+    from infi_tracing.analysis import graph_command
+    return graph_command(args.files, args.function, sys.stdout, depth=args.graph_depth,
+                         time=args.time, as_json=args.json, filters=reader_filters(args))
+
+
+def _diff(args):
+    from infi_tracing.analysis import diff_command, parse_duration
+    return diff_command(args.a, args.b, sys.stdout, sys.stderr, by=args.by, time=args.time,
+                        top=args.top, fail_if_slower=args.fail_if_slower,
+                        min_total_ns=parse_duration(args.min_total, "--min-total"),
+                        as_json=args.json, filters=reader_filters(args))
+
+
+def _greenlets(args):
+    from infi_tracing.analysis import greenlets_command, parse_duration
+    return greenlets_command(args.files, sys.stdout,
+                             threshold_ns=parse_duration(args.threshold, "--threshold"),
+                             include_hub=args.include_hub, top=args.top, as_json=args.json,
+                             filters=reader_filters(args))
+
+
+def _top(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a number >= 1, got %s" % text)
+    return value
+
+
+_TRACES = ("trace files: binary, jsonl or text (also text collected by rsyslogd or syslog-ng, "
+           "syslog header in front); several are read as one")
+
+
+def _add_analysis_parsers(commands):
+    fmt = argparse.RawDescriptionHelpFormatter
+    times = dict(choices=("wall", "active"), default="wall",
+                 help="wall: call to return; active: less the time its greenlet was switched "
+                      "out (default wall; --json gives both)")
+    report = commands.add_parser(
+        "report", help="calls and total/self time per function", formatter_class=fmt,
+        description="One row per function (or module, greenlet, thread, pid): calls, total, "
+                    "self (the function itself ran: callees and time its greenlet was "
+                    "switched out excluded), mean, p50, p95, max.  A recursive function's "
+                    "total counts its outermost calls only.  Percentiles come from a "
+                    "log-linear histogram (128 buckets per power of two): within 0.4%.",
+        epilog="examples:\n  python -m infi_tracing report app.itr\n"
+               "  python -m infi_tracing report --by greenlet --sort self --top 20 app.itr\n"
+               "  python -m infi_tracing report --include myapp --json app.itr > base.json\n"
+               "  python -m infi_tracing report /var/log/remote/*.log")
+    report.add_argument("files", nargs="+", metavar="FILE", help=_TRACES)
+    report.add_argument("--by", choices=("function", "module", "greenlet", "thread", "pid"),
+                        default="function", help="one row per what (default function)")
+    report.add_argument("--sort", default="total",
+                        choices=("calls", "total", "self", "mean", "p50", "p95", "max", "name"),
+                        help="column to sort by, largest first (default total)")
+    report.add_argument("--top", type=_top, metavar="N", help="only the first N rows")
+    report.add_argument("--time", **times)
+    report.add_argument("--json", action="store_true", help="JSON with wall and active times")
+    add_filter_arguments(report)
+    report.set_defaults(run=_analysis(_report))
+
+    graph = commands.add_parser(
+        "graph", help="the call tree below a function and its callers", formatter_class=fmt,
+        description="The aggregated call tree below FUNC (calls, total and self per node) and "
+                    "the tree of its callers above it (calls and FUNC's total through each "
+                    "chain).  FUNC is a glob matched against qualname and module.qualname; "
+                    "several matches merge into one root (the header names them).",
+        epilog="examples:\n  python -m infi_tracing graph handle app.itr\n"
+               "  python -m infi_tracing graph 'myapp.views.*' --levels 3 app.itr")
+    graph.add_argument("function", metavar="FUNC", help="qualname or module.qualname glob")
+    graph.add_argument("files", nargs="+", metavar="FILE", help=_TRACES)
+    graph.add_argument("--levels", dest="graph_depth", type=int, metavar="N",
+                       help="levels shown below FUNC and above it (default all)")
+    graph.add_argument("--time", **times)
+    graph.add_argument("--json", action="store_true", help="JSON nodes")
+    add_filter_arguments(graph)
+    graph.set_defaults(run=_analysis(_graph))
+
+    diff = commands.add_parser(
+        "diff", help="two reports side by side; --fail-if-slower for CI", formatter_class=fmt,
+        description="Calls and total/self time per function of A and B with their changes, "
+                    "biggest change of total first.  A and B are traces (FILE[,FILE...]) or "
+                    "a saved report --json (a baseline).  The first row, (all), is the time "
+                    "spent in traced code (the sum of self times).",
+        epilog="examples:\n  python -m infi_tracing diff before.itr after.itr\n"
+               "  python -m infi_tracing diff --fail-if-slower 10 --min-total 5ms base.json "
+               "new.itr")
+    diff.add_argument("a", metavar="A", help="baseline: traces or a report --json file")
+    diff.add_argument("b", metavar="B", help="new: traces or a report --json file")
+    diff.add_argument("--by", choices=("function", "module", "greenlet", "thread", "pid"),
+                      default="function", help="compare per what (default function)")
+    diff.add_argument("--time", **times)
+    diff.add_argument("--top", type=_top, metavar="N", help="only the first N rows")
+    diff.add_argument("--fail-if-slower", type=float, metavar="PCT",
+                      help="exit 1 when a function's total time (or the (all) row's) grew by "
+                           "more than PCT percent")
+    diff.add_argument("--min-total", default="1ms", metavar="DURATION",
+                      help="--fail-if-slower ignores rows whose total is below this on both "
+                           "sides (default 1ms: noise)")
+    diff.add_argument("--json", action="store_true", help="JSON rows")
+    add_filter_arguments(diff)
+    diff.set_defaults(run=_analysis(_diff))
+
+    greenlets = commands.add_parser(
+        "greenlets", help="greenlets' running times, and stretches that blocked the hub",
+        formatter_class=fmt,
+        description="Per greenlet: pid, tid, id, first function, lifetime (first to last "
+                    "record), running time and switches.  Then every stretch in which a "
+                    "greenlet ran without yielding for longer than --threshold (it blocked "
+                    "the hub), with the call tree that ran in it.  Switch records (binary "
+                    "traces) give exact stretches; without them a stretch runs from the "
+                    "greenlet's first to its last record before another greenlet's.  gevent's "
+                    "hub (first function Hub.run, or no traced function at all) waits for "
+                    "events: its stretches are only shown with --include-hub.",
+        epilog="examples:\n  python -m infi_tracing greenlets app.itr\n"
+               "  python -m infi_tracing greenlets --threshold 50ms --top 5 app.itr")
+    greenlets.add_argument("files", nargs="+", metavar="FILE", help=_TRACES)
+    greenlets.add_argument("--threshold", default="10ms", metavar="DURATION",
+                           help="report stretches longer than this (default 10ms)")
+    greenlets.add_argument("--include-hub", action="store_true",
+                           help="report the hub's stretches too")
+    greenlets.add_argument("--top", type=_top, metavar="N",
+                           help="only the first N greenlets and stretches")
+    greenlets.add_argument("--json", action="store_true", help="JSON")
+    add_filter_arguments(greenlets)
+    greenlets.set_defaults(run=_analysis(_greenlets))
+
+
 def _parser():
     from infi_tracing._run import add_run_parser
     parser = argparse.ArgumentParser(prog="python -m infi_tracing",
@@ -139,6 +289,7 @@ def _parser():
     stats.add_argument("--all", action="store_true", help="every snapshot, not the latest")
     stats.add_argument("--json", action="store_true", help="print JSON instead of text")
     stats.set_defaults(run=_stats)
+    _add_analysis_parsers(commands)
     return parser
 
 

@@ -451,3 +451,51 @@ class ExampleServer:
 
     def records(self):
         return read_jsonl(self.trace, missing_ok=True)
+
+
+# --- analysis commands (report, graph, diff, greenlets) ------------------------------------
+
+# Timing helpers for traced programs: busy(ms) spins without sleeping or calling Python code;
+# timed(f) runs f and appends how long it took (ns, measured around the call) to TIMES.
+TIMING = """
+import time
+TIMES = []
+def busy(ms):
+    end = time.perf_counter() + ms / 1000
+    while time.perf_counter() < end:
+        pass
+def timed(f, *args):
+    start = time.perf_counter_ns()
+    f(*args)
+    TIMES.append(time.perf_counter_ns() - start)
+"""
+
+
+def record_trace(tmp_path, body, *, backend="auto", formats=("binary",),
+                 tracing_args="overflow='block'", **source):
+    """Trace `body` (only __main__'s functions) to tmp_path/trace.itr, and with "jsonl" or
+    "text" in `formats` also to trace.jsonl / trace.txt; returns (paths by format, the
+    program's stdout).  `tracing_args`: set_tracing()'s other arguments."""
+    paths = {"binary": tmp_path / "trace.itr", "jsonl": tmp_path / "trace.jsonl",
+             "text": tmp_path / "trace.txt"}
+    urls = {"binary": "binary://%s" % paths["binary"], "jsonl": jsonl_sink(tmp_path),
+            "text": "file://%s" % paths["text"]}
+    source.setdefault("setup", "")
+    source["setup"] = ONLY_MAIN + textwrap.dedent(source["setup"])
+    proc = run_traced_program(
+        tmp_path, body, backend=backend,
+        sinks="infi_tracing.configure_sinks(%r)" % [urls[f] for f in formats],
+        tracing_args="filter=only_main, " + tracing_args, **source)
+    return {f: paths[f] for f in formats}, proc.stdout
+
+
+def analysis_json(cwd, *args):
+    """`python -m infi_tracing ARGS --json` in `cwd`, its JSON output (exit code 0 asserted)."""
+    proc = run_cli(cwd, *args, "--json")
+    assert proc.returncode == 0, "%s failed (%d):\n%s" % (args[0], proc.returncode, proc.stderr)
+    return json.loads(proc.stdout)
+
+
+def report_rows_by_name(cwd, *args):
+    """`report --json ARGS`: its rows by name."""
+    return {row["name"]: row for row in analysis_json(cwd, "report", *args)["rows"]}

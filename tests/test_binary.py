@@ -149,11 +149,11 @@ def test_decode_reads_a_fifo_once(tmp_path):
 
 
 def test_foreign_file_gives_a_clear_error(tmp_path):
-    """A file that is not a binary trace is refused by name."""
+    """A file that is not a trace (binary, jsonl or text) is refused by name."""
     other = tmp_path / "other.bin"
     other.write_bytes(b"\x7fELF not a trace")
     out = _decode(other)
-    assert out.returncode == 1 and "%s: is not a binary trace" % other in out.stderr
+    assert out.returncode == 1 and "%s: is not a trace" % other in out.stderr
 
 
 def test_fork_appends_both_processes_to_one_file(tmp_path, backend):

@@ -251,7 +251,7 @@ def test_error_of_one_input_does_not_stop_the_others(tmp_path):
     reader = Reader([bad, tmp_path / "missing.itr", good])
     assert [r["qualname"] for r in reader.records()] == ["f"]
     (p1, o1, m1), (p2, o2, m2) = reader.errors
-    assert (p1, o1) == (str(bad), 0) and "not a binary trace: it starts with \"hello world" in m1
+    assert (p1, o1) == (str(bad), 0) and "is not a trace: it starts with \"hello world" in m1
     assert p2 == str(tmp_path / "missing.itr") and "cannot open" in m2
 
 

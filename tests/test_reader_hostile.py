@@ -118,7 +118,7 @@ def test_wrong_version(tmp_path):
 ])
 def test_not_a_trace_at_all(tmp_path, data, shown):
     """A PNG or a text file: named, with the bytes it starts with."""
-    _fails(tmp_path, data, "is not a binary trace: it starts with \"%s\" at byte 0" % shown)
+    _fails(tmp_path, data, "is not a trace: it starts with \"%s\" at byte 0" % shown)
 
 
 def test_concatenated_files_read_as_both(tmp_path):

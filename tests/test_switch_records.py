@@ -94,4 +94,4 @@ def test_decode_leaves_switches_out_and_matches_the_live_jsonl(tmp_path):
     path, jsonl = tmp_path / "t.itr", tmp_path / "t.jsonl"
     _traced(tmp_path, "auto", "['binary://%s', 'file://%s?format=jsonl']" % (path, jsonl))
     live = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert decode_binary(path, tmp_path) == live
+    assert decode_binary(path, tmp_path) == live  # the reader pairs as the drain does

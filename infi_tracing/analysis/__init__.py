@@ -16,7 +16,12 @@ the tracer: a trace can be read where nothing was ever traced.
 """
 
 from infi_tracing.analysis._decode import decode, replay
+from infi_tracing.analysis._diff import diff_command
 from infi_tracing.analysis._filters import parse_duration, parse_time
+from infi_tracing.analysis._graph import graph_command
+from infi_tracing.analysis._greenlets import greenlets_command
 from infi_tracing.analysis._reading import Reader
+from infi_tracing.analysis._report import report_command
 
-__all__ = ["Reader", "decode", "replay", "parse_time", "parse_duration"]
+__all__ = ["Reader", "decode", "replay", "parse_time", "parse_duration", "report_command",
+           "graph_command", "diff_command", "greenlets_command"]

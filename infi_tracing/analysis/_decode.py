@@ -69,8 +69,12 @@ def _input_sizes(paths):
 
 def report_errors(command, reader, stream=None):
     """Each input error of `reader` as 'infi_tracing COMMAND: PATH: MESSAGE' on
-    stderr; returns 1 if there was any, else 0."""
+    stderr, after the count of lines a text input skipped (not trace records:
+    not an error); returns 1 if there was an error, else 0."""
     stream = stream or sys.stderr
+    for path, lines, offset in reader.skipped:
+        stream.write("infi_tracing %s: %s: %d line%s skipped (not trace records; the first at "
+                     "byte %d)\n" % (command, path, lines, "" if lines == 1 else "s", offset))
     for path, _, message in reader.errors:  # the message says where (byte N) if it matters
         stream.write("infi_tracing %s: %s: %s\n" % (command, path, message))
     return 1 if reader.errors else 0

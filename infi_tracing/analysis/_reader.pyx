@@ -9,6 +9,9 @@
 #   write.pyx      text and JSON lines to an fd: decode, replay
 #   pftrace.pyx    decode --format perfetto-proto (it_pftrace.h, shared with
 #                  the live perfetto+proto:// sink)
+#   report.pyx     report's rows (native/it_report.h)
+#   graph.pyx      graph's trees below and above a function (native/it_graph.h)
+#   greenlets.pyx  greenlets' running times and long stretches (native/it_glets.h)
 #
 # This module never imports the tracer (infi_tracing._api, native._core):
 # a trace is read on machines that never traced.  C declarations come from
@@ -35,3 +38,6 @@ from cpython.exc cimport PyErr_CheckSignals
 include "reader.pyx"
 include "write.pyx"
 include "pftrace.pyx"
+include "report.pyx"
+include "graph.pyx"
+include "greenlets.pyx"

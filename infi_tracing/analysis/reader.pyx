@@ -193,6 +193,14 @@ cdef class NativeReader:
         return self._code(func)[:4]
 
     @property
+    def skipped(self):
+        """(path, lines, byte offset of the first) of each text or jsonl input
+        read so far that held lines which are not trace records (another
+        program's syslog messages, a torn last line): skipped, not fatal."""
+        return [(self.paths[i], self.r.skipped[i], self.r.skipped_offset[i])
+                for i in range(self.r.npaths) if self.r.skipped[i]]
+
+    @property
     def errors(self):
         """(path, byte offset, message) of each input that could not be read
         to its end, in the order met."""

@@ -257,8 +257,23 @@ static inline void it_pair_enter(it_pair *p, int64_t pid, int64_t tid, uint32_t 
 }
 
 /* A return, exception unwind or yield: fills `out`, returns out->known. */
+static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint32_t g,
+                                     int32_t depth, uint64_t ts, int64_t given_wall_ns,
+                                     it_pair_result *out);
+
 static inline int it_pair_exit(it_pair *p, int64_t pid, int64_t tid, uint32_t g, int32_t depth,
                                uint64_t ts, it_pair_result *out) {
+    return it_pair_exit_given(p, pid, tid, g, depth, ts, -1, out);
+}
+
+/* it_pair_exit, with the call's wall time given by the trace when
+ * `given_wall_ns` >= 0 (a text or JSON line that wrote its duration, whose
+ * timestamps may be coarser: a traditional syslog header has seconds):
+ * it stands for the timestamps' difference, and the parent's self time
+ * subtracts it, so self times stay consistent with the durations shown. */
+static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint32_t g,
+                                     int32_t depth, uint64_t ts, int64_t given_wall_ns,
+                                     it_pair_result *out) {
     out->known = 0;
     it_pair_switch(p, pid, tid, g, ts);
     it_pair_node *n = it_pair_find(p, pid, tid, g);
@@ -272,7 +287,7 @@ static inline int it_pair_exit(it_pair *p, int64_t pid, int64_t tid, uint32_t g,
         out->known = 1;
         out->entry_ts = f->ts;
         out->code = f->code;
-        out->wall_ns = ts >= f->ts ? (int64_t)(ts - f->ts) : 0;
+        out->wall_ns = given_wall_ns >= 0 ? given_wall_ns : ts >= f->ts ? (int64_t)(ts - f->ts) : 0;
         out->active_ns = out->wall_ns > (int64_t)out_ns ? out->wall_ns - (int64_t)out_ns : 0;
         out->self_ns = out->wall_ns - f->child_wall;
         out->self_active_ns = out->active_ns - f->child_active;

@@ -59,6 +59,8 @@ typedef struct {
     it_rsource *src;               /* the input being read, NULL between inputs */
     it_reader_error *errors;
     uint32_t nerrors;
+    uint64_t *skipped;             /* per input: lines of a text format that were not records */
+    uint64_t *skipped_offset;      /* per input: the first of them */
     it_reader_filters f;
     int have_first;
     int64_t first_wall;            /* the first record's wall time: --from/--to in seconds */
@@ -75,7 +77,9 @@ static inline int it_reader_init(it_reader *r, const char *const *paths, uint32_
         goto fail;
     r->paths = calloc(npaths ? npaths : 1, sizeof *r->paths);
     r->errors = calloc(npaths ? npaths : 1, sizeof *r->errors);  /* one error per input at most */
-    if (!r->paths || !r->errors)
+    r->skipped = calloc(npaths ? npaths : 1, sizeof *r->skipped);
+    r->skipped_offset = calloc(npaths ? npaths : 1, sizeof *r->skipped_offset);
+    if (!r->paths || !r->errors || !r->skipped || !r->skipped_offset)
         goto fail;
     for (uint32_t i = 0; i < npaths; i++) {
         r->paths[i] = strdup(paths[i]);
@@ -97,6 +101,8 @@ static inline void it_reader_destroy(it_reader *r) {
         free(r->paths[i]);
     free(r->paths);
     free(r->errors);
+    free(r->skipped);
+    free(r->skipped_offset);
     free(r->verdict);
     it_pair_destroy(&r->pair);
     it_rfuncs_destroy(&r->funcs);
@@ -173,7 +179,10 @@ static inline void it_reader_pair(it_reader *r, it_rrec *x) {
     case IT_EV_RETURN:
     case IT_EV_UNWIND:
     case IT_EV_YIELD:
-        if (it_pair_exit(&r->pair, x->pid, x->tid, x->greenlet, x->depth, x->ts, &res)) {
+        /* a duration the source read (text, jsonl) stands: it is as exact as the
+         * tracer's clock, the timestamps of a text line may not be */
+        if (it_pair_exit_given(&r->pair, x->pid, x->tid, x->greenlet, x->depth, x->ts,
+                               x->duration_ns, &res)) {
             x->duration_ns = res.wall_ns;
             x->active_ns = res.active_ns;
             x->self_ns = res.self_ns;
@@ -255,6 +264,8 @@ static inline int it_reader_next(it_reader *r, it_rrec *out) {
         if (got <= 0) {
             if (got < 0)
                 it_reader_error_add(r, r->src->index, r->src->err_offset, r->src->err);
+            r->skipped[r->src->index] = r->src->skipped;
+            r->skipped_offset[r->src->index] = r->src->skipped_offset;
             r->src->destroy(r->src);
             r->src = NULL;
             continue;

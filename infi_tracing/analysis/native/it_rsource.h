@@ -27,6 +27,11 @@ struct it_rsource {
     uint32_t index;                  /* the input's number, put in it_rrec.source */
     char err[IT_RSOURCE_ERR];
     uint64_t err_offset;
+    /* Text formats: lines that were not trace records (other programs'
+     * syslog messages, a torn last line, a damaged line), skipped and
+     * counted, not fatal; the offset of the first.  0 for binary. */
+    uint64_t skipped;
+    uint64_t skipped_offset;
 };
 
 #endif

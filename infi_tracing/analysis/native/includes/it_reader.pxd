@@ -37,6 +37,8 @@ cdef extern from "it_reader.h" nogil:
         it_rsource *src
         it_reader_error *errors
         uint32_t nerrors
+        uint64_t *skipped
+        uint64_t *skipped_offset
         it_reader_filters f
         uint64_t records
         int oom

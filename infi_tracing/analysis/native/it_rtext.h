@@ -1,0 +1,512 @@
+/* The text trace source: lines as text sinks write them (it_format.h,
+ * _format.format_text), alone or behind a syslog header as a central
+ * rsyslogd or syslog-ng writes received messages to files:
+ *
+ *   TIME PID TID gG <indent>MARK module.qualname[(args)][ -> v| raised X][ [dur]] file:line
+ *   TIME PID TID lost N records
+ *   <PRI>1 TIME HOST APP PROCID MSGID SD TID gG ...        (RFC 5424)
+ *   TIME HOST APP[PID][:] TID gG ...                         (rsyslog's RSYSLOG_FileFormat)
+ *   Mmm dd hh:mm:ss HOST APP[PID][:] TID gG ...              (the traditional file format)
+ *
+ * A syslog message holds the body only (its time and pid are the header's).
+ * Lines that are not trace records (other programs' messages, daemon
+ * notices, a torn last line) are skipped and counted, never fatal.
+ *
+ * Identity: hosts may share pids, so a syslog line's pid carries its host
+ * in the high 32 bits (IT_RREC_PID_REAL gives the pid back, IT_RREC_HOST
+ * the host's entry in the function table: module "", file "<host>").
+ *
+ * Times are wall time (microseconds in text, seconds in the traditional
+ * syslog format): ts = wall ns, wall_offset 0.  Names and values are kept as
+ * shown (escaped).  A duration written on the line is read into
+ * duration_ns (three significant decimals).  Memory: the line buffer and a
+ * value buffer of the same size, whatever the file's length. */
+#ifndef IT_RTEXT_H
+#define IT_RTEXT_H
+
+#include "../../native/it_events.h"  /* before it_rrec.h: the event enum */
+#include "it_rhost.h"
+#include "it_rline.h"
+#include "it_rrec.h"
+#include "it_rsource.h"
+#include "it_rtime.h"
+#include <stdio.h>
+
+#define IT_RTEXT_MAXARGS 64
+
+typedef struct {
+    it_rsource base;
+    it_rline line;
+    uint64_t delivered;            /* records returned */
+    char *values;                  /* the current record's values, NUL-separated */
+    const char *argnames[IT_RTEXT_MAXARGS];
+    char bsd_key[16];              /* the last traditional timestamp parsed, and its time */
+    int64_t bsd_ns;
+    time_t now;
+    uint32_t last_host;            /* the last host's function-table entry, to skip interning */
+    char last_host_name[256];
+} it_rtext;
+
+static inline int it_rtext_is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Digits at *p (advanced past them) into *v; 0 if there are none, or
+ * more than 15 (no pid, count or duration is that long: no overflow). */
+static inline int it_rtext_number(const char **p, int64_t *v) {
+    const char *s = *p;
+    int64_t n = 0;
+    if (!it_rtext_is_digit(*s))
+        return 0;
+    for (; it_rtext_is_digit(*s); s++) {
+        if (s - *p == 15)
+            return 0;
+        n = n * 10 + (*s - '0');
+    }
+    *v = n;
+    *p = s;
+    return 1;
+}
+
+/* " [1.132 ms]" / " [12 ns]" ending at `end` (exclusive) of [begin, end):
+ * the duration in ns and where the " [" starts, or -1. */
+static inline int64_t it_rtext_duration(const char *begin, const char *end, const char **at) {
+    if (end - begin < 6 || end[-1] != ']')
+        return -1;
+    const char *open = end - 2;
+    while (open > begin && *open != '[')
+        open--;
+    if (open <= begin || *open != '[' || open[-1] != ' ')
+        return -1;
+    const char *s = open + 1;
+    int64_t whole, milli = 0;
+    if (!it_rtext_number(&s, &whole))
+        return -1;
+    int decimals = 0;
+    if (*s == '.') {
+        s++;
+        const char *d = s;
+        if (!it_rtext_number(&s, &milli) || s - d != 3)
+            return -1;
+        decimals = 1;
+    }
+    if (*s++ != ' ')
+        return -1;
+    int64_t scale;
+    size_t ulen = (size_t)(end - 1 - s);
+    if (ulen == 2 && !memcmp(s, "ns", 2) && !decimals)
+        scale = 1;
+    else if (ulen == 2 && !memcmp(s, "us", 2) && decimals)
+        scale = 1000;
+    else if (ulen == 2 && !memcmp(s, "ms", 2) && decimals)
+        scale = 1000000;
+    else if (ulen == 1 && *s == 's' && decimals)
+        scale = 1000000000;
+    else
+        return -1;
+    if (whole > INT64_MAX / scale / 2)
+        return -1;  /* longer than any trace: not a duration */
+    *at = open - 1;
+    return whole * scale + milli * scale / 1000;
+}
+
+/* Split "module.qualname" at the dot that ends the module.  The module has
+ * no spaces but may have dots, and so may the qualname; the file names the
+ * module's last part (its basename, or the package for __init__.py), so the
+ * split is after the last ".<that part>" that is followed by a dot.
+ * Without a match: at the first dot. */
+static inline size_t it_rtext_module_len(const char *name, size_t len, const char *file,
+                                         size_t flen) {
+    const char *slash = file + flen;
+    while (slash > file && slash[-1] != '/')
+        slash--;
+    const char *stem = slash, *stem_end = file + flen;
+    if (stem_end - stem > 3 && !memcmp(stem_end - 3, ".py", 3))
+        stem_end -= 3;
+    if (stem_end - stem == 8 && !memcmp(stem, "__init__", 8) && slash > file) {
+        stem_end = slash - 1;
+        stem = stem_end;
+        while (stem > file && stem[-1] != '/')
+            stem--;
+    }
+    size_t sl = (size_t)(stem_end - stem);
+    size_t found = 0;
+    if (sl)
+        for (size_t i = 0; i + sl < len; i++)
+            if ((i == 0 || name[i - 1] == '.') && name[i + sl] == '.' && !memcmp(name + i, stem, sl))
+                found = i + sl;
+    if (found)
+        return found;
+    const char *dot = memchr(name, '.', len);
+    return dot ? (size_t)(dot - name) : 0;
+}
+
+/* Appends `n` bytes and a NUL to the record's values. */
+static inline void it_rtext_value(it_rtext *t, it_rrec *r, const char *s, size_t n) {
+    memcpy(t->values + r->values_len, s, n);
+    r->values_len += (uint32_t)n;
+    t->values[r->values_len++] = '\0';
+    r->nvalues++;
+}
+
+/* The body after "TID " ... : fills `r` (pid, ts set by the caller).
+ * Returns 1, or 0 if it is not a trace record. */
+static inline int it_rtext_body(it_rtext *t, const char *s, const char *end, it_rrec *r) {
+    int64_t v;
+    if (!it_rtext_number(&s, &r->tid) || *s++ != ' ')
+        return 0;
+    if (!strncmp(s, "lost ", 5)) {
+        s += 5;
+        if (!it_rtext_number(&s, &v) || strcmp(s, " records"))
+            return 0;
+        r->event = IT_EV_LOST;
+        r->count = (uint64_t)v;
+        return 1;
+    }
+    if (*s++ != 'g' || !it_rtext_number(&s, &v) || *s++ != ' ')
+        return 0;
+    r->greenlet = (uint32_t)v;
+    const char *indent = s;
+    while (*s == ' ')
+        s++;
+    r->depth = (int32_t)((s - indent) / 2);
+    if (!strncmp(s, "[depth ", 7)) {
+        s += 7;
+        if (!it_rtext_number(&s, &v) || *s++ != ']' || *s++ != ' ')
+            return 0;
+        r->depth = (int32_t)v;
+    }
+    if (s[0] == '>' && s[1] == '>')
+        r->event = IT_EV_RESUME, s += 2;
+    else if (s[0] == '<' && s[1] == '<')
+        r->event = IT_EV_YIELD, s += 2;
+    else if (*s == '>')
+        r->event = IT_EV_CALL, s++;
+    else if (*s == '<')
+        r->event = IT_EV_RETURN, s++;
+    else if (*s == '!')
+        r->event = IT_EV_UNWIND, s++;
+    else if (*s == '#')
+        r->event = IT_EV_LOG, s++;
+    else if (*s == '~')
+        r->event = IT_EV_SWITCH, s++;
+    else
+        return 0;
+    if (r->event == IT_EV_SWITCH) {  /* "~ ... gFROM ...": the greenlet it left, if shown */
+        const char *g = strstr(s, " g");
+        r->from_greenlet = 0;
+        if (g) {
+            g += 2;
+            if (it_rtext_number(&g, &v))
+                r->from_greenlet = (uint32_t)v;
+        }
+        return 1;
+    }
+    if (*s++ != ' ')
+        return 0;
+    if (r->event == IT_EV_LOG) {  /* "LEVEL logger: message" */
+        const char *sp = strchr(s, ' ');
+        const char *colon = sp ? strstr(sp + 1, ": ") : NULL;
+        if (!colon)
+            return 0;
+        it_rtext_value(t, r, s, (size_t)(sp - s));
+        it_rtext_value(t, r, sp + 1, (size_t)(colon - sp - 1));
+        it_rtext_value(t, r, colon + 2, (size_t)(end - colon - 2));
+        return 1;
+    }
+    /* " file:line" at the end */
+    const char *colon = end;
+    while (colon > s && it_rtext_is_digit(colon[-1]))
+        colon--;
+    if (colon == end || colon <= s || colon[-1] != ':')
+        return 0;
+    const char *digits = colon;
+    int64_t line;
+    if (!it_rtext_number(&digits, &line))
+        return 0;
+    colon--;
+    const char *file = colon;
+    while (file > s && file[-1] != ' ')
+        file--;
+    if (file <= s)
+        return 0;
+    const char *mid_end = file - 1;  /* the space before the file */
+    const char *name = s;
+    while (s < mid_end && *s != ' ' && *s != '(')
+        s++;
+    size_t nlen = (size_t)(s - name);
+    if (!nlen)
+        return 0;
+    int nargs = 0;
+    r->duration_ns = -1;
+    if (r->event == IT_EV_CALL) {
+        if (s < mid_end && *s == '(') {  /* "(a=1, b=x)": split before ", NAME=" */
+            if (mid_end[-1] != ')')
+                return 0;
+            const char *p = s + 1, *stop = mid_end - 1;
+            char *names = t->values + IT_RLINE_MAX + 8;  /* argument names: the buffer's upper half */
+            size_t nused = 0;
+            while (p < stop && nargs < IT_RTEXT_MAXARGS) {
+                const char *eq = memchr(p, '=', (size_t)(stop - p));
+                if (!eq)
+                    break;
+                const char *next = eq + 1, *vend = stop, *from = next;
+                if (from < stop && (*from == '\'' || *from == '"')) {
+                    /* a str's repr: its ", x=" are not separators */
+                    const char *close = from + 1;
+                    while (close < stop && *close != *from)
+                        close += *close == '\\' ? 2 : 1;
+                    if (close < stop)
+                        from = close;
+                }
+                for (const char *q = from; q + 2 < stop; q++) {
+                    if (q[0] != ',' || q[1] != ' ')
+                        continue;
+                    const char *w = q + 2;
+                    while (w < stop && *w == '*')
+                        w++;  /* *args, **kwargs */
+                    while (w < stop && (*w == '_' || it_rtext_is_digit(*w) ||
+                                        ((*w | 32) >= 'a' && (*w | 32) <= 'z') ||
+                                        (unsigned char)*w >= 0x80))
+                        w++;
+                    if (w > q + 2 && w < stop && *w == '=' && w[-1] != '*') {
+                        vend = q;
+                        break;
+                    }
+                }
+                memcpy(names + nused, p, (size_t)(eq - p));
+                names[nused + (size_t)(eq - p)] = '\0';
+                t->argnames[nargs++] = names + nused;
+                nused += (size_t)(eq - p) + 1;
+                it_rtext_value(t, r, next, (size_t)(vend - next));
+                p = vend + 2;
+            }
+        } else if (s != mid_end) {
+            return 0;
+        }
+    } else {
+        const char *dur_at;
+        int64_t d = it_rtext_duration(s, mid_end, &dur_at);
+        const char *vend = mid_end;
+        if (d >= 0) {
+            r->duration_ns = d;
+            vend = dur_at;
+        }
+        if (r->event == IT_EV_UNWIND && vend - s > 8 && !strncmp(s, " raised ", 8))
+            it_rtext_value(t, r, s + 8, (size_t)(vend - s - 8));
+        else if (r->event != IT_EV_UNWIND && vend - s > 4 && !strncmp(s, " -> ", 4))
+            it_rtext_value(t, r, s + 4, (size_t)(vend - s - 4));
+        else if (vend != s)
+            return 0;
+    }
+    size_t flen = (size_t)(colon - file);
+    size_t mlen = it_rtext_module_len(name, nlen, file, flen);
+    const char *qual = mlen ? name + mlen + 1 : name;
+    size_t qlen = mlen ? nlen - mlen - 1 : nlen;
+    r->func = it_rfuncs_intern(t->base.funcs, name, mlen, qual, qlen, file, flen, (int)line, nargs,
+                               t->argnames);
+    return r->func != 0;
+}
+
+/* The host's entry in the function table (module "", file "<host>"). */
+static inline uint32_t it_rtext_host(it_rtext *t, const char *host, size_t len) {
+    if (t->last_host && len < sizeof t->last_host_name &&
+        !memcmp(t->last_host_name, host, len) && !t->last_host_name[len])
+        return t->last_host;
+    uint32_t h = it_rfuncs_intern(t->base.funcs, "", 0, host, len, "<host>", 6, 0, 0, NULL);
+    if (len < sizeof t->last_host_name) {
+        memcpy(t->last_host_name, host, len);
+        t->last_host_name[len] = '\0';
+        t->last_host = h;
+    }
+    return h;
+}
+
+/* "TIME PID " in front of a body: the time and pid, and the body's start. */
+static inline const char *it_rtext_plain_head(const char *s, it_rrec *r) {
+    int64_t ns, pid;
+    int n = it_parse_iso(s, &ns);
+    if (!n || s[n] != ' ')
+        return NULL;
+    s += n + 1;
+    if (!it_rtext_number(&s, &pid) || *s != ' ')
+        return NULL;
+    r->ts = (uint64_t)ns;
+    r->pid = pid;
+    return s + 1;
+}
+
+/* A syslog header: time, host, pid; returns the message's start or NULL. */
+static inline const char *it_rtext_syslog_head(it_rtext *t, const char *s, it_rrec *r) {
+    int64_t v, ns;
+    if (*s == '<') {
+        s++;
+        if (!it_rtext_number(&s, &v) || *s++ != '>')
+            return NULL;
+        if (s[0] == '1' && s[1] == ' ')
+            s += 2;
+    }
+    int n = it_parse_iso(s, &ns);
+    if (!n) {
+        if (strlen(s) < 16)
+            return NULL;
+        if (memcmp(s, t->bsd_key, 15)) {
+            if (!it_parse_bsd(s, t->now, &t->bsd_ns))
+                return NULL;
+            memcpy(t->bsd_key, s, 15);
+        }
+        ns = t->bsd_ns;
+        n = 15;
+    }
+    s += n;
+    if (*s++ != ' ')
+        return NULL;
+    const char *host = s;
+    while (*s && *s != ' ')
+        s++;
+    if (*s != ' ' || s == host)
+        return NULL;
+    size_t hlen = (size_t)(s - host);
+    s++;
+    const char *tok = s;
+    while (*s && *s != ' ')
+        s++;
+    if (*s != ' ' || s == tok)
+        return NULL;
+    int64_t pid = 0;
+    if (s[-1] == ':' || s[-1] == ']') {  /* "APP[PID]:" (rsyslog leaves the colon out of
+                                          * an RFC 5424 message's tag) */
+        const char *open = memchr(tok, '[', (size_t)(s - tok));
+        if (!open)
+            return NULL;
+        open++;
+        if (!it_rtext_number(&open, &pid) || *open != ']')
+            return NULL;
+        s++;
+    } else {  /* RFC 5424: APP PROCID MSGID SD */
+        s++;
+        if (!it_rtext_number(&s, &pid) || *s++ != ' ')
+            return NULL;
+        while (*s && *s != ' ')
+            s++;  /* msgid */
+        if (*s++ != ' ')
+            return NULL;
+        if (*s == '-') {
+            s++;
+        } else {
+            while (*s == '[') {  /* structured data: quoted values may hold ']' */
+                int quoted = 0;
+                for (s++; *s && (quoted || *s != ']'); s++) {
+                    if (*s == '\\' && s[1])
+                        s++;
+                    else if (*s == '"')
+                        quoted = !quoted;
+                }
+                if (*s++ != ']')
+                    return NULL;
+            }
+        }
+        if (*s++ != ' ')
+            return NULL;
+        if (!memcmp(s, "\xef\xbb\xbf", 3))
+            s += 3;  /* the BOM of a UTF-8 message */
+    }
+    uint32_t h = it_rtext_host(t, host, hlen);
+    r->ts = (uint64_t)ns;
+    r->pid = pid | ((int64_t)h << 32);
+    return s;
+}
+
+static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
+    it_rtext *t = (it_rtext *)src;
+    char *line;
+    size_t len;
+    uint64_t offset;
+    for (;;) {
+        int got = it_rline_next(&t->line, &line, &len, &offset);
+        int complete = line != NULL;
+        if (got <= 0) {
+            if (got < 0) {
+                snprintf(src->err, sizeof src->err, "cannot read at byte %llu: %s",
+                         (unsigned long long)(t->line.in.base + t->line.in.end),
+                         strerror(t->line.in.read_errno));
+                src->err_offset = t->line.in.base + t->line.in.end;
+                return -1;
+            }
+            it_rline_count_skipped(&t->line, &src->skipped, &src->skipped_offset);
+            if (!t->delivered && src->skipped) {  /* nothing but other lines: not a trace */
+                snprintf(src->err, sizeof src->err,
+                         "no trace records: %llu lines are not text trace lines (the first at "
+                         "byte %llu)", (unsigned long long)src->skipped,
+                         (unsigned long long)src->skipped_offset);
+                src->err_offset = src->skipped_offset;
+                return -1;
+            }
+            return 0;
+        }
+        memset(r, 0, sizeof *r);
+        r->duration_ns = r->active_ns = r->self_ns = r->self_active_ns = -1;
+        r->source = src->index;
+        r->offset = offset;
+        int ok = 0;
+        if (complete) {
+            const char *end = line + len;
+            const char *body = it_rtext_plain_head(line, r);
+            ok = body && it_rtext_body(t, body, end, r);
+            if (!ok) {
+                r->values_len = r->nvalues = 0;
+                body = it_rtext_syslog_head(t, line, r);
+                if (body) {
+                    /* a whole text line sent through syslog, or a sink's body */
+                    int64_t pid_host = r->pid & ~(int64_t)0xFFFFFFFF;
+                    const char *inner = it_rtext_plain_head(body, r);
+                    if (inner) {
+                        r->pid |= pid_host;
+                        ok = it_rtext_body(t, inner, end, r);
+                    }
+                    if (!ok) {
+                        r->values_len = r->nvalues = 0;
+                        body = it_rtext_syslog_head(t, line, r);
+                        ok = it_rtext_body(t, body, end, r);
+                    }
+                }
+            }
+        }
+        if (ok) {
+            r->values = r->nvalues ? t->values : NULL;
+            t->delivered++;
+            return 1;
+        }
+        if (!src->skipped++)
+            src->skipped_offset = offset;
+    }
+}
+
+static inline void it_rtext_destroy(it_rsource *src) {
+    it_rtext *t = (it_rtext *)src;
+    it_rinput_close(&t->line.in);
+    free(t->values);
+    free(t);
+}
+
+/* A text source for `in` (taken over, as it_detect_open hands it on: the
+ * peeked bytes are read again), or NULL when memory runs out (`in` closed). */
+static inline it_rsource *it_rtext_open(it_rinput *in, it_rfuncs *funcs, uint32_t index) {
+    it_rtext *t = calloc(1, sizeof *t);
+    if (t)
+        t->values = malloc(2 * IT_RLINE_MAX + 16);  /* values, then argument names */
+    if (!t || !t->values) {
+        free(t);
+        it_rinput_close(in);
+        return NULL;
+    }
+    t->line.in = *in;
+    in->buf = NULL;
+    in->fd = -1;
+    t->base.next = it_rtext_next;
+    t->base.destroy = it_rtext_destroy;
+    t->base.funcs = funcs;
+    t->base.index = index;
+    t->now = time(NULL);
+    return &t->base;
+}
+
+#endif
