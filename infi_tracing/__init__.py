@@ -31,6 +31,7 @@ from infi_tracing._exclusion import (
     resume_tracing,
     suspend_tracing,
 )
+from infi_tracing._flight import FlightRecorder, dump_flight_recorder, flight_recorder_stats
 from infi_tracing._globs import filter_from_globs
 from infi_tracing._levels import (
     NO_TRACE,
@@ -55,4 +56,5 @@ __all__ = [
     "TracingFilterWarning", "BACKENDS", "DEFAULT_BUFFER_SIZE", "TraceLogHandler",
     "install_signal_handlers", "toggle_tracing", "record_stats", "last_tracing_arguments",
     "filter_from_globs", "start_tracing_from_environment", "format_stats",
+    "FlightRecorder", "dump_flight_recorder", "flight_recorder_stats",
 ]

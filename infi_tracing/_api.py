@@ -4,7 +4,7 @@ import atexit
 import os
 import threading
 
-from infi_tracing import _config, _exec, _levels, _mp_exit
+from infi_tracing import _config, _exec, _flight, _flight_triggers, _levels, _mp_exit
 from infi_tracing._options import (
     BACKENDS,
     DEFAULT_BUFFER_SIZE,
@@ -25,6 +25,7 @@ __all__ = ["set_tracing", "unset_tracing", "tracing_output_to_stdout",
 TracingFilterWarning = _core.TracingFilterWarning
 
 _sinks = []
+_sink_handles = []  # of _sinks; the flight recorder's handle goes after them
 _last_arguments = {}  # of the last set_tracing(), for last_tracing_arguments()
 # One configuration change at a time.  set_tracing() and unset_tracing() wait
 # for the drain with the GIL released, so without it a second thread could
@@ -66,7 +67,8 @@ def _check_buffer_size(buffer_size):
 
 
 def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
-                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True):
+                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True,
+                flight_recorder=None):
     """Start tracing every thread, existing and future.
 
     ``filter(frame)`` is called once per code object, with the frame of its
@@ -80,13 +82,17 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     call/return pairs instead (each re-entry then also counts as a call).
     Calling it again while tracing restarts with the new settings.  While
     tracing, ``os.execv``/``os.execve`` (so every ``os.exec*``) flush first.
+    ``flight_recorder`` (a spec such as ``"30s,64M"``, a FlightRecorder, or
+    True for the defaults) keeps the recent past in memory for
+    dump_flight_recorder(); with no sink configured, records then go only
+    there (see README, "Always-on in production").
     """
     _core._refuse_in_sink("set_tracing")  # before the lock: a sink runs while it is held
     with _control:
-        _set_tracing(filter, level, backend, overflow, buffer_size, generators)
+        _set_tracing(filter, level, backend, overflow, buffer_size, generators, flight_recorder)
 
 
-def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
+def _set_tracing(filter, level, backend, overflow, buffer_size, generators, flight_recorder):
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
     level = _check_level(level)
@@ -94,16 +100,21 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
     if overflow not in OVERFLOW_MODES:
         raise ValueError("overflow must be 'drop' or 'block', got %r" % (overflow,))
     ring = _check_buffer_size(buffer_size)
+    recorder = _flight.check_flight_recorder(flight_recorder)
     if _core.backend_in_use() is not None:
         _core.stop("set_tracing")
-    if not _sinks:
+    if _flight.use(recorder):
+        _apply_handles()
+        _flight_triggers.install(recorder)
+    if not _sinks and recorder is None:
         from_environment = _config.specs_from_environment()
         set_sinks(_config.sinks_from_specs(from_environment) if from_environment
                   else [StderrSink()])
     _exec.flush_before_exec()
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
     remember_arguments(dict(filter=filter, level=level, backend=backend, overflow=overflow,
-                            buffer_size=buffer_size, generators=bool(generators)))
+                            buffer_size=buffer_size, generators=bool(generators),
+                            flight_recorder=recorder))
 
 
 def last_tracing_arguments():
@@ -147,7 +158,8 @@ def set_sinks(sinks):
     _core._refuse_in_sink("set_sinks")
     with _control:
         _core.flush("set_sinks")
-        _core.set_sinks(handles)
+        _sink_handles[:] = handles
+        _core.set_sinks(handles + _flight.handles())
         old, _sinks[:] = list(_sinks), sinks
     for sink in old:
         if not any(sink is s for s in sinks):
@@ -155,6 +167,12 @@ def set_sinks(sinks):
                 _core.call_untraced(sink.close)
             except Exception:  # a sink's close must not break reconfiguration
                 pass
+
+
+def _apply_handles():
+    """The sinks' handles and the flight recorder's (it changed) to the drain."""
+    _core.flush("set_tracing")
+    _core.set_sinks(_sink_handles + _flight.handles())
 
 
 def tracing_output_to_stdout(format="text"):
