@@ -1,13 +1,15 @@
 # The flight recorder's native side (included into _core.pyx): its sink
 # handle, snapshots and counters.  The recorder itself is it_flight.h; a
-# snapshot is it_flight_snap.h (copied under the drain's lock, written
-# without it and without the GIL).
+# snapshot is it_flight_snap.h (blocks detached under the drain's lock,
+# written without it and without the GIL, given back).
 
 from infi_tracing.native.includes.it_flight cimport (
-    it_flight, it_flight_new, it_flight_snap, it_flight_copy, it_flight_copy_bound, it_flight_write,
-    it_flight_snap_free)
+    it_flight, it_flight_new, it_flight_snap, it_flight_detach, it_flight_write,
+    it_flight_reattach)
 from infi_tracing.native.includes.it_sinks cimport IT_SINK_FLIGHT
 from infi_tracing.native.includes.it_clock cimport it_now_ns
+
+_flight_dump_lock = _threading.Lock()
 
 
 def flight_handle(uint64_t window_ns, uint64_t size, str name):
@@ -26,47 +28,45 @@ def flight_handle(uint64_t window_ns, uint64_t size, str name):
 
 def flight_dump(SinkHandle h, int fd):
     """Write the recorder's window to `fd` as a binary trace: every record
-    made so far is delivered first (a flush), the window is copied with the
-    drain's lock held (the drain pauses for that copy only; traced threads
-    never wait for it), then written with no lock and no GIL.  Returns
-    {"records", "threads", "bytes_copied", "hold_ns", "write_ns"}; OSError
-    when the file cannot take it."""
+    made so far is delivered first (a flush); the recorder's blocks are
+    detached with the drain's lock held (list heads only: the drain pauses
+    for microseconds, traced threads never wait), written with no lock and
+    no GIL, then given back.  Returns {"records", "threads", "blocks",
+    "bytes", "hold_ns", "write_ns"}; OSError when the file cannot take it."""
     cdef it_flight_snap snap
     cdef int rc = 0, locked
-    cdef uint64_t t0, t1, t2
-    cdef size_t cap = 0
-    cdef char *pre = NULL
+    cdef uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0
     cdef long pid = _os.getpid()
+    cdef uint64_t records = 0, nbytes = 0
+    cdef size_t nthreads = 0, nblocks = 0
     if h.s.kind != IT_SINK_FLIGHT:
         raise ValueError("not a flight recorder: %r" % (h.name,))
     flush("dump_flight_recorder")
-    with nogil:
-        locked = it_drain_lock_sinks()
-        if locked:
-            cap = it_flight_copy_bound(h.s.flight)
-            it_drain_unlock_sinks()
-            pre = <char *> malloc(cap)
-            if pre != NULL:
-                memset(pre, 0, cap)  # its pages faulted in now, not under the lock
+    with _flight_dump_lock:  # one snapshot at a time: each gives back what it took
+        with nogil:
             locked = it_drain_lock_sinks()
-        t0 = it_now_ns()
-        if locked:
-            rc = it_flight_copy(h.s.flight, pid, &snap, pre, cap)
-            t1 = it_now_ns()
-            it_drain_unlock_sinks()
-        if locked and rc == 0:
-            rc = it_flight_write(&snap, fd)
-            t2 = it_now_ns()
+            t0 = it_now_ns()
+            if locked:
+                rc = it_flight_detach(h.s.flight, pid, &snap)
+                t1 = it_now_ns()
+                it_drain_unlock_sinks()
+            if locked and rc == 0:
+                rc = it_flight_write(&snap, fd)
+                t2 = it_now_ns()
+                records, nbytes, nthreads, nblocks = (snap.records, snap.bytes, snap.nthreads,
+                                                      snap.nblocks)  # (reattach clears snap)
+                locked = it_drain_lock_sinks()
+                t3 = it_now_ns()
+                if locked:
+                    it_flight_reattach(h.s.flight, &snap)
+                    t4 = it_now_ns()
+                    it_drain_unlock_sinks()
     if not locked:
-        free(pre)
         raise RuntimeError("infi_tracing: the drain was given up on at exit; no snapshot")
-    if rc == 0:
-        result = {"records": snap.records, "threads": snap.nthreads, "bytes_copied": snap.len,
-                  "hold_ns": t1 - t0, "write_ns": t2 - t1}
-        it_flight_snap_free(&snap)
-        return result
-    it_flight_snap_free(&snap)  # (after a failed copy: already empty)
-    raise OSError(rc, _os.strerror(rc))
+    if rc != 0:
+        raise OSError(rc, _os.strerror(rc))
+    return {"records": records, "threads": nthreads, "blocks": nblocks,
+            "bytes": nbytes, "hold_ns": max(t1 - t0, t4 - t3), "write_ns": t2 - t1}
 
 
 def flight_stats(SinkHandle h):
@@ -76,3 +76,12 @@ def flight_stats(SinkHandle h):
     return {"window_ns": f.window_ns, "blocks": f.nblocks, "max_blocks": f.max_blocks,
             "threads": f.nthreads, "kept": f.kept, "evicted": f.evicted,
             "dropped": f.dropped, "snapshots": f.snapshots}
+
+
+def _flight_after_fork_in_child():
+    """A snapshot being written at fork time is the parent's: the child's lock is free."""
+    global _flight_dump_lock
+    _flight_dump_lock = _threading.Lock()
+
+
+_os.register_at_fork(after_in_child=_flight_after_fork_in_child)

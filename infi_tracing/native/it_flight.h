@@ -19,9 +19,10 @@
  * goes into the snapshot as a `lost` record.
  *
  * Locking: everything here runs with the drain's `sinks_mu` held (the drain
- * delivering a batch, a snapshot copying, a reset), never with the GIL
- * required; a snapshot's file is written after the lock is released
- * (it_flight_write), so the drain is held only for a memcpy of the window.
+ * delivering a batch, a snapshot detaching or giving back blocks, a reset),
+ * never with the GIL required; a snapshot's file is written after the lock
+ * is released (it_flight_snap.h), so the drain is held only for moving
+ * list heads.
  * Traced threads never wait for the recorder: they only write their rings. */
 #ifndef IT_FLIGHT_H
 #define IT_FLIGHT_H
@@ -51,13 +52,15 @@ typedef struct it_flight_thread {
     long tid;
     it_flight_block *head, *newest;  /* its blocks, oldest first */
     it_flight_block *open;           /* the block being filled (closed ones are on the FIFO) */
+    int discard;                     /* it_flight_snap.h: its detached blocks are stale */
     uint64_t wrapped;                /* records taken back with its blocks (ever) */
     uint64_t dropped;                /* records that found no block (ever) */
 } it_flight_thread;
 
 typedef struct it_flight {
     uint64_t window_ns;              /* a snapshot holds at most this much of the past */
-    size_t max_blocks, nblocks;      /* allowed, allocated */
+    size_t max_blocks, nblocks;      /* allowed, allocated (detached ones included) */
+    size_t detached;                 /* blocks a snapshot is writing (it_flight_snap.h) */
     it_flight_block *free_list;
     it_flight_block *fifo_head, *fifo_tail;
     it_flight_thread **threads;
@@ -100,6 +103,10 @@ static void it_flight_reset(it_flight *f) {
     f->last = NULL;
     f->fifo_head = f->fifo_tail = NULL;
     f->kept = f->evicted = f->dropped = 0;
+    /* a snapshot being written at fork time is the parent's: its blocks are
+     * left to it (in the child, no thread will give them back) */
+    f->nblocks -= f->detached;
+    f->detached = 0;
     it_binary_after_fork(f->codes);
 }
 
@@ -123,8 +130,9 @@ static it_flight_thread *it_flight_thread_of(it_flight *f, long tid) {
     for (size_t i = 0; i < f->nthreads; i++)
         if (f->threads[i]->tid == tid)
             return f->last = f->threads[i];
-    /* a thread whose blocks were all taken back makes room for the new one */
-    for (size_t i = 0; i < f->nthreads; i++)
+    /* a thread whose blocks were all taken back makes room for the new one
+     * (not while a snapshot has blocks out: they go back to their thread) */
+    for (size_t i = 0; i < f->nthreads && !f->detached; i++)
         if (!f->threads[i]->head) {
             memset(f->threads[i], 0, sizeof(it_flight_thread));
             f->threads[i]->tid = tid;
@@ -146,22 +154,9 @@ static it_flight_thread *it_flight_thread_of(it_flight *f, long tid) {
     return f->last = t;
 }
 
-/* A block for `t`'s next records: a free one, a new one while under the
- * bound, else the oldest closed one taken back from its thread. */
-static it_flight_block *it_flight_take_block(it_flight *f) {
-    it_flight_block *b = f->free_list;
-    if (b) {
-        f->free_list = b->fnext;
-        return b;
-    }
-    if (f->nblocks < f->max_blocks) {
-        b = malloc(sizeof *b);
-        if (b) {
-            f->nblocks++;
-            return b;
-        }
-    }
-    b = f->fifo_head;
+/* The oldest closed block, taken from its thread (which has wrapped), or NULL. */
+static it_flight_block *it_flight_evict_oldest(it_flight *f) {
+    it_flight_block *b = f->fifo_head;
     if (!b)
         return NULL;  /* every block is some thread's open one, or none could be made */
     f->fifo_head = b->fnext;
@@ -174,6 +169,26 @@ static it_flight_block *it_flight_take_block(it_flight *f) {
     o->wrapped += b->records;
     f->evicted += b->records;
     return b;
+}
+
+/* A block for a thread's next records: a free one, a new one while under
+ * the bound, else the oldest closed one.  While a snapshot has blocks out,
+ * the bound grows by as many (the memory a copy would have taken), so
+ * recording goes on without taking back what it did not write yet. */
+static it_flight_block *it_flight_take_block(it_flight *f) {
+    it_flight_block *b = f->free_list;
+    if (b) {
+        f->free_list = b->fnext;
+        return b;
+    }
+    if (f->nblocks < f->max_blocks + f->detached) {
+        b = malloc(sizeof *b);
+        if (b) {
+            f->nblocks++;
+            return b;
+        }
+    }
+    return it_flight_evict_oldest(f);
 }
 
 static void it_flight_close_block(it_flight *f, it_flight_block *b) {

@@ -1,7 +1,14 @@
-/* A flight-recorder snapshot: copy the window under the drain's lock
- * (it_flight_copy: a memcpy of the blocks, nothing else), then write it as
- * a binary trace (it_flight_write) with no lock held and no GIL, so neither
- * the drain nor any traced thread waits for the disk.
+/* A flight-recorder snapshot: the recorder's blocks are detached under the
+ * drain's lock (it_flight_detach: moving list heads, no copy), written as a
+ * binary trace with no lock and no GIL (it_flight_write), then given back
+ * under the lock as the older part of the past (it_flight_reattach).  So
+ * the drain is held for microseconds whatever the window's size, and no
+ * traced thread ever waits for the snapshot (they only write their rings).
+ * Meanwhile the recorder goes on in new blocks; its bound grows by the
+ * blocks out (the memory a copy would take), and shrinks back, oldest
+ * first, when they return.  A thread whose new blocks had to be taken back
+ * meanwhile would have a hole between the two parts: its returned blocks
+ * are dropped then (counted as wrapped), so what remains is contiguous.
  *
  * The window: records of the last `window_ns`, cut further to the stretch
  * every thread covers -- a thread that wrapped (lost its oldest blocks)
@@ -16,46 +23,31 @@
 #include "it_flight.h"
 
 typedef struct {
-    uint64_t len, records, first_ts, pad;   /* then `len` bytes of the block, padded to 8 */
-} it_flight_copied;
-
-typedef struct {
+    it_flight_thread *thread;   /* the recorder's entry (kept while blocks are out) */
     long tid;
-    uint64_t left_out;   /* records before the window, taken back or dropped */
-    size_t off, end;     /* its copied blocks in `buf` */
+    uint64_t left_out;          /* records before the window, taken back or dropped */
+    uint64_t wrapped_at;        /* the thread's `wrapped` when detached */
+    it_flight_block *head, *last;  /* its detached blocks, oldest first */
+    it_flight_block *open;         /* the one of them being filled then (not on the FIFO) */
+    size_t nblocks;
 } it_flight_snap_thread;
 
 typedef struct {
-    uint64_t cut;        /* ns: nothing before it is written */
+    uint64_t cut;               /* ns: nothing before it is written */
     long pid;
-    char *buf;
-    size_t len;
     it_flight_snap_thread *threads;
     size_t nthreads;
-    uint8_t *codes;      /* copy of the code-id bitmap */
+    it_flight_block *fifo_head, *fifo_tail;  /* the detached closed blocks, in order */
+    uint8_t *codes;             /* copy of the code-id bitmap */
     size_t codes_bytes;
-    uint64_t records;    /* written, counted by it_flight_write */
+    size_t nblocks;             /* detached */
+    uint64_t records, bytes;    /* written, counted by it_flight_write */
 } it_flight_snap;
-
-static inline void it_flight_snap_free(it_flight_snap *s) {
-    free(s->buf);
-    free(s->threads);
-    free(s->codes);
-    memset(s, 0, sizeof *s);
-}
 
 static inline size_t it_flight_round8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-/* Bytes a copy of every block the recorder has now may take (sinks_mu held). */
-static inline size_t it_flight_copy_bound(const it_flight *f) {
-    return (f->nblocks + 1) * (sizeof(it_flight_copied) + IT_FLIGHT_BLOCK);
-}
-
-/* With sinks_mu held: the drain waits for this copy, so the memory it goes
- * to is allocated and touched before (`pre`, `pre_cap` bytes, owned by the
- * snapshot from here on): then the copy is a memcpy at memory speed, not a
- * page fault every 4 KiB.  Returns 0 or ENOMEM. */
-static int it_flight_copy(it_flight *f, long pid, it_flight_snap *s, char *pre, size_t pre_cap) {
+/* With sinks_mu held.  Returns 0 or ENOMEM (nothing detached then). */
+static int it_flight_detach(it_flight *f, long pid, it_flight_snap *s) {
     memset(s, 0, sizeof *s);
     s->pid = pid;
     uint64_t now = it_now_ns();
@@ -66,49 +58,108 @@ static int it_flight_copy(it_flight *f, long pid, it_flight_snap *s, char *pre, 
             cut = t->head->first_ts;
     }
     s->cut = cut;
-    size_t total = 0;
-    for (size_t i = 0; i < f->nthreads; i++)
-        for (it_flight_block *b = f->threads[i]->head; b; b = b->next)
-            if (b->first_ts && b->last_ts >= cut)
-                total += sizeof(it_flight_copied) + it_flight_round8(b->len);
-    if (pre && total <= pre_cap) {
-        s->buf = pre;
-    } else {
-        free(pre);  /* blocks were added since it was sized: rare, and bounded */
-        s->buf = malloc(total ? total : 1);
-    }
     s->threads = calloc(f->nthreads ? f->nthreads : 1, sizeof *s->threads);
     s->codes = malloc(f->codes->seen_bytes ? f->codes->seen_bytes : 1);
-    if (!s->buf || !s->threads || !s->codes) {
-        it_flight_snap_free(s);
+    if (!s->threads || !s->codes) {
+        free(s->threads);
+        free(s->codes);
         return ENOMEM;
     }
     memcpy(s->codes, f->codes->seen, f->codes->seen_bytes);
     s->codes_bytes = f->codes->seen_bytes;
     for (size_t i = 0; i < f->nthreads; i++) {
         it_flight_thread *t = f->threads[i];
-        it_flight_snap_thread *st = &s->threads[s->nthreads];
+        if (!t->head)
+            continue;
+        it_flight_snap_thread *st = &s->threads[s->nthreads++];
+        st->thread = t;
         st->tid = t->tid;
         st->left_out = t->wrapped + t->dropped;
-        st->off = s->len;
-        for (it_flight_block *b = t->head; b; b = b->next) {
-            if (!b->first_ts)
-                continue;
-            if (b->last_ts < cut) {
-                st->left_out += b->records;
-                continue;
-            }
-            it_flight_copied c = {b->len, b->records, b->first_ts, 0};
-            memcpy(s->buf + s->len, &c, sizeof c);
-            memcpy(s->buf + s->len + sizeof c, b->data, b->len);
-            s->len += sizeof c + it_flight_round8(b->len);
-        }
-        st->end = s->len;
-        if (st->end > st->off)
-            s->nthreads++;
+        st->wrapped_at = t->wrapped;
+        st->head = t->head;
+        st->last = t->newest;
+        st->open = t->open;
+        for (it_flight_block *b = t->head; b; b = b->next)
+            st->nblocks++;
+        s->nblocks += st->nblocks;
+        t->head = t->newest = t->open = NULL;  /* its next record opens a new block */
     }
+    s->fifo_head = f->fifo_head;
+    s->fifo_tail = f->fifo_tail;
+    f->fifo_head = f->fifo_tail = NULL;
+    f->detached += s->nblocks;
     f->snapshots++;
     return 0;
+}
+
+static inline void it_flight_fifo_append(it_flight *f, it_flight_block *b) {
+    b->fnext = NULL;
+    if (f->fifo_tail)
+        f->fifo_tail->fnext = b;
+    else
+        f->fifo_head = b;
+    f->fifo_tail = b;
+}
+
+/* With sinks_mu held: the snapshot's blocks go back to their threads, in
+ * front of what was recorded meanwhile, then the recorder shrinks back to
+ * its bound (oldest blocks first).  Frees the snapshot's own memory. */
+static void it_flight_reattach(it_flight *f, it_flight_snap *s) {
+    for (size_t i = 0; i < s->nthreads; i++) {
+        it_flight_snap_thread *st = &s->threads[i];
+        st->thread->discard = st->thread->wrapped != st->wrapped_at;
+    }
+    /* the FIFO: returned closed blocks, returned open blocks, then the new ones */
+    it_flight_block *now_head = f->fifo_head;
+    it_flight_block *now_tail = f->fifo_tail;
+    f->fifo_head = f->fifo_tail = NULL;
+    for (it_flight_block *b = s->fifo_head, *next; b; b = next) {
+        next = b->fnext;
+        if (!b->owner->discard)
+            it_flight_fifo_append(f, b);
+    }
+    for (size_t i = 0; i < s->nthreads; i++) {
+        it_flight_snap_thread *st = &s->threads[i];
+        if (!st->thread->discard && st->open)
+            it_flight_fifo_append(f, st->open);  /* closed now: the newer blocks follow */
+    }
+    if (now_head) {
+        if (f->fifo_tail)
+            f->fifo_tail->fnext = now_head;
+        else
+            f->fifo_head = now_head;
+        f->fifo_tail = now_tail;
+    }
+    for (size_t i = 0; i < s->nthreads; i++) {
+        it_flight_snap_thread *st = &s->threads[i];
+        it_flight_thread *t = st->thread;
+        if (t->discard) {
+            for (it_flight_block *b = st->head, *next; b; b = next) {
+                next = b->next;
+                t->wrapped += b->records;
+                f->evicted += b->records;
+                free(b);
+                f->nblocks--;
+            }
+        } else {
+            st->last->next = t->head;
+            t->head = st->head;
+            if (!t->newest)
+                t->newest = st->last;
+        }
+        t->discard = 0;
+    }
+    f->detached -= s->nblocks;
+    while (f->nblocks > f->max_blocks + f->detached) {
+        it_flight_block *b = it_flight_evict_oldest(f);
+        if (!b)
+            break;
+        free(b);
+        f->nblocks--;
+    }
+    free(s->threads);
+    free(s->codes);
+    memset(s, 0, sizeof *s);
 }
 
 /* ---- writing (no lock, no GIL) ---------------------------------------- */
@@ -241,7 +292,8 @@ static size_t it_flight_first_chunk(const char *data, size_t len, uint64_t cut,
     return padded;
 }
 
-/* The snapshot as a binary trace on `fd`.  Returns 0 or an errno value. */
+/* The detached snapshot as a binary trace on `fd`, no lock held: the drain
+ * never touches detached blocks.  Returns 0 or an errno value. */
 static int it_flight_write(it_flight_snap *s, int fd) {
     enum { OUT = 256 * 1024 };
     char *out = malloc(OUT > IT_FLIGHT_BLOCK * 2 ? OUT : IT_FLIGHT_BLOCK * 2);
@@ -264,25 +316,27 @@ static int it_flight_write(it_flight_snap *s, int fd) {
         rc = it_flight_write_all(fd, out, o.len);
     for (size_t i = 0; !rc && i < s->nthreads; i++) {
         it_flight_snap_thread *t = &s->threads[i];
-        size_t pos = t->off;
-        int first = 1;
-        while (!rc && pos < t->end) {
-            it_flight_copied c;
-            memcpy(&c, s->buf + pos, sizeof c);
-            char *data = s->buf + pos + sizeof c;
-            pos += sizeof c + it_flight_round8(c.len);
-            if (first && (c.first_ts < s->cut || t->left_out)) {
-                size_t n = it_flight_first_chunk(data, c.len, s->cut, t->left_out, out,
-                                                 &s->records);
-                rc = it_flight_write_all(fd, out, n);
-            } else {
-                size_t padded = it_flight_round8(c.len);
-                memset(data + c.len, 0, padded - c.len);
-                ((it_bin_chunk *)data)->length = (uint32_t)(padded - sizeof(it_bin_chunk));
-                rc = it_flight_write_all(fd, data, padded);
-                s->records += c.records;
-            }
-            first = 0;
+        it_flight_block *b = t->head;
+        uint64_t left_out = t->left_out;
+        for (; b && (!b->first_ts || b->last_ts < s->cut); b = b->next)
+            left_out += b->records;  /* wholly before the window */
+        if (b && (b->first_ts < s->cut || left_out)) {
+            size_t n = it_flight_first_chunk(b->data, b->len, s->cut, left_out, out,
+                                             &s->records);
+            rc = it_flight_write_all(fd, out, n);
+            s->bytes += n;
+            b = b->next;
+        }
+        for (; !rc && b; b = b->next) {
+            if (!b->first_ts)
+                continue;  /* opened, nothing in it yet */
+            /* the block is the chunk: pad and length in place (room: see it_flight_batch) */
+            size_t padded = it_flight_round8(b->len);
+            memset(b->data + b->len, 0, padded - b->len);
+            ((it_bin_chunk *)b->data)->length = (uint32_t)(padded - sizeof(it_bin_chunk));
+            rc = it_flight_write_all(fd, b->data, padded);
+            s->records += b->records;
+            s->bytes += padded;
         }
     }
     free(out);

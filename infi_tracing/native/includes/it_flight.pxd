@@ -12,9 +12,8 @@ cdef extern from "it_flight.h" nogil:
 cdef extern from "it_flight_snap.h" nogil:
     ctypedef struct it_flight_snap:
         uint64_t cut
-        size_t len, nthreads
-        uint64_t records
-    size_t it_flight_copy_bound(const it_flight *f)
-    int it_flight_copy(it_flight *f, long pid, it_flight_snap *s, char *pre, size_t pre_cap)
+        size_t nthreads, nblocks
+        uint64_t records, bytes
+    int it_flight_detach(it_flight *f, long pid, it_flight_snap *s)
     int it_flight_write(it_flight_snap *s, int fd)
-    void it_flight_snap_free(it_flight_snap *s)
+    void it_flight_reattach(it_flight *f, it_flight_snap *s)
