@@ -97,6 +97,25 @@ dump_flight_recorder(%r)
     assert kept[-1]["qualname"] == "f" and kept[-1]["event"] == "return"
 
 
+def test_snapshots_of_a_wrapping_recorder_account_for_every_record(tmp_path):
+    """After a snapshot gave its blocks back, the next one still counts every record exactly."""
+    calls = 300_000
+    _trace(tmp_path, """
+for i in range(%d):
+    f(i)
+dump_flight_recorder(%r)
+for i in range(%d):
+    f(i)
+dump_flight_recorder(%r)
+""" % (calls, str(tmp_path / "one.itr"), calls, str(tmp_path / "two.itr")), spec="30s,1M")
+    for name, total in (("one.itr", 4 * calls), ("two.itr", 8 * calls)):
+        records = decode_binary(tmp_path / name, tmp_path)
+        kept = [r for r in records if r["event"] != "lost"]
+        assert records[0]["event"] == "lost"
+        assert records[0]["count"] + len(kept) == total
+        check_nesting(kept[kept.index(_calls(kept, "f")[0]):])
+
+
 def test_window_bound_leaves_old_records_out(tmp_path):
     """Records older than the window are not in a snapshot; a lost record counts them."""
     _trace(tmp_path, """
