@@ -148,3 +148,33 @@ print(infi_tracing.dump_flight_recorder())
     assert proc.returncode == 0, proc.stderr
     assert "work" not in proc.stderr
     assert _called(decode_binary(proc.stdout.strip(), tmp_path)) == ["work"]
+
+
+def test_spawned_child_records_into_a_recorder_of_its_own(tmp_path):
+    """run --flight-recorder: a spawned child keeps its own past (its pid), streamed nowhere."""
+    (tmp_path / "p.py").write_text("""
+import multiprocessing, os
+import infi_tracing
+
+def work():
+    pass
+
+def child():
+    work()
+    print(infi_tracing.dump_flight_recorder(), flush=True)
+
+if __name__ == "__main__":
+    p = multiprocessing.get_context("spawn").Process(target=child)
+    p.start()
+    p.join(60)
+    print(p.pid, p.exitcode)
+""")
+    proc = run_interpreter(tmp_path, "-m", "infi_tracing", "run", "--no-summary", "--include",
+                           "p.py", "--flight-recorder", _spec(tmp_path), "p.py")
+    assert proc.returncode == 0, proc.stderr
+    path, pid_and_code = proc.stdout.splitlines()
+    child_pid, exitcode = map(int, pid_and_code.split())
+    assert exitcode == 0 and "work" not in proc.stderr
+    records = decode_binary(path, tmp_path)
+    assert _called(records)[-2:] == ["child", "work"]  # (after the import of p.py as __mp_main__)
+    assert {r["pid"] for r in records} == {child_pid}
