@@ -56,7 +56,9 @@ def child_environment(args, environ=None):
                         (args.paused and "no", _env.START_VARIABLE),
                         (args.signals, _env.SIGNALS_VARIABLE),
                         (args.stats_file, _env.STATS_FILE_VARIABLE),
-                        (args.flight_recorder, _env.FLIGHT_RECORDER_VARIABLE)):
+                        (flight and ",".join(["dump-on-slow=" + rule for rule in
+                                              args.dump_on_slow or ()] + [flight]),
+                         _env.FLIGHT_RECORDER_VARIABLE)):
         if value:
             update[name] = value
     path = environ.get("PYTHONPATH", "")

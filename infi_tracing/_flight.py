@@ -18,7 +18,8 @@ import time
 from infi_tracing.native import _core
 from infi_tracing.sinks.files import open_trace_file
 
-__all__ = ["FlightRecorder", "parse_flight_recorder", "check_flight_recorder",
+__all__ = ["FlightRecorder", "SlowRule", "parse_slow_rule", "with_slow_rules",
+           "parse_flight_recorder", "check_flight_recorder",
            "dump_flight_recorder", "flight_recorder_stats", "DEFAULT_WINDOW", "DEFAULT_SIZE",
            "DEFAULT_PATH"]
 
@@ -33,7 +34,8 @@ _SIZE_UNITS = {"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 
                "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)$")
 _SPEC_HELP = ("expected e.g. '30s,64M' (a window: ms, s, min or h; a size: K, M or G) and "
-              "optionally at-exit, on-exception=no, path=TEMPLATE")
+              "optionally at-exit, on-exception=no, dump-on-slow=FUNCTION>DURATION, "
+              "path=TEMPLATE")
 
 
 class FlightRecorder:
@@ -44,13 +46,17 @@ class FlightRecorder:
     ``path``: where triggered snapshots go (``{pid}``, ``{time}`` and
     ``{seq}`` are filled in; default DEFAULT_PATH); ``at_exit``: a snapshot
     when the interpreter exits; ``on_exception``: a snapshot on an unhandled
-    exception (``sys.excepthook``, ``threading.excepthook``, gevent's hub).
+    exception (``sys.excepthook``, ``threading.excepthook``, gevent's hub);
+    ``dump_on_slow``: rules such as ``"myapp.handle>500ms"`` (a glob on
+    module.qualname, a duration; a list, or one string with rules separated
+    by spaces or ';'): a snapshot when a matching call takes that long, at
+    most one per window.
     """
 
-    __slots__ = ("window", "size", "path", "at_exit", "on_exception")
+    __slots__ = ("window", "size", "path", "at_exit", "on_exception", "dump_on_slow")
 
     def __init__(self, window=DEFAULT_WINDOW, size=DEFAULT_SIZE, path=None, at_exit=False,
-                 on_exception=True):
+                 on_exception=True, dump_on_slow=()):
         if isinstance(window, bool) or not isinstance(window, (int, float)) or \
                 not 0 < window <= 86400 * 365:
             raise ValueError("flight_recorder: window must be seconds (> 0), got %r" % (window,))
@@ -65,9 +71,18 @@ class FlightRecorder:
         self.path = path
         self.at_exit = bool(at_exit)
         self.on_exception = bool(on_exception)
+        if isinstance(dump_on_slow, str):
+            dump_on_slow = dump_on_slow.replace(";", " ").split()
+        self.dump_on_slow = tuple(parse_slow_rule(rule, "flight_recorder: dump_on_slow")
+                                  if isinstance(rule, str) else rule for rule in dump_on_slow)
+        for rule in self.dump_on_slow:
+            if not isinstance(rule, SlowRule):
+                raise ValueError("flight_recorder: dump_on_slow must hold rules such as "
+                                 "'myapp.handle>500ms', got %r" % (rule,))
 
     def _key(self):
-        return (self.window, self.size, self.path, self.at_exit, self.on_exception)
+        return (self.window, self.size, self.path, self.at_exit, self.on_exception,
+                tuple(rule.text for rule in self.dump_on_slow))
 
     def __eq__(self, other):
         return isinstance(other, FlightRecorder) and self._key() == other._key()
@@ -76,8 +91,32 @@ class FlightRecorder:
         return hash(self._key())
 
     def __repr__(self):
-        return "FlightRecorder(window=%r, size=%r, path=%r, at_exit=%r, on_exception=%r)" % \
-            self._key()
+        return ("FlightRecorder(window=%r, size=%r, path=%r, at_exit=%r, on_exception=%r, "
+                "dump_on_slow=%r)" % self._key())
+
+
+class SlowRule:
+    """A --dump-on-slow rule: calls of functions matching `glob` (on
+    "module.qualname") that take at least `seconds`."""
+
+    __slots__ = ("glob", "seconds", "text")
+
+    def __init__(self, glob, seconds, text):
+        self.glob, self.seconds, self.text = glob, seconds, text
+
+    def __repr__(self):
+        return "SlowRule(%r)" % self.text
+
+
+def parse_slow_rule(text, source):
+    """A SlowRule from ``GLOB>DURATION`` (``myapp.handle>500ms``); ValueError names `source`."""
+    glob, gt, duration = str(text).strip().rpartition(">")
+    found = _quantity(duration.strip(), source, text) if gt and glob.strip() else None
+    if found is None or found[0] != "window" or found[1] <= 0:
+        raise ValueError("%s: expected FUNCTION>DURATION (a glob on module.qualname and a "
+                         "duration in ms, s, min or h, e.g. 'myapp.handle>500ms'), got %r"
+                         % (source, text))
+    return SlowRule(glob.strip(), found[1], str(text).strip())
 
 
 def _quantity(word, source, text):
@@ -118,6 +157,10 @@ def parse_flight_recorder(text, source="flight_recorder"):
         if low.replace("_", "-") in ("on-exception", "on-exception=yes", "on-exception=on",
                                      "on-exception=1"):
             continue
+        if low.replace("_", "-").startswith("dump-on-slow="):
+            fields.setdefault("dump_on_slow", []).append(
+                parse_slow_rule(word.partition("=")[2], source))
+            continue
         found = _quantity(word, source, text)
         if found is None or found[0] in fields:
             raise ValueError("%s: %s %r in %r (%s)" % (
@@ -127,6 +170,17 @@ def parse_flight_recorder(text, source="flight_recorder"):
         return FlightRecorder(**fields)
     except ValueError as exc:
         raise ValueError("%s: %s (in %r)" % (source, str(exc).partition(": ")[2], text)) from None
+
+
+def with_slow_rules(recorder, rules, source):
+    """`recorder` with the slow-call `rules` (strings) added; ValueError
+    naming `source` when there is no recorder or a rule is bad."""
+    if recorder is None:
+        raise ValueError("%s needs the flight recorder (--flight-recorder or %s)"
+                         % (source, "INFI_TRACING_FLIGHT_RECORDER"))
+    added = tuple(parse_slow_rule(rule, source) for rule in rules)
+    return FlightRecorder(recorder.window, recorder.size, recorder.path, recorder.at_exit,
+                          recorder.on_exception, recorder.dump_on_slow + added)
 
 
 def check_flight_recorder(value, source="flight_recorder"):
@@ -166,10 +220,18 @@ def use(recorder):
     global _recorder, _handle
     if recorder == _recorder:
         return False
+    if _handle is not None:
+        _core.flight_stop_waiter(_handle)  # its slow-call waiter ends
     _recorder = recorder
     _handle = None if recorder is None else _core.flight_handle(
-        int(recorder.window * 1e9), recorder.size, "flight-recorder")
+        int(recorder.window * 1e9), recorder.size, "flight-recorder",
+        [(rule.glob, int(rule.seconds * 1e9)) for rule in recorder.dump_on_slow])
     return True
+
+
+def handle():
+    """The recorder's native sink handle, or None."""
+    return _handle
 
 
 def snapshot_path(template=None):

@@ -1,7 +1,9 @@
 """What makes the flight recorder write a snapshot by itself: an unhandled
 exception (``sys.excepthook``, ``threading.excepthook``, gevent's
-``Hub.handle_error`` for greenlets), interpreter exit when asked, and the
-dump signal (``--signals dump=USR2``, handled in _signals.py).
+``Hub.handle_error`` for greenlets), interpreter exit when asked, a slow
+call (``--dump-on-slow``: the drain notes it, a waiter thread of ours
+writes the snapshot) and the dump signal (``--signals dump=USR2``, handled
+in _signals.py).
 
 Each hook is installed once, chains to the hook it replaces (called after
 the snapshot, with the same arguments), and asks the recorder in use when
@@ -12,11 +14,14 @@ program.
 
 import atexit
 import importlib.abc
+import os
 import sys
 import threading
+import time
 
 from infi_tracing import _flight
 from infi_tracing.native import _core
+from infi_tracing.sinks.unpatched import original
 
 __all__ = ["install", "trigger"]
 
@@ -128,10 +133,51 @@ def _at_exit():
         trigger("exit")
 
 
+_WAIT_MS = 1000  # the slow-call waiter looks up this often (it is also woken at once)
+
+
+def _watch_slow(handle, cooldown):
+    """The slow-call waiter: a snapshot for a slow call, then none for
+    `cooldown` seconds (one window), so a slow endpoint does not write one
+    per request.  Ends when its recorder is replaced."""
+    seen, quiet_until = 0, 0.0
+    while True:
+        got = _core.flight_wait_slow(handle, seen, _WAIT_MS)
+        if got is False:
+            return
+        if got is None:
+            continue
+        seen, name, duration_ns = got
+        if time.monotonic() >= quiet_until and handle is _flight.handle():
+            trigger("slow call: %s took %.3f ms" % (name, duration_ns / 1e6))
+            quiet_until = time.monotonic() + cooldown
+
+
+def _start_slow_waiter(recorder):
+    """A real OS thread (gevent's monkey-patching would make a greenlet of a
+    threading.Thread, which could only wait by blocking its hub), untraced."""
+    handle = _flight.handle()
+    if handle is None or not recorder.dump_on_slow:
+        return
+    original("_thread", "start_new_thread")(
+        _core.call_untraced, (_watch_slow, handle, recorder.window))
+
+
+def _restart_slow_waiter_in_child():
+    recorder = _flight.in_use()
+    if recorder is not None:
+        _start_slow_waiter(recorder)  # the parent's waiter thread is not here
+
+
+os.register_at_fork(after_in_child=_restart_slow_waiter_in_child)
+
+
 def install(recorder):
-    """The hooks `recorder` (a FlightRecorder or None) needs, each once."""
+    """The hooks `recorder` (a FlightRecorder or None, just made the one in
+    use) needs, each once; its slow-call waiter."""
     if recorder is None:
         return
+    _start_slow_waiter(recorder)
     if recorder.on_exception and "exceptions" not in _installed:
         _installed.add("exceptions")
         _install_excepthook()

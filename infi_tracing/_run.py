@@ -80,6 +80,10 @@ def add_run_parser(commands):
                                  "(README: Always-on in production; "
                                  "INFI_TRACING_FLIGHT_RECORDER); with no --sink, records go "
                                  "only there")
+    run_parser.add_argument("--dump-on-slow", action="append", metavar="RULE",
+                            help="with the flight recorder: a snapshot when a call of a "
+                                 "matching function takes that long, e.g. "
+                                 "'myapp.handle>500ms' (repeatable)")
     run_parser.add_argument("--paused", action="store_true", default=None,
                             help="start with tracing off, for the toggle signal to switch on "
                                  "(INFI_TRACING_START=no)")
@@ -150,6 +154,9 @@ def _settings(args, parser):
         if args.flight_recorder is not None:
             options["flight_recorder"] = _flight.parse_flight_recorder(args.flight_recorder,
                                                                        "--flight-recorder")
+        if args.dump_on_slow:
+            options["flight_recorder"] = _flight.with_slow_rules(
+                options.get("flight_recorder"), args.dump_on_slow, "--dump-on-slow")
         if args.include:
             options["include"] = args.include
         if args.exclude:

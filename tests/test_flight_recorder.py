@@ -221,3 +221,13 @@ def test_bad_spec_in_environment_and_cli_names_its_source(tmp_path):
     assert env.returncode == cli.returncode == 2
     assert "INFI_TRACING_FLIGHT_RECORDER: cannot read '30q'" in env.stderr
     assert "--flight-recorder: cannot read '30q'" in cli.stderr
+
+
+def test_spec_fields():
+    """A full spec: window, size, slow rules, at-exit, on-exception and a path with commas."""
+    from infi_tracing._flight import parse_flight_recorder
+    rec = parse_flight_recorder("1.5min,2G,dump-on-slow=app.*>5ms,at-exit,on-exception=no,"
+                                "path=/x/{pid},y.itr")
+    assert (rec.window, rec.size, rec.at_exit, rec.on_exception, rec.path) == (
+        90.0, 2 << 30, True, False, "/x/{pid},y.itr")
+    assert [(r.glob, r.seconds) for r in rec.dump_on_slow] == [("app.*", 0.005)]

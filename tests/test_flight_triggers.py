@@ -178,3 +178,52 @@ if __name__ == "__main__":
     records = decode_binary(path, tmp_path)
     assert _called(records)[-2:] == ["child", "work"]  # (after the import of p.py as __mp_main__)
     assert {r["pid"] for r in records} == {child_pid}
+
+
+SLOW_PROGRAM = """
+import time
+def handle(ms):
+    time.sleep(ms / 1000)
+for ms in %s:
+    handle(ms)
+time.sleep(0.5)  # time for the waiter's snapshot before exit
+print("done")
+"""
+
+
+def _run_slow(tmp_path, durations, rule="__main__.handle>100ms"):
+    (tmp_path / "p.py").write_text(SLOW_PROGRAM % (durations,))
+    proc = run_interpreter(tmp_path, "-m", "infi_tracing", "run", "--no-summary", "--include",
+                           "p.py", "--flight-recorder", _spec(tmp_path), "--dump-on-slow", rule,
+                           "p.py")
+    assert proc.returncode == 0 and proc.stdout == "done\n", proc.stderr
+    return proc
+
+
+def test_slow_call_writes_one_snapshot_holding_it(tmp_path):
+    """--dump-on-slow: a call over the threshold writes a snapshot with it; the next one within
+    the window does not write another."""
+    proc = _run_slow(tmp_path, [1, 1, 150, 1, 150, 1])
+    records = _only_snapshot(tmp_path, proc.stderr)
+    assert "slow call: __main__.handle took" in proc.stderr
+    slow = [r for r in records if r["event"] == "return" and r["duration_ns"] >= 100e6]
+    assert slow and slow[0]["qualname"] == "handle"
+
+
+def test_fast_calls_write_no_snapshot(tmp_path):
+    """--dump-on-slow: calls under the threshold (or of other functions) write nothing."""
+    _run_slow(tmp_path, [1, 20, 1], rule="__main__.handle>100ms")
+    _run_slow(tmp_path, [150], rule="__main__.other>100ms")
+    assert not _snapshots(tmp_path)
+
+
+def test_bad_slow_rule_is_refused(tmp_path):
+    """--dump-on-slow names itself for a bad rule, and asks for the recorder when there is none."""
+    (tmp_path / "p.py").write_text("pass\n")
+    bad = run_interpreter(tmp_path, "-m", "infi_tracing", "run", "--flight-recorder", "30s,4M",
+                          "--dump-on-slow", "handle", "p.py")
+    alone = run_interpreter(tmp_path, "-m", "infi_tracing", "run", "--dump-on-slow",
+                            "handle>1s", "p.py")
+    assert bad.returncode == alone.returncode == 2
+    assert "--dump-on-slow: expected FUNCTION>DURATION" in bad.stderr
+    assert "--dump-on-slow needs the flight recorder" in alone.stderr

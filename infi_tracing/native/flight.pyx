@@ -5,22 +5,31 @@
 
 from infi_tracing.native.includes.it_flight cimport (
     it_flight, it_flight_new, it_flight_snap, it_flight_detach, it_flight_write,
-    it_flight_reattach)
+    it_flight_reattach, it_flight_slow, it_flight_slow_new, it_flight_slow_add,
+    it_flight_slow_wait, it_flight_slow_stop)
 from infi_tracing.native.includes.it_sinks cimport IT_SINK_FLIGHT
 from infi_tracing.native.includes.it_clock cimport it_now_ns
 
 _flight_dump_lock = _threading.Lock()
 
 
-def flight_handle(uint64_t window_ns, uint64_t size, str name):
+def flight_handle(uint64_t window_ns, uint64_t size, str name, list slow_rules=None):
     """A flight-recorder sink keeping `window_ns` of the past in at most
-    `size` bytes (arguments validated by infi_tracing._flight)."""
+    `size` bytes; `slow_rules`: [(glob on "module.qualname", min ns)] for
+    flight_wait_slow() (arguments validated by infi_tracing._flight)."""
     cdef SinkHandle h = SinkHandle()
     h.s.kind = IT_SINK_FLIGHT
     h.s.fd = -1
     h.s.flight = it_flight_new(window_ns, size)
     if h.s.flight == NULL:
         raise MemoryError()
+    if slow_rules:
+        h.s.flight.slow = it_flight_slow_new()
+        if h.s.flight.slow == NULL:
+            raise MemoryError()
+        for glob, min_ns in slow_rules:
+            if it_flight_slow_add(h.s.flight.slow, glob.encode("utf-8"), min_ns) != 0:
+                raise MemoryError()
     h.target = None
     h.name = name
     return h
@@ -67,6 +76,34 @@ def flight_dump(SinkHandle h, int fd):
         raise OSError(rc, _os.strerror(rc))
     return {"records": records, "threads": nthreads, "blocks": nblocks,
             "bytes": nbytes, "hold_ns": max(t1 - t0, t4 - t3), "write_ns": t2 - t1}
+
+
+def flight_wait_slow(SinkHandle h, uint64_t seen, long timeout_ms):
+    """Wait (GIL released) up to `timeout_ms` for a call matching a slow rule,
+    noted by the drain after the `seen`-th.  Returns (seen, "module.qualname",
+    duration ns), None on timeout, or False once flight_stop_waiter() was
+    called (or the recorder has no rules)."""
+    cdef it_flight_slow *slow = h.s.flight.slow if h.s.kind == IT_SINK_FLIGHT else NULL
+    cdef uint32_t code_id = 0
+    cdef uint64_t dur_ns = 0
+    cdef int got
+    if slow == NULL:
+        return False
+    with nogil:
+        got = it_flight_slow_wait(slow, &seen, timeout_ms, &code_id, &dur_ns)
+    if got < 0:
+        return False
+    if got == 0:
+        return None
+    code = _code_of(code_id)
+    return seen, "%s.%s" % (code[0], code[1]), dur_ns
+
+
+def flight_stop_waiter(SinkHandle h):
+    """flight_wait_slow() returns False from now on (the recorder is replaced)."""
+    if h.s.kind == IT_SINK_FLIGHT and h.s.flight.slow != NULL:
+        with nogil:
+            it_flight_slow_stop(h.s.flight.slow)
 
 
 def flight_stats(SinkHandle h):

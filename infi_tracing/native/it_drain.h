@@ -96,13 +96,14 @@ static inline void it_drain_unlock_sinks(void) { pthread_mutex_unlock(&it_d.sink
 
 /* With `sinks_mu` held: pair records only when someone uses the result --
  * a sink other than a binary file or the flight recorder (the others all
- * show durations) or run's
+ * show durations), a recorder with slow-call rules, or run's
  * summary -- so a binary file alone drains at full speed.  A pairer
  * switched off is emptied: it must not pair across records it never saw. */
 static inline void it_drain_update_pairing(void) {
     int want = it_d.times_wanted;
     for (int i = 0; i < it_d.nsinks && !want; i++)
-        want = it_d.sinks[i]->kind != IT_SINK_BINARY && it_d.sinks[i]->kind != IT_SINK_FLIGHT;
+        want = it_d.sinks[i]->kind == IT_SINK_FLIGHT ? it_d.sinks[i]->flight->slow != NULL
+                                                     : it_d.sinks[i]->kind != IT_SINK_BINARY;
     if (!want && it_d.pairing)
         it_drain_pair_forget_all();
     it_d.pairing = want;
@@ -131,7 +132,7 @@ static void it_deliver(const it_ring *r, const it_record **recs, const int64_t *
         else if (s->kind == IT_SINK_PFTRACE)
             it_sink_pftrace_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_FLIGHT)
-            it_flight_batch(s->flight, &s->records, &s->lost, r, recs, n, it_d.pid,
+            it_flight_batch(s->flight, &s->records, &s->lost, r, recs, durs, n, it_d.pid,
                             it_d.wall_offset);
         else if (s->kind == IT_SINK_SYSLOG)
             it_syslog_batch(s->syslog, r, recs, durs, n, it_d.pid, it_d.wall_offset, s->values);

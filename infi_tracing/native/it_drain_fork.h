@@ -55,7 +55,7 @@ static void it_drain_after_fork_child(it_ring *mine) {
         if (s->pftrace)
             it_sink_pftrace_after_fork(s, it_d.pid);
         if (s->flight)
-            it_flight_reset(s->flight);  /* the child records its own past */
+            it_flight_after_fork(s->flight);  /* the child records its own past */
     }
     it_ring *adopted = atomic_exchange(&it_d.adopt, NULL);
     while (adopted) {

@@ -29,6 +29,7 @@
 
 #include "it_binary.h"
 #include "it_ring.h"
+#include "it_flight_slow.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -67,6 +68,7 @@ typedef struct it_flight {
     size_t nthreads, cap_threads;
     it_flight_thread *last;          /* the thread of the last batch (lookup cache) */
     it_binary *codes;                /* code ids the blocks name (CODE chunks at a snapshot) */
+    it_flight_slow *slow;            /* --dump-on-slow rules, or NULL (it_flight_slow.h) */
     uint64_t kept, evicted, dropped, snapshots;  /* records; read by flight_stats() */
 } it_flight;
 
@@ -110,6 +112,13 @@ static void it_flight_reset(it_flight *f) {
     it_binary_after_fork(f->codes);
 }
 
+/* In a forked child: an empty recorder, the slow-call waiter to be started again. */
+static inline void it_flight_after_fork(it_flight *f) {
+    it_flight_reset(f);
+    if (f->slow)
+        it_flight_slow_after_fork(f->slow);
+}
+
 static inline void it_flight_free(it_flight *f) {
     if (!f)
         return;
@@ -121,6 +130,7 @@ static inline void it_flight_free(it_flight *f) {
     }
     free(f->threads);
     it_binary_free(f->codes);
+    it_flight_slow_free(f->slow);
     free(f);
 }
 
@@ -230,10 +240,12 @@ static it_flight_block *it_flight_open_block(it_flight *f, it_flight_thread *t, 
 }
 
 /* The drain's batch (sinks_mu held): packed into the thread's blocks;
- * records that find no block are counted lost for the sink. */
+ * records that find no block are counted lost for the sink.  `durs`: the
+ * exits' durations (the pairing runs when there are slow-call rules). */
 static void it_flight_batch(it_flight *f, _Atomic uint64_t *sink_records,
                             _Atomic uint64_t *sink_lost, const it_ring *r,
-                            const it_record **recs, size_t n, long pid, int64_t wall_offset) {
+                            const it_record **recs, const int64_t *durs, size_t n, long pid,
+                            int64_t wall_offset) {
     it_flight_thread *t = it_flight_thread_of(f, r->tid);
     uint64_t kept = 0, lost = 0;
     for (size_t i = 0; i < n; i++) {
@@ -262,6 +274,8 @@ static void it_flight_batch(it_flight *f, _Atomic uint64_t *sink_records,
     }
     f->kept += kept;
     f->dropped += lost;
+    if (f->slow)
+        it_flight_slow_check(f->slow, recs, durs, n);  /* after the records are in */
     atomic_fetch_add_explicit(sink_records, kept, memory_order_relaxed);
     atomic_fetch_add_explicit(sink_lost, lost, memory_order_relaxed);
 }
