@@ -178,6 +178,8 @@ def install(recorder):
     if recorder is None:
         return
     _start_slow_waiter(recorder)
+    if recorder.on_exception:  # a crash is the least handled exception of all
+        _core.flight_on_fatal_signals(recorder.path or _flight.DEFAULT_PATH)
     if recorder.on_exception and "exceptions" not in _installed:
         _installed.add("exceptions")
         _install_excepthook()

@@ -6,7 +6,7 @@
 from infi_tracing.native.includes.it_flight cimport (
     it_flight, it_flight_new, it_flight_snap, it_flight_detach, it_flight_write,
     it_flight_reattach, it_flight_slow, it_flight_slow_new, it_flight_slow_add,
-    it_flight_slow_wait, it_flight_slow_stop)
+    it_flight_slow_wait, it_flight_slow_stop, it_fatal_install, it_fatal_after_fork)
 from infi_tracing.native.includes.it_sinks cimport IT_SINK_FLIGHT
 from infi_tracing.native.includes.it_clock cimport it_now_ns
 
@@ -106,6 +106,16 @@ def flight_stop_waiter(SinkHandle h):
             it_flight_slow_stop(h.s.flight.slow)
 
 
+def flight_on_fatal_signals(str template):
+    """Snapshots on SIGSEGV, SIGBUS, SIGABRT and SIGFPE go to `template`
+    ({pid}, {time}; {seq} becomes "crash-sigN") from now on: the handlers
+    (it_flight_fatal.h) are installed on the first call and chain to those
+    found then (faulthandler's included)."""
+    cdef int rc = it_fatal_install(_os.fsencode(template))
+    if rc:
+        raise OSError(rc, "infi_tracing: cannot handle fatal signals: %s" % _os.strerror(rc))
+
+
 def flight_stats(SinkHandle h):
     """The recorder's counters: records kept (ever), taken back with their
     blocks (the window wrapped), dropped (no block), blocks and snapshots."""
@@ -119,6 +129,7 @@ def _flight_after_fork_in_child():
     """A snapshot being written at fork time is the parent's: the child's lock is free."""
     global _flight_dump_lock
     _flight_dump_lock = _threading.Lock()
+    it_fatal_after_fork()
 
 
 _os.register_at_fork(after_in_child=_flight_after_fork_in_child)

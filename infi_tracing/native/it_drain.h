@@ -66,6 +66,11 @@ typedef struct {
     _Atomic uint64_t exited_records, exited_lost, exited_threads;
 } it_drain_t;
 
+/* Called by the drain thread after each pass, no lock held, when set (the
+ * flight recorder's fatal-signal snapshots: it_flight_fatal.h).  Set once,
+ * before a fatal signal can ask for it. */
+static void (*it_drain_after_pass)(void);
+
 static it_drain_t it_d = {.mu = PTHREAD_MUTEX_INITIALIZER,
           .wake = PTHREAD_COND_INITIALIZER,
           .done = PTHREAD_COND_INITIALIZER,
@@ -315,6 +320,8 @@ static void *it_drain_main(void *arg) {
         pthread_mutex_unlock(&it_d.mu);
         long pace_ns = 0;
         size_t n = it_drain_pass(req != it_d.flush_done, &pace_ns);
+        if (IT_UNLIKELY(it_drain_after_pass != NULL))
+            it_drain_after_pass();
         pthread_mutex_lock(&it_d.mu);
         if (req != it_d.flush_done) {
             it_d.flush_done = req;

@@ -29,3 +29,7 @@ cdef extern from "it_flight_slow.h" nogil:
     int it_flight_slow_wait(it_flight_slow *s, uint64_t *seen, long ms, uint32_t *code_id,
                             uint64_t *dur_ns)
     void it_flight_slow_stop(it_flight_slow *s)
+
+cdef extern from "it_flight_fatal.h" nogil:
+    int it_fatal_install(const char *template)
+    void it_fatal_after_fork()
