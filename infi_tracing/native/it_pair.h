@@ -256,6 +256,11 @@ static inline void it_pair_enter(it_pair *p, int64_t pid, int64_t tid, uint32_t 
     f->depth = depth;
 }
 
+/* a + b for durations (both >= 0), saturated at INT64_MAX. */
+static inline int64_t it_pair_sum(int64_t a, int64_t b) {
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
 /* A return, exception unwind or yield: fills `out`, returns out->known. */
 static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint32_t g,
                                      int32_t depth, uint64_t ts, int64_t given_wall_ns,
@@ -287,8 +292,14 @@ static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint3
         out->known = 1;
         out->entry_ts = f->ts;
         out->code = f->code;
-        out->wall_ns = given_wall_ns >= 0 ? given_wall_ns : ts >= f->ts ? (int64_t)(ts - f->ts) : 0;
-        out->active_ns = out->wall_ns > (int64_t)out_ns ? out->wall_ns - (int64_t)out_ns : 0;
+        /* In unsigned, capped at INT64_MAX, the children's sums saturated:
+         * a damaged trace file's timestamps (or written durations) may be
+         * anything, and no sum below may overflow (undefined behaviour) or
+         * turn negative. */
+        uint64_t wall = given_wall_ns >= 0 ? (uint64_t)given_wall_ns : ts >= f->ts ? ts - f->ts : 0;
+        wall = wall < (uint64_t)INT64_MAX ? wall : (uint64_t)INT64_MAX;
+        out->wall_ns = (int64_t)wall;
+        out->active_ns = wall > out_ns ? (int64_t)(wall - out_ns) : 0;
         out->self_ns = out->wall_ns - f->child_wall;
         out->self_active_ns = out->active_ns - f->child_active;
         if (out->self_ns < 0)
@@ -298,8 +309,8 @@ static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint3
         out->has_parent = n->len > 0;
         if (n->len) {
             it_pair_frame *parent = &n->stack[n->len - 1];
-            parent->child_wall += out->wall_ns;
-            parent->child_active += out->active_ns;
+            parent->child_wall = it_pair_sum(parent->child_wall, out->wall_ns);
+            parent->child_active = it_pair_sum(parent->child_active, out->active_ns);
             out->parent_code = parent->code;
         }
     }
