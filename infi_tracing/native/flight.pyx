@@ -3,10 +3,13 @@
 # snapshot is it_flight_snap.h (blocks detached under the drain's lock,
 # written without it and without the GIL, given back).
 
-from infi_tracing.native.includes.it_flight cimport (
-    it_flight, it_flight_new, it_flight_snap, it_flight_detach, it_flight_write,
-    it_flight_reattach, it_flight_slow, it_flight_slow_new, it_flight_slow_add,
-    it_flight_slow_wait, it_flight_slow_stop, it_fatal_install, it_fatal_after_fork)
+from infi_tracing.native.includes.it_flight cimport it_flight, it_flight_new
+from infi_tracing.native.includes.it_flight_snap cimport (
+    it_flight_snap, it_flight_detach, it_flight_write, it_flight_reattach)
+from infi_tracing.native.includes.it_flight_slow cimport (
+    it_flight_slow, it_flight_slow_new, it_flight_slow_add, it_flight_slow_wait,
+    it_flight_slow_stop)
+from infi_tracing.native.includes.it_flight_fatal cimport it_fatal_install, it_fatal_after_fork
 from infi_tracing.native.includes.it_sinks cimport IT_SINK_FLIGHT
 from infi_tracing.native.includes.it_clock cimport it_now_ns
 
