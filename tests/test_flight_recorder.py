@@ -154,6 +154,27 @@ dump_flight_recorder(%r)
     assert main_lost and all(r["count"] > 0 for r in main_lost)
 
 
+def test_many_short_lived_threads_do_not_use_up_the_recorder(tmp_path):
+    """Threads that ended keep no block for good: after more threads than the recorder has
+    blocks, every later call is still kept."""
+    proc = _trace(tmp_path, """
+import threading
+def brief():
+    f(0)
+for n in range(40):  # 1M holds 15 blocks
+    t = threading.Thread(target=brief)
+    t.start(); t.join()
+for i in range(10):
+    f(i)
+dump_flight_recorder(%r)
+print(threading.get_native_id(), infi_tracing.flight_recorder_stats()["dropped"])
+""" % str(tmp_path / "snap.itr"), spec="30s,1M")
+    tid, dropped = map(int, proc.stdout.split())
+    records = decode_binary(tmp_path / "snap.itr", tmp_path)
+    assert dropped == 0
+    assert len([r for r in _calls(records, "f") if r["tid"] == tid]) == 10
+
+
 def test_forked_child_has_its_own_empty_recorder(tmp_path):
     """After fork the child's snapshot holds only its own calls (its pid); the parent's, only its."""
     proc = _trace(tmp_path, """

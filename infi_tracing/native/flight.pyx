@@ -122,7 +122,13 @@ def flight_on_fatal_signals(str template):
 def flight_stats(SinkHandle h):
     """The recorder's counters: records kept (ever), taken back with their
     blocks (the window wrapped), dropped (no block), blocks and snapshots."""
-    cdef it_flight *f = h.s.flight
+    cdef it_flight f
+    cdef int locked
+    with nogil:  # the drain writes them: read under its lock
+        locked = it_drain_lock_sinks()
+        f = h.s.flight[0]
+        if locked:
+            it_drain_unlock_sinks()
     return {"window_ns": f.window_ns, "blocks": f.nblocks, "max_blocks": f.max_blocks,
             "threads": f.nthreads, "kept": f.kept, "evicted": f.evicted,
             "dropped": f.dropped, "snapshots": f.snapshots}

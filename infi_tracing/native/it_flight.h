@@ -181,6 +181,34 @@ static it_flight_block *it_flight_evict_oldest(it_flight *f) {
     return b;
 }
 
+static void it_flight_close_block(it_flight *f, it_flight_block *b) {
+    b->fnext = NULL;
+    if (f->fifo_tail)
+        f->fifo_tail->fnext = b;
+    else
+        f->fifo_head = b;
+    f->fifo_tail = b;
+}
+
+/* No closed block left: the open block of the thread that wrote least
+ * recently goes on the FIFO (it is that thread's only block, so the FIFO's
+ * order holds).  Why: a thread that ended, or went quiet, keeps its open
+ * block forever otherwise, and enough of them (a pool of short-lived
+ * threads) would leave no block to take. */
+static void it_flight_close_stalest(it_flight *f) {
+    it_flight_thread *stalest = NULL;
+    for (size_t i = 0; i < f->nthreads; i++) {
+        it_flight_thread *t = f->threads[i];
+        if (t->open && t->open == t->head && t != f->last &&
+            (!stalest || t->open->last_ts < stalest->open->last_ts))
+            stalest = t;
+    }
+    if (stalest) {
+        it_flight_close_block(f, stalest->open);
+        stalest->open = NULL;
+    }
+}
+
 /* A block for a thread's next records: a free one, a new one while under
  * the bound, else the oldest closed one.  While a snapshot has blocks out,
  * the bound grows by as many (the memory a copy would have taken), so
@@ -198,16 +226,9 @@ static it_flight_block *it_flight_take_block(it_flight *f) {
             return b;
         }
     }
+    if (!f->fifo_head)
+        it_flight_close_stalest(f);
     return it_flight_evict_oldest(f);
-}
-
-static void it_flight_close_block(it_flight *f, it_flight_block *b) {
-    b->fnext = NULL;
-    if (f->fifo_tail)
-        f->fifo_tail->fnext = b;
-    else
-        f->fifo_head = b;
-    f->fifo_tail = b;
 }
 
 /* A new open block for `t` (its chunk header filled in); NULL: none. */

@@ -92,15 +92,6 @@ static int it_flight_detach(it_flight *f, long pid, it_flight_snap *s) {
     return 0;
 }
 
-static inline void it_flight_fifo_append(it_flight *f, it_flight_block *b) {
-    b->fnext = NULL;
-    if (f->fifo_tail)
-        f->fifo_tail->fnext = b;
-    else
-        f->fifo_head = b;
-    f->fifo_tail = b;
-}
-
 /* With sinks_mu held: the snapshot's blocks go back to their threads, in
  * front of what was recorded meanwhile, then the recorder shrinks back to
  * its bound (oldest blocks first).  Frees the snapshot's own memory. */
@@ -116,12 +107,12 @@ static void it_flight_reattach(it_flight *f, it_flight_snap *s) {
     for (it_flight_block *b = s->fifo_head, *next; b; b = next) {
         next = b->fnext;
         if (!b->owner->discard)
-            it_flight_fifo_append(f, b);
+            it_flight_close_block(f, b);
     }
     for (size_t i = 0; i < s->nthreads; i++) {
         it_flight_snap_thread *st = &s->threads[i];
         if (!st->thread->discard && st->open)
-            it_flight_fifo_append(f, st->open);  /* closed now: the newer blocks follow */
+            it_flight_close_block(f, st->open);  /* closed now: the newer blocks follow */
     }
     if (now_head) {
         if (f->fifo_tail)
