@@ -5,7 +5,9 @@ signal switches tracing off and on again (with the last set_tracing()
 arguments, or the INFI_TRACING_* environment's); the stats signal writes
 tracing_stats() as an ``infi_tracing.stats`` log record into the trace
 stream (while tracing is on) and to the stats file (INFI_TRACING_STATS_FILE
-or the stats_file argument), or to stderr when neither can take it.
+or the stats_file argument), or to stderr when neither can take it;
+``dump=SIGNAL`` (off by default) writes a flight-recorder snapshot
+(_flight.py).
 
 The handlers are plain ``signal.signal`` handlers: Python runs them in the
 main thread between bytecodes, in whichever greenlet is running (an idle
