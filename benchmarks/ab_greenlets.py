@@ -5,7 +5,8 @@ greenlets running a 3-deep call chain, ``gevent.sleep(0)`` between batches: ~3.6
 calls, ~16,000 switches), after a warm-up of ``run_greenlets(10, 2, 10)``. Each argument is
 ``[PATH:]BACKEND-MODE``: MODE ``binary`` records every call and return at TRACE_FUNC_NAME into
 the binary file sink with ``overflow="block"``, ``filtered`` has tracing on with a filter that
-answers NO_TRACE; PATH is a directory holding another build of ``infi_tracing`` (e.g. one made
+answers NO_TRACE, ``flight`` records every call into the flight recorder alone (64 MiB, nothing
+streamed); PATH is a directory holding another build of ``infi_tracing`` (e.g. one made
 with ``setup.py build_ext --inplace`` in an export of an older commit), put first on
 ``PYTHONPATH``; without it, the installed package. The untraced baseline is always run.
 Every run is a fresh subprocess; rounds interleave all configurations. Prints, per
@@ -36,10 +37,13 @@ from _workload_code import run_greenlets
 config, workdir = sys.argv[1], sys.argv[2]
 if config != "baseline":
     import infi_tracing
-    infi_tracing.configure_sinks(["binary://" + os.path.join(workdir, "trace.itr")])
     backend, _, mode = config.partition("-")
-    infi_tracing.set_tracing(None if mode == "binary" else (lambda frame: infi_tracing.NO_TRACE),
-                             backend=backend, overflow="block")
+    infi_tracing.set_sinks([] if mode == "flight" else
+                           ["binary://" + os.path.join(workdir, "trace.itr")])
+    infi_tracing.set_tracing(None if mode in ("binary", "flight") else
+                             (lambda frame: infi_tracing.NO_TRACE), backend=backend,
+                             overflow="block",
+                             flight_recorder="30s,64M" if mode == "flight" else None)
 run_greenlets(10, 2, 10)
 c0, t0 = time.thread_time(), time.perf_counter()
 run_greenlets(100, 40, 200)

@@ -10,7 +10,9 @@ function.  Configurations (each backend that ``_core.available_backends()`` list
 * ``<backend>-name-drop``  - the same with ``overflow="drop"`` (records may be lost);
 * ``<backend>-binary``     - every call and return recorded at TRACE_FUNC_NAME into the
                              binary file sink, ``overflow="block"`` (the fastest lossless way);
-* ``<backend>-filtered``   - tracing on, but the filter returns NO_TRACE for everything.
+* ``<backend>-filtered``   - tracing on, but the filter returns NO_TRACE for everything;
+* ``<backend>-flight``     - every call and return kept by the flight recorder alone
+                             (30s,64M), nothing streamed, ``overflow="block"``.
 
 Every measurement runs in a fresh subprocess of this interpreter (cwd = a temp dir, so the
 source tree never shadows the installed package).  The child warms up with a short loop,
@@ -71,6 +73,8 @@ else:
     sink = os.path.join(workdir, "trace.txt")
     if mode == "binary":
         infi_tracing.configure_sinks(["binary://" + os.path.join(workdir, "trace.itr")])
+    elif mode == "flight":  # the flight recorder alone (64 MiB), nothing streamed
+        infi_tracing.set_sinks([])
     else:
         infi_tracing.tracing_output_to_file(sink, format="text")
     if mode == "filtered":
@@ -78,7 +82,8 @@ else:
                                  level=infi_tracing.TRACE_FUNC_NAME, overflow="block")
     else:
         infi_tracing.set_tracing(None, backend=backend, level=infi_tracing.TRACE_FUNC_NAME,
-                                 overflow="drop" if mode == "name-drop" else "block")
+                                 overflow="drop" if mode == "name-drop" else "block",
+                                 flight_recorder="30s,64M" if mode == "flight" else None)
     loop(warmup)
     t0 = time.perf_counter()
     loop(calls)

@@ -24,6 +24,7 @@ __all__ = [
     "TraceLogHandler",
     "install_signal_handlers", "toggle_tracing", "record_stats", "last_tracing_arguments",
     "filter_from_globs", "start_tracing_from_environment", "format_stats",
+    "FlightRecorder", "dump_flight_recorder", "flight_recorder_stats",
 ]
 
 # Where each public name lives.
@@ -63,6 +64,9 @@ _EXPORTS = {
     "record_stats": "infi_tracing._signals",
     "toggle_tracing": "infi_tracing._signals",
     "format_stats": "infi_tracing._summary",
+    "FlightRecorder": "infi_tracing._flight",
+    "dump_flight_recorder": "infi_tracing._flight",
+    "flight_recorder_stats": "infi_tracing._flight",
 }
 
 

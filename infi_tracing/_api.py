@@ -4,7 +4,7 @@ import atexit
 import os
 import threading
 
-from infi_tracing import _config, _exec, _levels, _mp_exit
+from infi_tracing import _config, _exec, _flight, _flight_triggers, _levels, _mp_exit
 from infi_tracing._options import (
     BACKENDS,
     DEFAULT_BUFFER_SIZE,
@@ -27,6 +27,7 @@ __all__ = ["set_tracing", "unset_tracing", "tracing_output_to_stdout",
 TracingFilterWarning = _core.TracingFilterWarning
 
 _sinks = []
+_sink_handles = []  # of _sinks; the flight recorder's handle goes after them
 _last_arguments = {}  # of the last set_tracing(), for last_tracing_arguments()
 # One configuration change at a time.  set_tracing() and unset_tracing() wait
 # for the drain with the GIL released, so without it a second thread could
@@ -69,7 +70,7 @@ def _check_buffer_size(buffer_size):
 
 def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
                 overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True,
-                redact=None, redact_values=None):
+                redact=None, redact_values=None, flight_recorder=None):
     """Start tracing every thread, existing and future.
 
     ``filter(frame)`` is called once per code object, with the frame of its
@@ -91,15 +92,20 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     (``"*_pin"``) to the default list (``DEFAULT_REDACT``), or is ``"none"``
     to redact no name; ``redact_values`` is a POSIX extended regex or a list
     of them, a value matching one is redacted whole.
+
+    ``flight_recorder`` (a spec such as ``"30s,64M"``, a FlightRecorder, or
+    True for the defaults) keeps the recent past in memory for
+    dump_flight_recorder(); with no sink configured, records then go only
+    there (see README, "Always-on in production").
     """
     _core._refuse_in_sink("set_tracing")  # before the lock: a sink runs while it is held
     with _control:
         _set_tracing(filter, level, backend, overflow, buffer_size, generators, redact,
-                     redact_values)
+                     redact_values, flight_recorder)
 
 
 def _set_tracing(filter, level, backend, overflow, buffer_size, generators, redact,
-                 redact_values):
+                 redact_values, flight_recorder):
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
     level = _check_level(level)
@@ -108,10 +114,14 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators, reda
         raise ValueError("overflow must be 'drop' or 'block', got %r" % (overflow,))
     ring = _check_buffer_size(buffer_size)
     redaction = check_redaction(redact, redact_values)
+    recorder = _flight.check_flight_recorder(flight_recorder)
     if _core.backend_in_use() is not None:
         _core.stop("set_tracing")
     _core.set_redaction(*redaction)  # between sessions: no decision made under the old one stays
-    if not _sinks:
+    if _flight.use(recorder):
+        _apply_handles()
+        _flight_triggers.install(recorder)
+    if not _sinks and recorder is None:
         from_environment = _config.specs_from_environment()
         set_sinks(_config.sinks_from_specs(from_environment) if from_environment
                   else [StderrSink()])
@@ -119,7 +129,8 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators, reda
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
     remember_arguments(dict(filter=filter, level=level, backend=backend, overflow=overflow,
                             buffer_size=buffer_size, generators=bool(generators),
-                            redact=redact, redact_values=redact_values))
+                            redact=redact, redact_values=redact_values,
+                            flight_recorder=recorder))
 
 
 def last_tracing_arguments():
@@ -163,7 +174,8 @@ def set_sinks(sinks):
     _core._refuse_in_sink("set_sinks")
     with _control:
         _core.flush("set_sinks")
-        _core.set_sinks(handles)
+        _sink_handles[:] = handles
+        _core.set_sinks(handles + _flight.handles())
         old, _sinks[:] = list(_sinks), sinks
     for sink in old:
         if not any(sink is s for s in sinks):
@@ -171,6 +183,12 @@ def set_sinks(sinks):
                 _core.call_untraced(sink.close)
             except Exception:  # a sink's close must not break reconfiguration
                 pass
+
+
+def _apply_handles():
+    """The sinks' handles and the flight recorder's (it changed) to the drain."""
+    _core.flush("set_tracing")
+    _core.set_sinks(_sink_handles + _flight.handles())
 
 
 def tracing_output_to_stdout(format="text"):

@@ -20,8 +20,8 @@ __all__ = ["start_tracing_from_environment"]
 def start_tracing_from_environment(environ=None):
     """What ``import infi_tracing.auto`` does.
 
-    With INFI_TRACING_SINKS set, configure those sinks and start tracing with
-    the INFI_TRACING_* settings (unless INFI_TRACING_START=no); with
+    With INFI_TRACING_SINKS (or INFI_TRACING_FLIGHT_RECORDER) set, configure
+    those sinks and start tracing with the INFI_TRACING_* settings (unless INFI_TRACING_START=no); with
     INFI_TRACING_SIGNALS set, install the signal handlers.  Without either,
     nothing happens.  Returns True when tracing was started.
     """
@@ -31,11 +31,13 @@ def start_tracing_from_environment(environ=None):
     signals = signals_from_environment(environ)
     start = start_from_environment(environ)
     sinks = sinks_from_environment(environ)
-    if signals is not None and (signals["toggle"] is not None or signals["stats"] is not None):
-        _signals.install_signal_handlers(toggle=signals["toggle"], stats=signals["stats"])
-    if sinks is None:
+    if signals is not None and any(v is not None for v in signals.values()):
+        _signals.install_signal_handlers(toggle=signals["toggle"], stats=signals["stats"],
+                                         dump=signals.get("dump"))
+    if sinks is None and arguments.get("flight_recorder") is None:
         return False
-    _api.set_sinks(sinks)
+    if sinks is not None:
+        _api.set_sinks(sinks)
     if not start:
         return False
     _api.set_tracing(**arguments)

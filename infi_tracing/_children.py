@@ -41,8 +41,11 @@ def child_environment(args, environ=None):
     """The variables to set for run's children: its command-line options
     (already checked) over the inherited INFI_TRACING_* ones, and PYTHONPATH."""
     environ = os.environ if environ is None else environ
-    specs = args.sink or _config.specs_from_environment(environ) or ["stderr"]
-    update = {_config.ENVIRONMENT_VARIABLE: json.dumps([_own_perfetto_file(s) for s in specs])}
+    flight = args.flight_recorder or environ.get(_env.FLIGHT_RECORDER_VARIABLE, "").strip()
+    specs = args.sink or _config.specs_from_environment(environ) or ([] if flight else ["stderr"])
+    update = {}
+    if specs:  # none: the flight recorder alone
+        update[_config.ENVIRONMENT_VARIABLE] = json.dumps([_own_perfetto_file(s) for s in specs])
     for value, name in ((args.level, _env.LEVEL_VARIABLE),
                         (args.backend, _env.BACKEND_VARIABLE),
                         (args.overflow, _env.OVERFLOW_VARIABLE),
@@ -55,7 +58,10 @@ def child_environment(args, environ=None):
                         (args.generators and "yes", _env.GENERATORS_VARIABLE),
                         (args.paused and "no", _env.START_VARIABLE),
                         (args.signals, _env.SIGNALS_VARIABLE),
-                        (args.stats_file, _env.STATS_FILE_VARIABLE)):
+                        (args.stats_file, _env.STATS_FILE_VARIABLE),
+                        (flight and ",".join(["dump-on-slow=" + rule for rule in
+                                              args.dump_on_slow or ()] + [flight]),
+                         _env.FLIGHT_RECORDER_VARIABLE)):
         if value:
             update[name] = value
     path = environ.get("PYTHONPATH", "")

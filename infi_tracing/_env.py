@@ -9,7 +9,7 @@ import json
 import os
 import signal
 
-from infi_tracing import _config, _levels
+from infi_tracing import _config, _flight, _levels
 from infi_tracing._globs import filter_from_globs
 from infi_tracing._options import (
     BACKENDS,
@@ -38,12 +38,13 @@ STATS_FILE_VARIABLE = "INFI_TRACING_STATS_FILE"
 CLOCK_VARIABLE = "INFI_TRACING_CLOCK"  # read natively at import (it_clock.h), checked here
 REDACT_VARIABLE = "INFI_TRACING_REDACT"
 REDACT_VALUES_VARIABLE = "INFI_TRACING_REDACT_VALUES"
+FLIGHT_RECORDER_VARIABLE = "INFI_TRACING_FLIGHT_RECORDER"
 
 #: Every variable read here (and INFI_TRACING_SINKS, read by _config).
 VARIABLES = (_config.ENVIRONMENT_VARIABLE, LEVEL_VARIABLE, INCLUDE_VARIABLE, EXCLUDE_VARIABLE,
              BACKEND_VARIABLE, OVERFLOW_VARIABLE, BUFFER_SIZE_VARIABLE, GENERATORS_VARIABLE,
              SIGNALS_VARIABLE, START_VARIABLE, STATS_FILE_VARIABLE, CLOCK_VARIABLE,
-             REDACT_VARIABLE, REDACT_VALUES_VARIABLE)
+             REDACT_VARIABLE, REDACT_VALUES_VARIABLE, FLIGHT_RECORDER_VARIABLE)
 
 LEVEL_NAMES = {"name": _levels.TRACE_FUNC_NAME, "primitives": _levels.TRACE_FUNC_PRIMITIVES,
                "repr": _levels.TRACE_FUNC_REPR}
@@ -162,22 +163,28 @@ def check_signal_number(number, source, text=None):
 
 
 def parse_signals(text, source):
-    """``yes`` (toggle=SIGUSR2, stats=SIGUSR1), ``no``, or ``toggle=USR2,stats=USR1``
-    (either part may be left out).  A dict of toggle/stats -> signal number or None."""
+    """``yes`` (toggle=SIGUSR2, stats=SIGUSR1), ``no``, or
+    ``toggle=USR2,stats=USR1,dump=RTMIN+1`` (any part may be left out; dump
+    writes a flight-recorder snapshot).  A dict of toggle/stats/dump ->
+    signal number or None ("dump" only when given)."""
     word = str(text).strip()
     if word.lower() in _YES + ("default",):
         return dict(DEFAULT_SIGNALS)
     if word.lower() in _NO + ("",):
         return {"toggle": None, "stats": None}
-    chosen = {"toggle": None, "stats": None}
+    chosen = {"toggle": None, "stats": None, "dump": None}
     for part in parse_globs(word):
         key, eq, value = part.partition("=")
         if not eq or key.strip().lower() not in chosen:
-            raise ValueError("%s: expected yes, no or toggle=SIGNAL,stats=SIGNAL, got %r"
-                             % (source, text))
+            raise ValueError("%s: expected yes, no or toggle=SIGNAL,stats=SIGNAL,dump=SIGNAL, "
+                             "got %r" % (source, text))
         chosen[key.strip().lower()] = _signal_number(value, source)
-    if chosen["toggle"] is not None and chosen["toggle"] == chosen["stats"]:
-        raise ValueError("%s: toggle and stats need different signals, got %r" % (source, text))
+    given = [v for v in chosen.values() if v is not None]
+    if len(set(given)) != len(given):
+        raise ValueError("%s: toggle, stats and dump need different signals, got %r"
+                         % (source, text))
+    if chosen["dump"] is None:
+        del chosen["dump"]
     return chosen
 
 
@@ -189,7 +196,8 @@ def _get(environ, name):
 def tracing_options_from_environment(environ=None):
     """The INFI_TRACING_* settings as a dict of option names to parsed values:
     level, backend, overflow, buffer_size, generators, include, exclude,
-    redact, redact_values (only the variables that are set).  ValueError names a bad variable."""
+    redact, redact_values, flight_recorder (only the variables that are set).  ValueError
+    names a bad variable."""
     environ = os.environ if environ is None else environ
     options = {}
     value = _get(environ, LEVEL_VARIABLE)
@@ -218,6 +226,10 @@ def tracing_options_from_environment(environ=None):
     value = _get(environ, REDACT_VALUES_VARIABLE)
     if value is not None:
         options["redact_values"] = parse_redact_values(value, REDACT_VALUES_VARIABLE)
+    value = _get(environ, FLIGHT_RECORDER_VARIABLE)
+    if value is not None:
+        options["flight_recorder"] = _flight.parse_flight_recorder(value,
+                                                                   FLIGHT_RECORDER_VARIABLE)
     return options
 
 

@@ -18,6 +18,7 @@ from infi_tracing import (
     _children,
     _config,
     _env,
+    _flight,
     _options,
     _run_exit,
     _run_launch,
@@ -81,6 +82,15 @@ def add_run_parser(commands):
     run_parser.add_argument("--stats-file", metavar="PATH",
                             help="where the stats signal appends JSON "
                                  "(INFI_TRACING_STATS_FILE)")
+    run_parser.add_argument("--flight-recorder", metavar="SPEC",
+                            help="keep the recent past in memory for snapshots, e.g. 30s,64M "
+                                 "(README: Always-on in production; "
+                                 "INFI_TRACING_FLIGHT_RECORDER); with no --sink, records go "
+                                 "only there")
+    run_parser.add_argument("--dump-on-slow", action="append", metavar="RULE",
+                            help="with the flight recorder: a snapshot when a call of a "
+                                 "matching function takes that long, e.g. "
+                                 "'myapp.handle>500ms' (repeatable)")
     run_parser.add_argument("--paused", action="store_true", default=None,
                             help="start with tracing off, for the toggle signal to switch on "
                                  "(INFI_TRACING_START=no)")
@@ -148,6 +158,12 @@ def _settings(args, parser):
                                          "--backend" if args.backend else _env.BACKEND_VARIABLE)
         if args.generators is not None:
             options["generators"] = args.generators
+        if args.flight_recorder is not None:
+            options["flight_recorder"] = _flight.parse_flight_recorder(args.flight_recorder,
+                                                                       "--flight-recorder")
+        if args.dump_on_slow:
+            options["flight_recorder"] = _flight.with_slow_rules(
+                options.get("flight_recorder"), args.dump_on_slow, "--dump-on-slow")
         if args.include:
             options["include"] = args.include
         if args.exclude:
@@ -184,7 +200,8 @@ def _settings(args, parser):
         except (ValueError, OSError) as exc:
             parser.error(str(exc))
         if sinks is None:
-            sinks = _config.sinks_from_specs(["stderr"])
+            sinks = [] if arguments.get("flight_recorder") else _config.sinks_from_specs(
+                ["stderr"])
     return arguments, sinks, signals, start
 
 
@@ -275,10 +292,10 @@ def run(args, parser=None):
     summary = _summary.RunSummary() if args.summary else None
     _api.set_sinks(sinks)
     _children.export_to_children(args)  # Python child processes trace themselves
-    if signals is not None and (signals["toggle"] is not None or signals["stats"] is not None):
+    if signals is not None and any(v is not None for v in signals.values()):
         from infi_tracing import _signals
         _signals.install_signal_handlers(toggle=signals["toggle"], stats=signals["stats"],
-                                         stats_file=args.stats_file)
+                                         stats_file=args.stats_file, dump=signals.get("dump"))
     elif args.stats_file:
         os.environ[_env.STATS_FILE_VARIABLE] = args.stats_file
     _run_exit.install_stop_handlers(summary, args.top)

@@ -5,7 +5,9 @@ signal switches tracing off and on again (with the last set_tracing()
 arguments, or the INFI_TRACING_* environment's); the stats signal writes
 tracing_stats() as an ``infi_tracing.stats`` log record into the trace
 stream (while tracing is on) and to the stats file (INFI_TRACING_STATS_FILE
-or the stats_file argument), or to stderr when neither can take it.
+or the stats_file argument), or to stderr when neither can take it;
+``dump=SIGNAL`` (off by default) writes a flight-recorder snapshot
+(_flight.py).
 
 The handlers are plain ``signal.signal`` handlers: Python runs them in the
 main thread between bytecodes, in whichever greenlet is running (an idle
@@ -17,12 +19,13 @@ import json
 import os
 import signal
 
-from infi_tracing import _api, _env, _summary
+from infi_tracing import _api, _env, _flight, _flight_triggers, _summary
 from infi_tracing.native import _core
 from infi_tracing.sinks.files import open_for_append
 from infi_tracing.sinks.unpatched import original
 
-__all__ = ["install_signal_handlers", "toggle_tracing", "record_stats", "check_stats_file"]
+__all__ = ["install_signal_handlers", "toggle_tracing", "record_stats", "check_stats_file",
+           "note"]
 
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _RETRY_DELAY = 0.05   # seconds before a deferred signal is sent again
@@ -34,7 +37,7 @@ _installed = {}       # signum -> (kind, handler, previous handler, stats_file)
 _retries = {}         # signum -> deferrals in a row
 
 
-def _note(text):
+def note(text):
     """One line to stderr, with os.write: a signal handler may have
     interrupted a write to sys.stderr, which must not be re-entered."""
     data = ("infi_tracing: %s\n" % text).encode("utf-8", "backslashreplace")
@@ -43,6 +46,9 @@ def _note(text):
             data = data[os.write(2, data):]
     except OSError:
         pass
+
+
+_note = note
 
 
 def tracing_active():
@@ -163,6 +169,10 @@ def _handle(signum, frame):
             on = toggle_tracing()
             _note("tracing %s (signal %d, pid %d)" % ("on" if on else "off", signum,
                                                        os.getpid()))
+        elif kind == "dump":
+            if _flight_triggers.trigger("signal %d" % signum) is None and \
+                    _flight.in_use() is None:
+                _note("signal %d: no flight recorder is on, nothing to dump" % signum)
         else:
             record_stats(stats_file)
     except Exception as exc:  # never raise into the interrupted code
@@ -192,14 +202,18 @@ def _install(kind, signum, stats_file):
         raise
 
 
-def install_signal_handlers(toggle=signal.SIGUSR2, stats=signal.SIGUSR1, stats_file=None):
+def install_signal_handlers(toggle=signal.SIGUSR2, stats=signal.SIGUSR1, stats_file=None,
+                            dump=None):
     """Opt-in runtime control: `toggle` switches tracing off/on, `stats`
-    records tracing_stats() (see record_stats).  Either may be None.  Call
+    records tracing_stats() (see record_stats), `dump` writes a
+    flight-recorder snapshot to the recorder's path.  Any may be None.  Call
     it from the main thread (a Python rule for signal handlers); each
     handler chains to the one it replaces."""
-    if toggle is not None and toggle == stats:
-        raise ValueError("toggle and stats need different signals, got %r twice" % (toggle,))
-    for value, name in ((toggle, "toggle"), (stats, "stats")):
+    given = [v for v in (toggle, stats, dump) if v is not None]
+    if len(set(given)) != len(given):
+        raise ValueError("toggle, stats and dump need different signals, got %r"
+                         % ((toggle, stats, dump),))
+    for value, name in ((toggle, "toggle"), (stats, "stats"), (dump, "dump")):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError("%s must be a signal number or None, got %r" % (name, value))
         if value is not None:
@@ -208,3 +222,5 @@ def install_signal_handlers(toggle=signal.SIGUSR2, stats=signal.SIGUSR1, stats_f
         _install("toggle", toggle, stats_file)
     if stats is not None:
         _install("stats", stats, stats_file)
+    if dump is not None:
+        _install("dump", dump, stats_file)

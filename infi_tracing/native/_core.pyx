@@ -8,6 +8,7 @@
 #   registry.pyx   filter decisions, decision cache, code registry
 #   sinks.pyx      sink handles, Python-sink batches from the drain
 #   backends.pyx   sys.monitoring / PyEval_SetProfile installation
+#   flight.pyx     the flight recorder's sink handle and snapshots
 #   (this file)    start/stop/flush/stats and exclusion, used by _api.py
 #
 # C declarations come from includes/, one .pxd per it_*.h header (and
@@ -44,6 +45,7 @@ include "redact.pyx"
 include "registry.pyx"
 include "sinks.pyx"
 include "backends.pyx"
+include "flight.pyx"
 
 NO_TRACE = IT_NO_TRACE
 NO_TRACE_NESTED = IT_NO_TRACE_NESTED

@@ -14,6 +14,7 @@
 
 #include "it_sinks.h"
 #include "it_sink_pftrace.h"
+#include "it_flight.h"
 #include "it_drain_python.h"
 #include "it_drain_pair.h"
 #include <errno.h>
@@ -65,6 +66,11 @@ typedef struct {
     _Atomic uint64_t exited_records, exited_lost, exited_threads;
 } it_drain_t;
 
+/* Called by the drain thread after each pass, no lock held, when set (the
+ * flight recorder's fatal-signal snapshots: it_flight_fatal.h).  Set once,
+ * before a fatal signal can ask for it. */
+static void (*it_drain_after_pass)(void);
+
 static it_drain_t it_d = {.mu = PTHREAD_MUTEX_INITIALIZER,
           .wake = PTHREAD_COND_INITIALIZER,
           .done = PTHREAD_COND_INITIALIZER,
@@ -94,13 +100,15 @@ static inline int it_drain_lock_sinks(void) {
 static inline void it_drain_unlock_sinks(void) { pthread_mutex_unlock(&it_d.sinks_mu); }
 
 /* With `sinks_mu` held: pair records only when someone uses the result --
- * a sink other than a binary file (they all show durations) or run's
+ * a sink other than a binary file or the flight recorder (the others all
+ * show durations), a recorder with slow-call rules, or run's
  * summary -- so a binary file alone drains at full speed.  A pairer
  * switched off is emptied: it must not pair across records it never saw. */
 static inline void it_drain_update_pairing(void) {
     int want = it_d.times_wanted;
     for (int i = 0; i < it_d.nsinks && !want; i++)
-        want = it_d.sinks[i]->kind != IT_SINK_BINARY;
+        want = it_d.sinks[i]->kind == IT_SINK_FLIGHT ? it_d.sinks[i]->flight->slow != NULL
+                                                     : it_d.sinks[i]->kind != IT_SINK_BINARY;
     if (!want && it_d.pairing)
         it_drain_pair_forget_all();
     it_d.pairing = want;
@@ -128,6 +136,9 @@ static void it_deliver(const it_ring *r, const it_record **recs, const int64_t *
             it_sink_binary_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
         else if (s->kind == IT_SINK_PFTRACE)
             it_sink_pftrace_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+        else if (s->kind == IT_SINK_FLIGHT)
+            it_flight_batch(s->flight, &s->records, &s->lost, r, recs, durs, n, it_d.pid,
+                            it_d.wall_offset);
         else if (s->kind == IT_SINK_SYSLOG)
             it_syslog_batch(s->syslog, r, recs, durs, n, it_d.pid, it_d.wall_offset, s->values);
         else if (it_d.py_batch && it_on_drain_thread) {
@@ -309,6 +320,8 @@ static void *it_drain_main(void *arg) {
         pthread_mutex_unlock(&it_d.mu);
         long pace_ns = 0;
         size_t n = it_drain_pass(req != it_d.flush_done, &pace_ns);
+        if (IT_UNLIKELY(it_drain_after_pass != NULL))
+            it_drain_after_pass();
         pthread_mutex_lock(&it_d.mu);
         if (req != it_d.flush_done) {
             it_d.flush_done = req;

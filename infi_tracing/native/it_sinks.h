@@ -31,7 +31,8 @@
 #include <errno.h>
 #include <poll.h>
 
-enum { IT_SINK_FD = 0, IT_SINK_PY = 1, IT_SINK_SYSLOG = 2, IT_SINK_BINARY = 3, IT_SINK_PFTRACE = 4 };
+enum { IT_SINK_FD = 0, IT_SINK_PY = 1, IT_SINK_SYSLOG = 2, IT_SINK_BINARY = 3, IT_SINK_PFTRACE = 4,
+       IT_SINK_FLIGHT = 5 };
 
 #define IT_SINK_BUF (256 * 1024)
 #define IT_SINK_MARKS 8192         /* record ends a buffer remembers (a full set writes it out) */
@@ -55,6 +56,7 @@ typedef struct it_sink {
     it_syslog *syslog;       /* IT_SINK_SYSLOG */
     it_binary *binary;       /* IT_SINK_BINARY */
     struct it_pft_sink *pftrace;  /* IT_SINK_PFTRACE: encoder and path (it_sink_pftrace.h) */
+    struct it_flight *flight;     /* IT_SINK_FLIGHT: the flight recorder (it_flight.h) */
     char *buf;               /* IT_SINK_FD, IT_SINK_BINARY, IT_SINK_PFTRACE: bytes not yet written */
     size_t len;
     it_sink_mark *marks;     /* IT_SINK_FD, IT_SINK_BINARY: record ends in `buf` */

@@ -27,6 +27,7 @@ from infi_tracing.native.includes.it_tls cimport (
     it_tls_ctx_new, it_tls_new, it_tls_error, SSL_CTX_free)
 from infi_tracing.native.includes.it_binary cimport it_binary_new, it_binary_free
 from infi_tracing.native.includes.it_sink_pftrace cimport it_pft_sink_new, it_pft_sink_free
+from infi_tracing.native.includes.it_flight cimport it_flight_free
 from infi_tracing.native.includes.it_sinks cimport (
     it_sink, it_sink_mark, IT_SINK_FD, IT_SINK_PY, IT_SINK_SYSLOG, IT_SINK_BINARY, IT_SINK_PFTRACE, IT_SINK_BUF,
     IT_SINK_MARKS, it_count_records, it_in_sink)
@@ -65,6 +66,7 @@ cdef class SinkHandle:
             it_syslog_free(self.s.syslog)
             it_binary_free(self.s.binary)
             it_pft_sink_free(self.s.pftrace)
+            it_flight_free(self.s.flight)
             free(self.s.buf)
             free(self.s.marks)
             free(self.s)

@@ -5,6 +5,7 @@ from infi_tracing.native.includes.it_ring cimport it_record
 from infi_tracing.native.includes.it_syslog cimport it_syslog
 from infi_tracing.native.includes.it_binary cimport it_binary
 from infi_tracing.native.includes.it_sink_pftrace cimport it_pft_sink
+from infi_tracing.native.includes.it_flight cimport it_flight
 
 cdef extern from "it_sinks.h" nogil:
     enum:
@@ -13,6 +14,7 @@ cdef extern from "it_sinks.h" nogil:
         IT_SINK_SYSLOG
         IT_SINK_BINARY
         IT_SINK_PFTRACE
+        IT_SINK_FLIGHT
         IT_SINK_BUF
         IT_SINK_MARKS
     ctypedef struct it_sink_mark:
@@ -27,6 +29,7 @@ cdef extern from "it_sinks.h" nogil:
         it_syslog *syslog
         it_binary *binary
         it_pft_sink *pftrace
+        it_flight *flight
         PyObject *pyobj
         char *buf
         size_t len

@@ -1,0 +1,104 @@
+"""How long a flight-recorder snapshot of a full window takes, and how long a traced thread
+is held up meanwhile.
+
+A fresh interpreter traces a tight loop into a flight recorder of SIZE (default 64M) until the
+recorder has wrapped (its window is full), then, while a second traced thread runs its own
+tight loop and notes the longest gap between two of its iterations, the main thread calls
+``dump_flight_recorder()`` ROUNDS times.  Printed per snapshot: the API call's wall time, how
+long the drain was held for the copy (``hold``), the file write (``write``), the bytes
+copied, and the traced thread's longest gap during the snapshot against its longest gap in
+an equally long stretch without one (``pause`` / ``baseline gap``: the scheduler and the
+GIL's switch interval alone make gaps of several ms on a loaded machine).
+
+Usage::
+
+    python benchmarks/flight_snapshot.py [--size 64M] [--rounds 3] [--overflow drop]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+CHILD_CODE = r'''
+import json, os, sys, threading, time
+import infi_tracing
+
+size, rounds, overflow, workdir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+def f(a, b):
+    return a
+
+infi_tracing.set_sinks([])
+infi_tracing.set_tracing(None, overflow=overflow, flight_recorder="300s," + size)
+while infi_tracing.flight_recorder_stats()["evicted"] == 0:
+    for i in range(200_000):
+        f(i, i)
+
+state = {"gap": 0.0, "run": True, "measure": False}
+def ticker():
+    last = time.perf_counter()
+    while state["run"]:
+        for i in range(100):
+            f(i, i)
+        now = time.perf_counter()
+        if state["measure"] and now - last > state["gap"]:
+            state["gap"] = now - last
+        last = now
+
+t = threading.Thread(target=ticker)
+t.start()
+time.sleep(0.2)
+from infi_tracing.native import _core
+from infi_tracing import _flight
+results = []
+for k in range(rounds):
+    state["gap"], state["measure"] = 0.0, True
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.3:
+        time.sleep(0.01)  # the main thread idles: what the ticker sees without a snapshot
+    baseline = state["gap"]
+    state["gap"] = 0.0
+    fd = os.open(os.path.join(workdir, "snap%d.itr" % k), os.O_WRONLY | os.O_CREAT, 0o600)
+    t0 = time.perf_counter()
+    info = _core.flight_dump(_flight._handle, fd)
+    elapsed = time.perf_counter() - t0
+    os.close(fd)
+    pause = state["gap"]
+    state["measure"] = False
+    results.append(dict(info, elapsed_s=elapsed, pause_s=pause, baseline_gap_s=baseline))
+state["run"] = False
+t.join()
+print(json.dumps(results))
+'''
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--size", default="64M")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--overflow", choices=("drop", "block"), default="drop")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="flight_snapshot_") as workdir:
+        proc = subprocess.run([sys.executable, "-c", CHILD_CODE, args.size, str(args.rounds),
+                               args.overflow, workdir], cwd=workdir, capture_output=True,
+                              text=True, timeout=600)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    results = json.loads(proc.stdout.splitlines()[-1])
+    print("Python %s, recorder %s (full), overflow=%s" % (sys.version.split()[0], args.size,
+                                                         args.overflow))
+    print("| snapshot | MiB written | records | total ms | drain held ms (longest) | write ms | "
+          "traced thread's longest gap ms | baseline gap ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k, r in enumerate(results, 1):
+        print("| %d | %.1f | %d | %.1f | %.1f | %.1f | %.2f | %.2f |" % (
+            k, r["bytes"] / 2**20, r["records"], r["elapsed_s"] * 1e3, r["hold_ns"] / 1e6,
+            r["write_ns"] / 1e6, r["pause_s"] * 1e3, r["baseline_gap_s"] * 1e3))
+
+
+if __name__ == "__main__":
+    os.environ.pop("PYTHONPATH", None)
+    main()

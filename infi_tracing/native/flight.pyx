@@ -1,0 +1,144 @@
+# The flight recorder's native side (included into _core.pyx): its sink
+# handle, snapshots and counters.  The recorder itself is it_flight.h; a
+# snapshot is it_flight_snap.h (blocks detached under the drain's lock,
+# written without it and without the GIL, given back).
+
+from infi_tracing.native.includes.it_flight cimport it_flight, it_flight_new
+from infi_tracing.native.includes.it_flight_snap cimport (
+    it_flight_snap, it_flight_detach, it_flight_write, it_flight_reattach)
+from infi_tracing.native.includes.it_flight_slow cimport (
+    it_flight_slow, it_flight_slow_new, it_flight_slow_add, it_flight_slow_wait,
+    it_flight_slow_stop)
+from infi_tracing.native.includes.it_flight_fatal cimport it_fatal_install, it_fatal_after_fork
+from infi_tracing.native.includes.it_sinks cimport IT_SINK_FLIGHT
+from infi_tracing.native.includes.it_clock cimport it_now_ns
+
+_flight_dump_lock = _threading.Lock()
+
+
+def flight_handle(uint64_t window_ns, uint64_t size, str name, list slow_rules=None):
+    """A flight-recorder sink keeping `window_ns` of the past in at most
+    `size` bytes; `slow_rules`: [(glob on "module.qualname", min ns)] for
+    flight_wait_slow() (arguments validated by infi_tracing._flight)."""
+    cdef SinkHandle h = SinkHandle()
+    h.s.kind = IT_SINK_FLIGHT
+    h.s.fd = -1
+    h.s.flight = it_flight_new(window_ns, size)
+    if h.s.flight == NULL:
+        raise MemoryError()
+    if slow_rules:
+        h.s.flight.slow = it_flight_slow_new()
+        if h.s.flight.slow == NULL:
+            raise MemoryError()
+        for glob, min_ns in slow_rules:
+            if it_flight_slow_add(h.s.flight.slow, glob.encode("utf-8"), min_ns) != 0:
+                raise MemoryError()
+    h.target = None
+    h.name = name
+    return h
+
+
+def flight_dump(SinkHandle h, int fd):
+    """Write the recorder's window to `fd` as a binary trace: every record
+    made so far is delivered first (a flush); the recorder's blocks are
+    detached with the drain's lock held (list heads only: the drain pauses
+    for microseconds, traced threads never wait), written with no lock and
+    no GIL, then given back.  Returns {"records", "threads", "blocks",
+    "bytes", "hold_ns", "write_ns"}; OSError when the file cannot take it."""
+    cdef it_flight_snap snap
+    cdef int rc = 0, locked
+    cdef uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0
+    cdef long pid = _os.getpid()
+    cdef uint64_t records = 0, nbytes = 0
+    cdef size_t nthreads = 0, nblocks = 0
+    if h.s.kind != IT_SINK_FLIGHT:
+        raise ValueError("not a flight recorder: %r" % (h.name,))
+    flush("dump_flight_recorder")
+    with _flight_dump_lock:  # one snapshot at a time: each gives back what it took
+        with nogil:
+            locked = it_drain_lock_sinks()
+            t0 = it_now_ns()
+            if locked:
+                rc = it_flight_detach(h.s.flight, pid, &snap)
+                t1 = it_now_ns()
+                it_drain_unlock_sinks()
+            if locked and rc == 0:
+                rc = it_flight_write(&snap, fd)
+                t2 = it_now_ns()
+                records, nbytes, nthreads, nblocks = (snap.records, snap.bytes, snap.nthreads,
+                                                      snap.nblocks)  # (reattach clears snap)
+                locked = it_drain_lock_sinks()
+                t3 = it_now_ns()
+                if locked:
+                    it_flight_reattach(h.s.flight, &snap)
+                    t4 = it_now_ns()
+                    it_drain_unlock_sinks()
+    if not locked:
+        raise RuntimeError("infi_tracing: the drain was given up on at exit; no snapshot")
+    if rc != 0:
+        raise OSError(rc, _os.strerror(rc))
+    return {"records": records, "threads": nthreads, "blocks": nblocks,
+            "bytes": nbytes, "hold_ns": max(t1 - t0, t4 - t3), "write_ns": t2 - t1}
+
+
+def flight_wait_slow(SinkHandle h, uint64_t seen, long timeout_ms):
+    """Wait (GIL released) up to `timeout_ms` for a call matching a slow rule,
+    noted by the drain after the `seen`-th.  Returns (seen, "module.qualname",
+    duration ns), None on timeout, or False once flight_stop_waiter() was
+    called (or the recorder has no rules)."""
+    cdef it_flight_slow *slow = h.s.flight.slow if h.s.kind == IT_SINK_FLIGHT else NULL
+    cdef uint32_t code_id = 0
+    cdef uint64_t dur_ns = 0
+    cdef int got
+    if slow == NULL:
+        return False
+    with nogil:
+        got = it_flight_slow_wait(slow, &seen, timeout_ms, &code_id, &dur_ns)
+    if got < 0:
+        return False
+    if got == 0:
+        return None
+    code = _code_of(code_id)
+    return seen, "%s.%s" % (code[0], code[1]), dur_ns
+
+
+def flight_stop_waiter(SinkHandle h):
+    """flight_wait_slow() returns False from now on (the recorder is replaced)."""
+    if h.s.kind == IT_SINK_FLIGHT and h.s.flight.slow != NULL:
+        with nogil:
+            it_flight_slow_stop(h.s.flight.slow)
+
+
+def flight_on_fatal_signals(str template):
+    """Snapshots on SIGSEGV, SIGBUS, SIGABRT and SIGFPE go to `template`
+    ({pid}, {time}; {seq} becomes "crash-sigN") from now on: the handlers
+    (it_flight_fatal.h) are installed on the first call and chain to those
+    found then (faulthandler's included)."""
+    cdef int rc = it_fatal_install(_os.fsencode(template))
+    if rc:
+        raise OSError(rc, "infi_tracing: cannot handle fatal signals: %s" % _os.strerror(rc))
+
+
+def flight_stats(SinkHandle h):
+    """The recorder's counters: records kept (ever), taken back with their
+    blocks (the window wrapped), dropped (no block), blocks and snapshots."""
+    cdef it_flight f
+    cdef int locked
+    with nogil:  # the drain writes them: read under its lock
+        locked = it_drain_lock_sinks()
+        f = h.s.flight[0]
+        if locked:
+            it_drain_unlock_sinks()
+    return {"window_ns": f.window_ns, "blocks": f.nblocks, "max_blocks": f.max_blocks,
+            "threads": f.nthreads, "kept": f.kept, "evicted": f.evicted,
+            "dropped": f.dropped, "snapshots": f.snapshots}
+
+
+def _flight_after_fork_in_child():
+    """A snapshot being written at fork time is the parent's: the child's lock is free."""
+    global _flight_dump_lock
+    _flight_dump_lock = _threading.Lock()
+    it_fatal_after_fork()
+
+
+_os.register_at_fork(after_in_child=_flight_after_fork_in_child)
