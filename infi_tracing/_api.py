@@ -4,7 +4,7 @@ import atexit
 import os
 import threading
 
-from infi_tracing import _config, _exec, _levels, _mp_exit
+from infi_tracing import _config, _exec, _levels, _mp_exit, _retention
 from infi_tracing._options import (
     BACKENDS,
     DEFAULT_BUFFER_SIZE,
@@ -26,6 +26,7 @@ TracingFilterWarning = _core.TracingFilterWarning
 
 _sinks = []
 _last_arguments = {}  # of the last set_tracing(), for last_tracing_arguments()
+_default_retention = [None]  # set_tracing()'s slow-call retention for sinks without their own
 # One configuration change at a time.  set_tracing() and unset_tracing() wait
 # for the drain with the GIL released, so without it a second thread could
 # start tracing in the middle of a first one's restart: two backends (two
@@ -66,7 +67,8 @@ def _check_buffer_size(buffer_size):
 
 
 def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
-                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True):
+                overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True,
+                min_duration=None, keep_slow=None):
     """Start tracing every thread, existing and future.
 
     ``filter(frame)`` is called once per code object, with the frame of its
@@ -83,10 +85,12 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     """
     _core._refuse_in_sink("set_tracing")  # before the lock: a sink runs while it is held
     with _control:
-        _set_tracing(filter, level, backend, overflow, buffer_size, generators)
+        _set_tracing(filter, level, backend, overflow, buffer_size, generators, min_duration,
+                     keep_slow)
 
 
-def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
+def _set_tracing(filter, level, backend, overflow, buffer_size, generators, min_duration=None,
+                 keep_slow=None):
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
     level = _check_level(level)
@@ -94,16 +98,21 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators):
     if overflow not in OVERFLOW_MODES:
         raise ValueError("overflow must be 'drop' or 'block', got %r" % (overflow,))
     ring = _check_buffer_size(buffer_size)
+    retention = (_retention.parse_retention(min_duration, keep_slow)
+                 if min_duration is not None or keep_slow is not None
+                 else _retention.from_environment())
     if _core.backend_in_use() is not None:
         _core.stop("set_tracing")
     if not _sinks:
         from_environment = _config.specs_from_environment()
         set_sinks(_config.sinks_from_specs(from_environment) if from_environment
                   else [StderrSink()])
+    _apply_default_retention(retention)
     _exec.flush_before_exec()
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
     remember_arguments(dict(filter=filter, level=level, backend=backend, overflow=overflow,
-                            buffer_size=buffer_size, generators=bool(generators)))
+                            buffer_size=buffer_size, generators=bool(generators),
+                            min_duration=min_duration, keep_slow=keep_slow))
 
 
 def last_tracing_arguments():
@@ -136,6 +145,13 @@ def flush_tracing():
         _core.flush()
 
 
+def _apply_default_retention(retention):
+    """set_tracing()'s retention for every current sink without its own."""
+    _default_retention[0] = retention
+    if retention is not None and _sinks:
+        set_sinks(list(_sinks))
+
+
 def set_sinks(sinks):
     """Send records to these sinks from now on (replacing earlier ones): sink
     objects, URL strings or dicts, as configure_sinks() takes them, mixed.
@@ -143,7 +159,10 @@ def set_sinks(sinks):
     Records made before the change still go to the earlier sinks.
     """
     sinks = _config.sink_objects(sinks)
-    handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s)) for s in sinks]
+    handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s))
+               for s in sinks]
+    for sink, handle in zip(sinks, handles):
+        _retention.apply_to_handle(handle, getattr(sink, "retention", None) or _default_retention[0])
     _core._refuse_in_sink("set_sinks")
     with _control:
         _core.flush("set_sinks")

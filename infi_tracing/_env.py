@@ -8,7 +8,7 @@ signal toggle).  Every bad value raises ValueError naming the variable.
 import os
 import signal
 
-from infi_tracing import _config, _levels
+from infi_tracing import _config, _levels, _retention
 from infi_tracing._globs import filter_from_globs
 from infi_tracing._options import BACKENDS, OVERFLOW_MODES, check_buffer_size_range
 
@@ -32,7 +32,8 @@ CLOCK_VARIABLE = "INFI_TRACING_CLOCK"  # read natively at import (it_clock.h), c
 #: Every variable read here (and INFI_TRACING_SINKS, read by _config).
 VARIABLES = (_config.ENVIRONMENT_VARIABLE, LEVEL_VARIABLE, INCLUDE_VARIABLE, EXCLUDE_VARIABLE,
              BACKEND_VARIABLE, OVERFLOW_VARIABLE, BUFFER_SIZE_VARIABLE, GENERATORS_VARIABLE,
-             SIGNALS_VARIABLE, START_VARIABLE, STATS_FILE_VARIABLE, CLOCK_VARIABLE)
+             SIGNALS_VARIABLE, START_VARIABLE, STATS_FILE_VARIABLE, CLOCK_VARIABLE,
+             _retention.MIN_DURATION_VARIABLE, _retention.KEEP_SLOW_VARIABLE)
 
 LEVEL_NAMES = {"name": _levels.TRACE_FUNC_NAME, "primitives": _levels.TRACE_FUNC_PRIMITIVES,
                "repr": _levels.TRACE_FUNC_REPR}
@@ -177,6 +178,12 @@ def tracing_options_from_environment(environ=None):
         value = _get(environ, name)
         if value is not None:
             options[key] = parse_globs(value)
+    for key, name in (("min_duration", _retention.MIN_DURATION_VARIABLE),
+                      ("keep_slow", _retention.KEEP_SLOW_VARIABLE)):
+        value = _get(environ, name)
+        if value is not None:
+            _retention.parse_retention(**{key: value}, source=name)  # checked now
+            options[key] = value
     return options
 
 

@@ -54,6 +54,7 @@ typedef struct it_sink {
     it_syslog *syslog;       /* IT_SINK_SYSLOG */
     it_binary *binary;       /* IT_SINK_BINARY */
     struct it_pft_sink *pftrace;  /* IT_SINK_PFTRACE: encoder and path (it_sink_pftrace.h) */
+    struct it_slow *slow;    /* slow-call retention (it_slow.h), NULL: every record */
     char *buf;               /* IT_SINK_FD, IT_SINK_BINARY, IT_SINK_PFTRACE: bytes not yet written */
     size_t len;
     it_sink_mark *marks;     /* IT_SINK_FD, IT_SINK_BINARY: record ends in `buf` */
@@ -208,7 +209,7 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
         }
         memcpy(s->buf + s->len, line, o.len);
         s->len += o.len;
-        if (recs[i]->event != IT_EV_LOST)
+        if (!it_event_is_notice(recs[i]->event))
             it_sink_mark_end(s, 1);
     }
 }
