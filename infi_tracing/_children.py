@@ -16,7 +16,7 @@ file, whose sequence ids and file start are one process's.
 import json
 import os
 
-from infi_tracing import _config, _env
+from infi_tracing import _config, _env, _retention
 
 __all__ = ["BOOT_DIRECTORY", "child_environment", "export_to_children"]
 
@@ -52,7 +52,9 @@ def child_environment(args, environ=None):
                         (args.generators and "yes", _env.GENERATORS_VARIABLE),
                         (args.paused and "no", _env.START_VARIABLE),
                         (args.signals, _env.SIGNALS_VARIABLE),
-                        (args.stats_file, _env.STATS_FILE_VARIABLE)):
+                        (args.stats_file, _env.STATS_FILE_VARIABLE),
+                        (args.min_duration, _retention.MIN_DURATION_VARIABLE),
+                        (args.keep_slow, _retention.KEEP_SLOW_VARIABLE)):
         if value:
             update[name] = value
     path = environ.get("PYTHONPATH", "")

@@ -182,8 +182,7 @@ def tracing_options_from_environment(environ=None):
                       ("keep_slow", _retention.KEEP_SLOW_VARIABLE)):
         value = _get(environ, name)
         if value is not None:
-            _retention.parse_retention(**{key: value}, source=name)  # checked now
-            options[key] = value
+            options[key] = _retention.check_option(key, value, name)
     return options
 
 

@@ -20,7 +20,8 @@ from typing import NamedTuple
 
 from infi_tracing.analysis._filters import parse_duration
 
-__all__ = ["Retention", "parse_retention", "parse_keep_slow", "from_environment",
+__all__ = ["Retention", "parse_retention", "parse_min_duration", "parse_keep_slow",
+           "check_option", "from_environment",
            "apply_to_handle", "MIN_DURATION_VARIABLE", "KEEP_SLOW_VARIABLE"]
 
 MIN_DURATION_VARIABLE = "INFI_TRACING_MIN_DURATION"
@@ -34,6 +35,15 @@ class Retention(NamedTuple):
     keep_glob: object
     keep_ns: int
     max_held: int
+
+
+def parse_min_duration(value, name="min_duration"):
+    """Nanoseconds of a duration ("2ms", or an int of ns); ValueError naming `name`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("%s: expected a duration, not a negative number" % name)
+        return value
+    return parse_duration(value, name)
 
 
 def parse_keep_slow(text, name="keep_slow"):
@@ -61,15 +71,21 @@ def parse_retention(min_duration=None, keep_slow=None, max_held=None, source="se
         return None
     min_ns = None
     if min_duration is not None:
-        min_ns = (min_duration if isinstance(min_duration, int) and
-                  not isinstance(min_duration, bool)
-                  else parse_duration(min_duration, "%s: min_duration" % source))
-        if min_ns < 0:
-            raise ValueError("%s: min_duration must not be negative" % source)
+        min_ns = parse_min_duration(min_duration, "%s: min_duration" % source)
     glob, keep_ns = (None, 0)
     if keep_slow is not None:
         glob, keep_ns = parse_keep_slow(keep_slow, "%s: keep_slow" % source)
     return Retention(min_ns, glob, keep_ns, max_held or DEFAULT_MAX_HELD)
+
+
+def check_option(key, value, name):
+    """Check ``min_duration`` or ``keep_slow`` text given as `name` (a command-line flag,
+    an environment variable); ValueError naming it."""
+    if key == "min_duration":
+        parse_min_duration(value, name)
+    else:
+        parse_keep_slow(value, name)
+    return value
 
 
 def from_environment(environ=None):
@@ -79,8 +95,13 @@ def from_environment(environ=None):
     keep_slow = environ.get(KEEP_SLOW_VARIABLE) or None
     if min_duration is None and keep_slow is None:
         return None
-    return parse_retention(min_duration, keep_slow,
-                           source=MIN_DURATION_VARIABLE if min_duration else KEEP_SLOW_VARIABLE)
+    min_ns = None
+    if min_duration is not None:
+        min_ns = parse_min_duration(min_duration, MIN_DURATION_VARIABLE)
+    glob, keep_ns = (None, 0)
+    if keep_slow is not None:
+        glob, keep_ns = parse_keep_slow(keep_slow, KEEP_SLOW_VARIABLE)
+    return Retention(min_ns, glob, keep_ns, DEFAULT_MAX_HELD)
 
 
 def apply_to_handle(handle, retention):

@@ -144,8 +144,7 @@ def _settings(args, parser):
         for key, flag in (("min_duration", "--min-duration"), ("keep_slow", "--keep-slow")):
             value = getattr(args, key)
             if value is not None:
-                _retention.parse_retention(**{key: value}, source=flag)  # checked now
-                options[key] = value
+                options[key] = _retention.check_option(key, value, flag)
         if args.buffer_size is not None:
             options["buffer_size"] = _options.check_buffer_size_range(
                 _env.parse_buffer_size(args.buffer_size, "--buffer-size"), "--buffer-size",
