@@ -161,7 +161,7 @@ def set_sinks(sinks):
     sinks = _config.sink_objects(sinks)
     handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s))
                for s in sinks]
-    for sink, handle in zip(sinks, handles):
+    for sink, handle in zip(sinks, handles, strict=True):
         _retention.apply_to_handle(handle, getattr(sink, "retention", None) or _default_retention[0])
     _core._refuse_in_sink("set_sinks")
     with _control:

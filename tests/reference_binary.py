@@ -8,8 +8,7 @@ sinks (without the reader's durations).
 
 import struct
 
-from infi_tracing._records import (CALL, EVENT_NAMES, LOG, LOST, OMITTED, SWITCH, YIELD,
-                                   record_dict)
+from infi_tracing._records import CALL, EVENT_NAMES, LOG, LOST, OMITTED, SWITCH, YIELD, record_dict
 
 __all__ = ["MAGIC", "TraceFileError", "read_records"]
 

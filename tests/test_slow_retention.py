@@ -67,7 +67,7 @@ def _calls(records):
 def _omitted_at(records):
     """{qualname of the call whose exit follows: (calls, ns)} of each "omitted" record."""
     out = {}
-    for rec, nxt in zip(records, records[1:]):
+    for rec, nxt in zip(records, records[1:], strict=False):
         if rec["event"] == "omitted":
             assert nxt["event"] == "return" and nxt["depth"] == rec["depth"], (rec, nxt)
             out[nxt["qualname"]] = (rec["omitted_calls"], rec["omitted_ns"])
