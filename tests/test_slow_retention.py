@@ -292,3 +292,33 @@ def test_sink_url_rejects_a_bad_min_duration():
     import infi_tracing
     with pytest.raises(ValueError, match=r"sink stderr\?min_duration=soon: min_duration"):
         infi_tracing.configure_sinks(["stderr?min_duration=soon"])
+
+
+def test_forked_child_starts_with_nothing_held(tmp_path):
+    """A forked child writes its own slow calls, never the calls its parent held."""
+    body = """
+    import os, time
+    def slow():
+        time.sleep(0.05)
+    def main():
+        pid = os.fork()
+        if pid == 0:
+            slow()
+            infi_tracing.unset_tracing()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        slow()
+    main()
+    """
+    trace = tmp_path / "thin.jsonl"
+    proc = run_traced_program(tmp_path, body, setup=ONLY_MAIN + "import os\nPARENT = os.getpid()",
+                              sinks="infi_tracing.configure_sinks(['file://%s?format=jsonl"
+                                    "&min_duration=20ms'])" % trace,
+                              tracing_args="filter=only_main", end="print(PARENT)")
+    parent = int(proc.stdout.split()[-1])
+    by_pid = {}
+    for rec in read_jsonl(trace):
+        by_pid.setdefault(rec["pid"] == parent, []).append((rec["event"], rec["qualname"]))
+    assert by_pid[True] == [("call", "main"), ("call", "slow"), ("return", "slow"),
+                            ("return", "main")]
+    assert by_pid[False] == [("call", "slow"), ("return", "slow")]

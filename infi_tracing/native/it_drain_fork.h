@@ -54,6 +54,8 @@ static void it_drain_after_fork_child(it_ring *mine) {
             it_binary_after_fork(s->binary);
         if (s->pftrace)
             it_sink_pftrace_after_fork(s, it_d.pid);
+        if (s->slow)
+            it_slow_after_fork(s->slow);
     }
     it_ring *adopted = atomic_exchange(&it_d.adopt, NULL);
     while (adopted) {

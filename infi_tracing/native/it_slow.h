@@ -516,6 +516,19 @@ static inline void it_slow_out_clear(it_slow *f) {
     f->out_len = 0;
 }
 
+/* In a forked child: what is held is the parent's to write (its drain
+ * does, at its own stop); the child starts with nothing open. */
+static inline void it_slow_after_fork(it_slow *f) {
+    for (unsigned i = 0; i < IT_SLOW_BUCKETS; i++)
+        while (f->buckets[i])
+            it_slow_drop_g(f, f->buckets[i]);
+    atomic_store_explicit(&f->held, 0, memory_order_relaxed);
+    it_pair_destroy(&f->pair);
+    if (it_pair_init(&f->pair))
+        f->oom = 1;  /* a zeroed pairer finds nothing: active times become wall times */
+    it_slow_out_clear(f);
+}
+
 /* The drain stops: everything held is written. */
 static inline void it_slow_flush_all(it_slow *f) {
     for (unsigned i = 0; i < IT_SLOW_BUCKETS; i++)
