@@ -79,9 +79,9 @@ def format_text(rec: dict) -> str:
         return "%s lost %d records\n" % (head, rec["count"])
     indent = _indent(rec["depth"])
     if rec["event"] == "omitted":
-        return "%s g%d %s- omitted %d calls [%s]\n" % (head, rec["greenlet"], indent,
-                                                      rec["omitted_calls"],
-                                                      format_duration(rec["omitted_ns"]))
+        return "%s g%d %s- omitted %d calls [%d ns]\n" % (head, rec["greenlet"], indent,
+                                                         rec["omitted_calls"],
+                                                         max(rec["omitted_ns"], 0))
     if rec["event"] == "log":
         return "%s g%d %s# %s %s: %s\n" % (head, rec["greenlet"], indent,
                                            escape_text(rec["level"]),

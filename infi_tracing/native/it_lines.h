@@ -255,11 +255,14 @@ static inline void it_format_body_v(it_out *o, const it_fmt_rec *r, const it_fmt
         it_out_printf(o, "[depth %d] ", r->depth);
     it_out_puts(o, marks[r->event]);
     it_out_put(o, " ", 1);
-    if (r->event == IT_EV_OMITTED) {  /* "- omitted N calls [WALL]": before its call's exit */
+    if (r->event == IT_EV_OMITTED) {
+        /* "- omitted N calls [WALL ns]" before its call's exit: the time in whole ns (a
+         * reader subtracts it from the call's self time; 4 digits would not be exact) */
         it_out_put(o, "omitted ", 8);
         it_out_uint(o, (unsigned long long)r->count, 1);
-        it_out_put(o, " calls", 6);
-        it_out_duration(o, r->omitted_ns);
+        it_out_put(o, " calls [", 8);
+        it_out_uint(o, (unsigned long long)(r->omitted_ns > 0 ? r->omitted_ns : 0), 1);
+        it_out_put(o, " ns]", 4);
         return;
     }
     if (r->event == IT_EV_LOG) {  /* "# LEVEL logger: message" */

@@ -192,7 +192,7 @@ static inline int it_rtext_body(it_rtext *t, const char *s, const char *end, it_
         r->event = IT_EV_OMITTED, s++;
     else
         return 0;
-    if (r->event == IT_EV_OMITTED) {  /* "- omitted N calls [WALL]" (it_lines.h) */
+    if (r->event == IT_EV_OMITTED) {  /* "- omitted N calls [WALL ns]" (it_lines.h) */
         if (strncmp(s, " omitted ", 9))
             return 0;
         s += 9;
