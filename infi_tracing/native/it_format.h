@@ -9,7 +9,7 @@
 #include "it_registry.h"
 #include "it_out.h"
 #include "it_lines.h"
-#include "it_slow.h"
+#include "it_slow_state.h"  /* the "omitted" record's payload */
 
 static inline const char *it_record_value(const it_record *r, int i) {
     return it_values_at((const char *)(r + 1), r->size - sizeof *r, i);
