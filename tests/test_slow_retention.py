@@ -323,3 +323,49 @@ def test_forked_child_starts_with_nothing_held(tmp_path):
     assert by_pid[True] == [("call", "main"), ("call", "slow"), ("return", "slow"),
                             ("return", "main")]
     assert by_pid[False] == [("call", "slow"), ("return", "slow")]
+
+
+def test_keep_slow_and_min_duration_together(tmp_path):
+    """keep_slow decides inside its roots (all or nothing: a 21 ms call inside a fast root
+    is left out), min_duration outside them."""
+    body = """
+import time
+def fast():
+    return 1
+def slow_inside():
+    time.sleep(0.021)
+def slow_outside():
+    time.sleep(0.03)
+def handle(s, inner):
+    fast()
+    if inner:
+        slow_inside()
+    time.sleep(s)
+def serve():
+    handle(0, True)
+    handle(0.08, False)
+serve()
+slow_outside()
+fast()
+"""
+    _, thin, _ = _trace(tmp_path, body, "keep_slow=__main__.handle>50ms&min_duration=20ms")
+    assert [q for e, q in _calls(thin) if e == "call"] == ["serve", "handle", "fast",
+                                                          "slow_outside"]
+
+
+def test_syslog_stream_carries_only_kept_calls(tmp_path):
+    """A syslog sink with min_duration sends the kept calls and an "omitted" message."""
+    from syslog_peers import StreamPeer, parse_5424
+    peer = StreamPeer()
+    try:
+        run_traced_program(tmp_path, KNOWN, setup=ONLY_MAIN,
+                           sinks="infi_tracing.configure_sinks(['syslog+tcp://127.0.0.1:%d"
+                                 "?min_duration=20ms'])" % peer.port,
+                           tracing_args="filter=only_main")
+        messages = [parse_5424(m) for m in peer.wait(8)]
+    finally:
+        peer.close()
+    assert [m["msgid"] for m in messages] == ["call"] * 3 + ["return", "omitted", "return",
+                                                             "omitted", "return"]
+    assert messages[4]["msg"].endswith(" - omitted 3 calls [%s ns]"
+                                       % messages[4]["msg"].rpartition("[")[2][:-4])
