@@ -95,12 +95,13 @@ static inline void it_drain_unlock_sinks(void) { pthread_mutex_unlock(&it_d.sink
 
 /* With `sinks_mu` held: pair records only when someone uses the result --
  * a sink other than a binary file (they all show durations) or run's
- * summary -- so a binary file alone drains at full speed.  A pairer
+ * summary -- so a binary file alone drains at full speed.  A sink with
+ * slow-call retention pairs in its own filter (it_slow.h).  A pairer
  * switched off is emptied: it must not pair across records it never saw. */
 static inline void it_drain_update_pairing(void) {
     int want = it_d.times_wanted;
     for (int i = 0; i < it_d.nsinks && !want; i++)
-        want = it_d.sinks[i]->kind != IT_SINK_BINARY;
+        want = it_d.sinks[i]->kind != IT_SINK_BINARY && !it_d.sinks[i]->slow;
     if (!want && it_d.pairing)
         it_drain_pair_forget_all();
     it_d.pairing = want;

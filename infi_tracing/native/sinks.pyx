@@ -171,6 +171,7 @@ cdef class SinkHandle:
             locked = it_drain_lock_sinks()
             self.s.slow = f
             if locked:
+                it_drain_update_pairing()
                 it_drain_unlock_sinks()
 
     def has_retention(self):
