@@ -98,9 +98,10 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators, min_
     if overflow not in OVERFLOW_MODES:
         raise ValueError("overflow must be 'drop' or 'block', got %r" % (overflow,))
     ring = _check_buffer_size(buffer_size)
-    retention = (_retention.parse_retention(min_duration, keep_slow)
+    # untraced: tracing may be on (a restart), and these are not the program's calls
+    retention = (_core.call_untraced(_retention.parse_retention, min_duration, keep_slow)
                  if min_duration is not None or keep_slow is not None
-                 else _retention.from_environment())
+                 else _core.call_untraced(_retention.from_environment))
     if _core.backend_in_use() is not None:
         _core.stop("set_tracing")
     if not _sinks:

@@ -369,3 +369,18 @@ def test_syslog_stream_carries_only_kept_calls(tmp_path):
                                                              "omitted", "return"]
     assert messages[4]["msg"].endswith(" - omitted 3 calls [%s ns]"
                                        % messages[4]["msg"].rpartition("[")[2][:-4])
+
+
+def test_replaced_sink_writes_what_it_held(tmp_path):
+    """A sink taken out of the sink list writes the calls its retention held open."""
+    body = """
+    def main():
+        infi_tracing.configure_sinks(["stderr"])
+    main()
+    """
+    trace = tmp_path / "thin.jsonl"
+    run_traced_program(tmp_path, body, setup=ONLY_MAIN,
+                       sinks="infi_tracing.configure_sinks(['file://%s?format=jsonl"
+                             "&min_duration=1s'])" % trace,
+                       tracing_args="filter=only_main")
+    assert [(r["event"], r["qualname"]) for r in read_jsonl(trace)] == [("call", "main")]

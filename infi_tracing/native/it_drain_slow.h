@@ -36,28 +36,56 @@ static void it_drain_slow_thread_gone(const it_ring *r) {
         }
 }
 
-/* The drain stops: every filter writes what it holds, thread by thread
- * (a sink writes a batch as one thread's; `tid` is all it reads of it). */
+/* Sink `i`'s filter writes what it holds, thread by thread (a sink writes a
+ * batch as one thread's; `tid` is all it reads of the ring). */
+static void it_drain_slow_release(int i) {
+    it_slow *f = it_d.sinks[i]->slow;
+    if (!f)
+        return;
+    for (;;) {
+        long tid = 0;
+        int any = 0;
+        for (unsigned b = 0; b < IT_SLOW_BUCKETS && !any; b++)
+            if (f->buckets[b]) {
+                tid = f->buckets[b]->tid;
+                any = 1;
+            }
+        if (!any)
+            return;
+        static it_ring fake;  /* under sinks_mu: one user at a time */
+        fake.tid = tid;
+        it_slow_forget_thread(f, tid);
+        it_drain_slow_write(i, &fake);
+    }
+}
+
+/* The drain stops: every filter writes what it holds. */
 static void it_drain_slow_release_all(void) {
+    for (int i = 0; i < it_d.nsinks; i++)
+        it_drain_slow_release(i);
+}
+
+/* With `sinks_mu`, without the GIL, before the sink list becomes `next` (n
+ * sinks): the native sinks leaving it write what their filters hold
+ * (records handed to them are theirs to write).  Not a Python sink: this
+ * runs on the thread changing the sinks, and a Python sink's batch must be
+ * run by the drain (it_drain_python.h); it keeps what it held, unwritten. */
+static void it_drain_slow_release_leaving(it_sink *const *next, int n) {
     for (int i = 0; i < it_d.nsinks; i++) {
-        it_slow *f = it_d.sinks[i]->slow;
-        if (!f)
+        int stays = it_d.sinks[i]->kind == IT_SINK_PY;
+        for (int k = 0; k < n && !stays; k++)
+            stays = next[k] == it_d.sinks[i];
+        if (stays || !it_d.sinks[i]->slow)
             continue;
-        for (;;) {
-            long tid = 0;
-            int any = 0;
-            for (unsigned b = 0; b < IT_SLOW_BUCKETS && !any; b++)
-                if (f->buckets[b]) {
-                    tid = f->buckets[b]->tid;
-                    any = 1;
-                }
-            if (!any)
-                break;
-            static it_ring fake;  /* drain only: the thread id is all a sink reads */
-            fake.tid = tid;
-            it_slow_forget_thread(f, tid);
-            it_drain_slow_write(i, &fake);
-        }
+        it_sink *s = it_d.sinks[i];
+        it_drain_slow_release(i);
+        /* out now: no pass writes a sink that left the list (the flush before the
+         * change wrote the rest); a syslog sink sends what it can without waiting */
+        if ((s->kind == IT_SINK_FD || s->kind == IT_SINK_BINARY || s->kind == IT_SINK_PFTRACE) &&
+            s->len)
+            it_sink_write_out(s);
+        else if (s->kind == IT_SINK_SYSLOG)
+            it_syslog_pump(s->syslog);
     }
 }
 

@@ -31,7 +31,8 @@ from infi_tracing.native.includes.it_sinks cimport (
     it_sink, it_sink_mark, IT_SINK_FD, IT_SINK_PY, IT_SINK_SYSLOG, IT_SINK_BINARY, IT_SINK_PFTRACE, IT_SINK_BUF,
     IT_SINK_MARKS, it_count_records, it_in_sink)
 from infi_tracing.native.includes.it_drain cimport (
-    it_d, it_drain_lock_sinks, it_drain_unlock_sinks, it_drain_update_pairing)
+    it_d, it_drain_lock_sinks, it_drain_unlock_sinks, it_drain_update_pairing,
+    it_drain_slow_release_leaving)
 from infi_tracing.native.includes.it_drain_python cimport it_dpy, it_drain_abandoned
 
 cdef int _PENDING_MAX = 100000   # records a failing Python sink may hold for retry
@@ -399,6 +400,8 @@ def set_sinks(list handles):
     cdef int locked
     with nogil:
         locked = it_drain_lock_sinks()
+        if locked:
+            it_drain_slow_release_leaving(arr, n)
         old = it_d.sinks
         it_d.sinks = arr
         it_d.nsinks = n
