@@ -67,6 +67,8 @@ typedef struct it_slow {
     it_pair pair;            /* wall and active times (the one rule, it_pair.h) */
     it_slow_g *buckets[IT_SLOW_BUCKETS];
     it_slow_g *last;         /* the greenlet of the last record: most records follow one */
+    it_slow_g *spare;        /* a freed node kept with its buffers: a loop of calls at the
+                              * top of a greenlet empties and refills its node each call */
     uint8_t *match;          /* per code id: 0 unknown, 1 no, 2 yes (keep_glob) */
     size_t match_len;
     char *out;               /* records to write, in order */
@@ -113,6 +115,8 @@ static inline void it_slow_free(it_slow *f) {
             next = g->next;
             it_slow_free_g(g);
         }
+    if (f->spare)
+        it_slow_free_g(f->spare);
     it_pair_destroy(&f->pair);
     free(f->keep_glob);
     free(f->match);
@@ -135,7 +139,10 @@ static inline it_slow_g *it_slow_find(it_slow *f, long tid, uint32_t gid, int ad
     while (g && !(g->tid == tid && g->gid == gid))
         g = g->next;
     if (!g && add) {
-        if (!(g = calloc(1, sizeof *g))) {
+        if (f->spare) {
+            g = f->spare;
+            f->spare = NULL;
+        } else if (!(g = calloc(1, sizeof *g))) {
             f->oom = 1;
             return NULL;
         }
@@ -156,7 +163,23 @@ static inline void it_slow_drop_g(it_slow *f, it_slow_g *g) {
     *link = g->next;
     if (f->last == g)
         f->last = NULL;
-    it_slow_free_g(g);
+    if (f->spare) {
+        it_slow_free_g(g);
+        return;
+    }
+    /* kept for the next greenlet: empty, with its frames' and held records' memory
+     * (but not the memory a keep_slow root held: up to max_held records) */
+    if (g->held_cap > (1u << 16)) {
+        free(g->held);
+        g->held = NULL;
+        g->held_cap = 0;
+    }
+    g->len = 0;
+    g->held_len = 0;
+    g->held_n = 0;
+    g->root = 0;
+    g->next = NULL;
+    f->spare = g;
 }
 
 /* Room for `n` more bytes in a growing buffer; 0 when memory ran out. */
