@@ -3,6 +3,7 @@
 # PYTHON=/path/to/python3.12 make test   - the same with another interpreter
 # make test-asan - native-heavy tests against an ASan+UBSan build (own venv)
 # make test-tsan - the ring buffer stress test under ThreadSanitizer
+# make test-fuzz - the native trace reader under libFuzzer (ASan + UBSan), a million runs
 PYTHON ?= python3
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 VENV ?= .venv/$(PYVER)
@@ -12,7 +13,7 @@ BUILT := $(VENV)/.infi-tracing-installed
 SOURCES := setup.py setup.cfg pyproject.toml $(shell find infi_tracing infi -type f \( -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' -o -name '*.pyi' \))
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-asan test-tsan lint lint-ruff lint-stub bench-quick bench bench-readme \
+.PHONY: demo test test-asan test-tsan test-fuzz fuzz-tools lint lint-ruff lint-stub bench-quick bench bench-readme \
 	bench-seed bench-drain bench-soak clean venv syslog-daemons
 
 venv: $(DEPS)
@@ -40,7 +41,7 @@ $(BUILT): $(DEPS) $(SOURCES) $(EXAMPLE_SOURCES)
 demo: $(BUILT)
 	$(VPY) examples/gevent_demo.py
 
-test: $(BUILT) lint syslog-daemons
+test: $(BUILT) lint syslog-daemons fuzz-tools
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # lint-ruff needs the dependencies only; lint-stub checks _core.pyi and analysis/_reader.pyi against the built modules
@@ -105,6 +106,41 @@ test-asan: $(ASAN_VENV)/.infi-tracing-installed
 RING_STRESS_RECORDS ?= 1000000
 test-tsan: $(BUILT)
 	RING_STRESS_RECORDS=$(RING_STRESS_RECORDS) $(VENV)/bin/pytest -p no:cacheprovider -s tests/test_ring_stress.py
+
+# make test-fuzz: the native reader fuzzed (tests/fuzz/fuzz_reader.c: libFuzzer, ASan, UBSan;
+# tests/fuzz/build-harness has the flags) for FUZZ_RUNS executions, failing if it takes more
+# than FUZZ_MAX_TIME seconds to get there.  Seeds are made fresh from real traces
+# (tests/fuzz/make_seeds.py) next to the inputs that once crashed (tests/fuzz/crashes/); what
+# the fuzzer finds interesting stays in $(FUZZ_DIR)/corpus for the next run.  A crash, hang
+# (-timeout) or sanitizer report stops it, fails, and leaves the input in $(FUZZ_DIR)/artifacts/.
+FUZZ_DIR := build/fuzz
+FUZZ_RUNS ?= 1000000
+FUZZ_MAX_TIME ?= 900
+FUZZ_ARGS ?=
+fuzz-tools:
+	.ci/install-fuzz-tools
+
+test-fuzz: $(BUILT) fuzz-tools
+	tests/fuzz/build-harness $(FUZZ_DIR)/fuzz_reader
+	rm -rf $(FUZZ_DIR)/seeds && $(VPY) tests/fuzz/make_seeds.py $(FUZZ_DIR)/seeds
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	@echo "=== fuzzing the reader: $(FUZZ_RUNS) runs (at most $(FUZZ_MAX_TIME) s); log in $(FUZZ_DIR)/last.log"
+	@status=0; start=$$(date +%s); \
+	$(FUZZ_DIR)/fuzz_reader -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_MAX_TIME) -max_len=16384 \
+	  -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
+	  $(FUZZ_ARGS) $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds $(wildcard tests/fuzz/crashes) \
+	  > $(FUZZ_DIR)/last.log 2>&1 || status=$$?; \
+	runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/last.log); \
+	if [ $$status != 0 ]; then \
+	  grep -v -E "^#[0-9]+[[:space:]]+(NEW|REDUCE)" $(FUZZ_DIR)/last.log | tail -n 60; \
+	  echo "=== test-fuzz: FAILED (status $$status): the input is in $(FUZZ_DIR)/artifacts/;"; \
+	  echo "    replay it: $(FUZZ_DIR)/fuzz_reader FILE; add it to tests/fuzz/crashes/"; exit 1; \
+	fi; \
+	grep -E '^(stat::|Done)' $(FUZZ_DIR)/last.log; \
+	if [ "$${runs:-0}" -lt $(FUZZ_RUNS) ]; then \
+	  echo "=== test-fuzz: FAILED: $${runs:-0} runs in $(FUZZ_MAX_TIME) s, fewer than $(FUZZ_RUNS)"; exit 1; \
+	fi; \
+	echo "=== test-fuzz: $$runs runs in $$(( $$(date +%s) - start )) s, no crash, hang or sanitizer report"
 
 bench-quick: $(BUILT)
 	$(VPY) benchmarks/tight_loop.py --quick

@@ -177,6 +177,14 @@ def jsonl_sink(tmp_path, name="trace.jsonl"):
     return "file://%s?format=jsonl" % (tmp_path / name)
 
 
+def tool_unavailable(reason):
+    """Skip the test for a missing tool (compiler, sanitizer runtime, daemon), or fail it under
+    CI=true, where the machine is expected to have every tool."""
+    if os.environ.get("CI") == "true":
+        pytest.fail("%s (CI=true: the tool must be there)" % reason)
+    pytest.skip(reason)
+
+
 # --- traced programs ----------------------------------------------------------------------
 
 def traced_source(body, *, backend="auto", setup="", sinks="", tracing_args="", end=""):

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import tool_unavailable
+
 REPO = Path(__file__).resolve().parent.parent
 RSYSLOG_DIR = REPO / ".venv" / "daemons" / "rsyslog"
 INSTALL_COMMAND = "make syslog-daemons  (as root; it runs .ci/install-syslog-daemons)"
@@ -302,10 +304,7 @@ def require(cls):
     """Fail (under CI=true) or skip the test unless `cls`'s daemon is installed."""
     if (find_rsyslogd() if cls is Rsyslogd else find_syslog_ng()):
         return
-    message = "%s is not installed; run: %s" % (cls.name, INSTALL_COMMAND)
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    tool_unavailable("%s is not installed; run: %s" % (cls.name, INSTALL_COMMAND))
 
 
 def running(cls, workdir):

@@ -108,3 +108,16 @@ def test_dev_stdout_is_still_a_sink_path(tmp_path):
     proc = run_cli(tmp_path, "run", "--sink", "file:///dev/stdout", "--no-summary", "prog.py")
     assert proc.returncode == 0, proc.stderr
     assert "> __main__.f" in proc.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "jsonl", "perfetto", "perfetto-proto"])
+def test_decoded_output_is_created_private(tmp_path, fmt):
+    """decode -o writes a new file with mode 0600: it holds what the trace held."""
+    write(tmp_path / "prog.py", "def f():\n    pass\nf()\n")
+    proc = run_cli(tmp_path, "run", "--sink", "binary://%s" % (tmp_path / "t.itr"),
+                   "--no-summary", "prog.py")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out"
+    proc = run_cli(tmp_path, "decode", "-q", "--format", fmt, "-o", str(out), str(tmp_path / "t.itr"))
+    assert proc.returncode == 0, proc.stderr
+    assert _mode(out) == 0o600

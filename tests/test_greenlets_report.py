@@ -3,6 +3,7 @@ with their call trees."""
 
 import pytest
 
+from binary_files import CALL, RETURN, code_chunk, packed_chunk, trace
 from helpers import TIMING, analysis_json, record_trace, run_cli
 
 MS = 1_000_000
@@ -101,3 +102,33 @@ def test_hub_waiting_for_events_is_not_blocking(tmp_path):
     (stretch,) = [s for s in result["stretches"] if s["duration_ns"] >= 45 * MS]
     hub = result["greenlets"][stretch["greenlet"]]
     assert hub["hub"] and hub["first"] is None
+
+
+def _bucket(pid, tid, key, nbuckets=1024):
+    """The hash bucket of it_glets.h's table (1024 buckets before it first grows)."""
+    mask = (1 << 64) - 1
+    h = (pid * 0x9E3779B97F4A7C15 ^ tid * 0xC2B2AE3D27D4EB4F ^ key * 0x165667B19E3779F9) & mask
+    return (h ^ h >> 29) & (nbuckets - 1)
+
+
+def test_greenlet_sharing_the_thread_hash_bucket(tmp_path):
+    """Greenlets hashed into their thread's bucket are each one row, with their switches."""
+    # The thread's key (pid, tid, and the greenlet id 0xFFFFFFFF once, the thread kind bit
+    # now); greenlets in its bucket, put among 200 others, and each of them run twice.
+    sharing = [g for key in (0xFFFFFFFF, 1 << 32)
+               for g in [g for g in range(1000, 100_000)
+                         if _bucket(100, 101, g) == _bucket(100, 101, key)][:2]]
+    order = list(range(1, 201))
+    for at, g in zip((5, 70, 130, 190), sharing, strict=True):
+        order.insert(at, g)
+    order += sharing
+    entries, ts = [], 0
+    for g in order:
+        entries += [(CALL, 1, ts + 1000, 0, g), (RETURN, 1, ts + 2000, 0, g)]
+        ts += 2000
+    path = tmp_path / "t.itr"
+    path.write_bytes(trace(code_chunk(1, "f"), packed_chunk(entries)))
+    glets = analysis_json(tmp_path, "greenlets", path)["greenlets"]
+    assert sorted(g["greenlet"] for g in glets) == sorted(set(order))
+    assert {g["greenlet"]: g["switches"] for g in glets} == {
+        g: 2 if g in sharing else 1 for g in order}

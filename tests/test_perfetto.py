@@ -249,6 +249,17 @@ def test_write_after_close_is_a_no_op(tmp_path):
     assert [e["ph"] for e in json.loads(text)] == ["M", "M", "M", "B"]
 
 
+def test_switch_records_add_no_event(tmp_path):
+    """A greenlet switch record (decode of a trace that has them) is left out, not an error."""
+    sink = PerfettoSink(tmp_path / "t.json")
+    switch = {"event": "switch", "mono_ns": 1_500, "time_ns": 1, "pid": 7, "tid": 7,
+              "greenlet": 2, "from_greenlet": 1}
+    sink.write([_record("call", 1_000), switch, _record("return", 2_000)])
+    sink.close()
+    assert [e["ph"] for e in json.loads((tmp_path / "t.json").read_text())] == [
+        "M", "M", "M", "B", "E"]
+
+
 def test_full_disk_at_open_raises_oserror_naming_the_path():
     """A file that cannot take the opening '[' (a full disk) raises OSError naming it."""
     with pytest.raises(OSError, match="/dev/full"):

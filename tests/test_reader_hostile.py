@@ -3,6 +3,7 @@ byte offset, everything readable before the bad spot written, exit status 1, nev
 
 import signal
 import struct
+import textwrap
 
 import pytest
 
@@ -16,7 +17,7 @@ from binary_files import (
     raw,
     trace,
 )
-from helpers import finish, run_cli, start_program, wait_for_line
+from helpers import finish, run_cli, run_python, start_program, wait_for_line
 
 pytestmark = pytest.mark.native  # make test-asan runs these
 
@@ -167,3 +168,23 @@ def test_file_still_being_written(tmp_path):
         proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) >= 200 and all(line.endswith("traced_program.py:6") for line in lines)
+
+
+def test_chunk_claiming_more_than_the_file_is_not_allocated(tmp_path):
+    """A tiny file claiming a 64 MiB chunk is found cut short without a 64 MiB buffer."""
+    path = tmp_path / "t.itr"
+    path.write_bytes(MAGIC + struct.pack("<II", 3, (64 << 20) - 8) + b"\0" * 24)
+    # The address space capped at 32 MiB over the interpreter's: a 64 MiB buffer cannot be
+    # had, so growing it for the claim would fail as "out of memory".
+    proc = run_python(tmp_path, textwrap.dedent("""\
+        import resource, sys
+        from infi_tracing._cli import main
+        with open("/proc/self/status") as status:
+            vm = next(int(line.split()[1]) * 1024 for line in status
+                      if line.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (32 << 20), vm + (32 << 20)))
+        sys.exit(main(["decode", %r]))
+        """ % str(path)))
+    assert proc.returncode == 1, proc.stderr
+    assert ("infi_tracing decode: %s: ends inside a chunk at byte 8 (cut short, or still being "
+            "written): it needs 67108856 bytes, 24 remain" % path) in proc.stderr, proc.stderr

@@ -9,7 +9,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import pytest
+from helpers import tool_unavailable
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "native" / "ring_stress.c"
@@ -17,16 +17,10 @@ NATIVE = HERE.parent / "infi_tracing" / "native"
 RECORDS = int(os.environ.get("RING_STRESS_RECORDS", "150000"))
 
 
-def _unavailable(reason):
-    if os.environ.get("CI") == "true":
-        pytest.fail("%s (CI=true: the TSan ring test must run)" % reason)
-    pytest.skip(reason)
-
-
 def compile_c(source, out, sanitize="thread"):
     cc = os.environ.get("CC", "gcc")
     if not shutil.which(cc):
-        _unavailable("no C compiler %r" % cc)
+        tool_unavailable("no C compiler %r" % cc)
     include = sysconfig.get_paths()["include"]  # it_ring.h includes Python.h (types only)
     cmd = [cc, "-fsanitize=" + sanitize, "-O1", "-g", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
            "-I", str(NATIVE), "-I", include, str(source), "-o", str(out), "-pthread"]
@@ -40,7 +34,7 @@ def test_ring_under_thread_sanitizer(tmp_path):
     probe.write_text("int main(void) { return 0; }\n")
     built = compile_c(probe, tmp_path / "probe")
     if built.returncode != 0:
-        _unavailable("cannot build with -fsanitize=thread:\n" + built.stderr)
+        tool_unavailable("cannot build with -fsanitize=thread:\n" + built.stderr)
     exe = tmp_path / "ring_stress"
     built = compile_c(SOURCE, exe)
     assert built.returncode == 0, built.stderr
@@ -51,7 +45,7 @@ def test_ring_under_thread_sanitizer(tmp_path):
                           timeout=600)
     sys.stdout.write(proc.stdout)
     if "ThreadSanitizer: unexpected memory mapping" in proc.stderr:
-        _unavailable("TSan cannot run on this kernel's address layout:\n" + proc.stderr[-2000:])
+        tool_unavailable("TSan cannot run on this kernel's address layout:\n" + proc.stderr[-2000:])
     assert "WARNING: ThreadSanitizer" not in proc.stderr, proc.stderr[-20000:]
     assert proc.returncode == 0, "exit %d\n%s%s" % (proc.returncode, proc.stdout, proc.stderr[-20000:])
     assert "all checks passed" in proc.stdout

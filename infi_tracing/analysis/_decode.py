@@ -17,6 +17,7 @@ import time
 
 from infi_tracing.analysis._reader import write_lines, write_perfetto_proto
 from infi_tracing.analysis._reading import Reader
+from infi_tracing.sinks.files import open_trace_file
 
 __all__ = ["decode", "replay", "report_errors"]
 
@@ -85,7 +86,9 @@ def _open_output(output):
     if output == "-":
         sys.stdout.flush()
         return sys.stdout.fileno(), lambda: None
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    # A decoded trace holds what the trace held: created 0600, never through a
+    # link another user planted (the rule of every trace file: sinks/files.py).
+    fd = open_trace_file(output, os.O_WRONLY | os.O_TRUNC, "output file")[1]
     return fd, lambda: os.close(fd)
 
 

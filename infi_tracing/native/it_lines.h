@@ -154,9 +154,9 @@ static inline void it_out_time(it_out *o, uint64_t wall_ns) {
 
 /* The i-th of `n` bytes of NUL-separated values; "" past the last. */
 static inline const char *it_values_at(const char *values, size_t n, int i) {
-    const char *p = values, *end = values + n;
-    if (!p)
+    if (!values)  /* before any arithmetic: NULL + 0 is undefined too */
         return "";
+    const char *p = values, *end = values + n;
     for (; i > 0 && p < end; i--)
         p += strnlen(p, (size_t)(end - p)) + 1;
     return p < end ? p : "";

@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "it_sum.h"
+
 typedef struct {
     uint64_t ts;            /* the entry's time */
     uint64_t out_at_entry;  /* the greenlet's switched-out total then */
@@ -42,7 +44,9 @@ typedef struct {
 
 typedef struct it_pair_node {
     int64_t pid, tid;
-    uint32_t greenlet;      /* IT_PAIR_THREAD: the thread's own node */
+    uint32_t greenlet;      /* a greenlet node's id (0 in a thread node) */
+    int thread;             /* the thread's own node: a kind of its own, not a sentinel
+                             * id, since a greenlet id may be any u32 in a hostile file */
     uint32_t next;          /* chain in the bucket, or the free list; 0 ends it (node 0 is unused) */
     int used;               /* 0 while on the free list */
     /* greenlet nodes */
@@ -54,8 +58,6 @@ typedef struct it_pair_node {
     uint32_t current;       /* the greenlet running in the thread */
     int has_current;
 } it_pair_node;
-
-#define IT_PAIR_THREAD 0xFFFFFFFFu
 
 typedef struct {
     uint32_t *buckets;      /* node index of the chain's first node, 0 for none */
@@ -105,19 +107,23 @@ static inline void it_pair_destroy(it_pair *p) {
 /* Nodes in use: greenlets with open entries, plus one per thread. */
 static inline uint32_t it_pair_live(const it_pair *p) { return p->live; }
 
-static inline uint32_t it_pair_hash(const it_pair *p, int64_t pid, int64_t tid, uint32_t g) {
+/* The key: (pid, tid, greenlet id) for a greenlet node, (pid, tid) and
+ * `thread` set (g 0) for the thread's node. */
+static inline uint32_t it_pair_hash(const it_pair *p, int64_t pid, int64_t tid, uint32_t g,
+                                    int thread) {
     uint64_t h = (uint64_t)pid * 0x9E3779B97F4A7C15ull ^ (uint64_t)tid * 0xC2B2AE3D27D4EB4Full ^
-                 (uint64_t)g * 0x165667B19E3779F9ull;
+                 ((uint64_t)g + ((uint64_t)!!thread << 32)) * 0x165667B19E3779F9ull;
     h ^= h >> 29;
     return (uint32_t)h & (p->nbuckets - 1);
 }
 
-static inline it_pair_node *it_pair_find(it_pair *p, int64_t pid, int64_t tid, uint32_t g) {
+static inline it_pair_node *it_pair_find(it_pair *p, int64_t pid, int64_t tid, uint32_t g,
+                                         int thread) {
     if (!p->buckets)
         return NULL;
-    for (uint32_t i = p->buckets[it_pair_hash(p, pid, tid, g)]; i; i = p->nodes[i].next) {
+    for (uint32_t i = p->buckets[it_pair_hash(p, pid, tid, g, thread)]; i; i = p->nodes[i].next) {
         it_pair_node *n = &p->nodes[i];
-        if (n->greenlet == g && n->tid == tid && n->pid == pid)
+        if (n->greenlet == g && n->thread == thread && n->tid == tid && n->pid == pid)
             return n;
     }
     return NULL;
@@ -137,13 +143,14 @@ static inline void it_pair_rehash(it_pair *p) {
         it_pair_node *n = &p->nodes[i];
         if (!n->used)
             continue;  /* on the free list */
-        uint32_t h = it_pair_hash(p, n->pid, n->tid, n->greenlet);
+        uint32_t h = it_pair_hash(p, n->pid, n->tid, n->greenlet, n->thread);
         n->next = b[h];
         b[h] = i;
     }
 }
 
-static inline it_pair_node *it_pair_add(it_pair *p, int64_t pid, int64_t tid, uint32_t g) {
+static inline it_pair_node *it_pair_add(it_pair *p, int64_t pid, int64_t tid, uint32_t g,
+                                        int thread) {
     if (!p->buckets) {
         p->oom = 1;
         return NULL;
@@ -176,8 +183,9 @@ static inline it_pair_node *it_pair_add(it_pair *p, int64_t pid, int64_t tid, ui
     n->pid = pid;
     n->tid = tid;
     n->greenlet = g;
+    n->thread = thread;
     n->used = 1;
-    uint32_t h = it_pair_hash(p, pid, tid, g);
+    uint32_t h = it_pair_hash(p, pid, tid, g, thread);
     n->next = p->buckets[h];
     p->buckets[h] = i;
     p->live++;
@@ -186,7 +194,7 @@ static inline it_pair_node *it_pair_add(it_pair *p, int64_t pid, int64_t tid, ui
 
 static inline void it_pair_remove(it_pair *p, it_pair_node *n) {
     uint32_t idx = (uint32_t)(n - p->nodes);
-    uint32_t *link = &p->buckets[it_pair_hash(p, n->pid, n->tid, n->greenlet)];
+    uint32_t *link = &p->buckets[it_pair_hash(p, n->pid, n->tid, n->greenlet, n->thread)];
     while (*link && *link != idx)
         link = &p->nodes[*link].next;
     if (*link)
@@ -209,19 +217,19 @@ static inline void it_pair_remove(it_pair *p, it_pair_node *n) {
  * record's time, and by every entry and exit (a record of another greenlet
  * than the thread's last one is a switch at its time). */
 static inline void it_pair_switch(it_pair *p, int64_t pid, int64_t tid, uint32_t g, uint64_t ts) {
-    it_pair_node *t = it_pair_find(p, pid, tid, IT_PAIR_THREAD);
-    if (!t && !(t = it_pair_add(p, pid, tid, IT_PAIR_THREAD)))
+    it_pair_node *t = it_pair_find(p, pid, tid, 0, 1);
+    if (!t && !(t = it_pair_add(p, pid, tid, 0, 1)))
         return;
     if (t->has_current && t->current == g)
         return;
     if (t->has_current) {
-        it_pair_node *old = it_pair_find(p, pid, tid, t->current);
+        it_pair_node *old = it_pair_find(p, pid, tid, t->current, 0);
         if (old && !old->out_since)
             old->out_since = ts ? ts : 1;
     }
     t->current = g;
     t->has_current = 1;
-    it_pair_node *n = it_pair_find(p, pid, tid, g);
+    it_pair_node *n = it_pair_find(p, pid, tid, g, 0);
     if (n && n->out_since) {
         if (ts > n->out_since)
             n->out_total += ts - n->out_since;
@@ -233,8 +241,8 @@ static inline void it_pair_switch(it_pair *p, int64_t pid, int64_t tid, uint32_t
 static inline void it_pair_enter(it_pair *p, int64_t pid, int64_t tid, uint32_t g, int32_t depth,
                                  uint32_t code, uint64_t ts) {
     it_pair_switch(p, pid, tid, g, ts);
-    it_pair_node *n = it_pair_find(p, pid, tid, g);
-    if (!n && !(n = it_pair_add(p, pid, tid, g)))
+    it_pair_node *n = it_pair_find(p, pid, tid, g, 0);
+    if (!n && !(n = it_pair_add(p, pid, tid, g, 0)))
         return;
     while (n->len && n->stack[n->len - 1].depth >= depth)
         n->len--;  /* their exits never came: lost, or cut off by the trace's start */
@@ -276,7 +284,7 @@ static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint3
                                      it_pair_result *out) {
     out->known = 0;
     it_pair_switch(p, pid, tid, g, ts);
-    it_pair_node *n = it_pair_find(p, pid, tid, g);
+    it_pair_node *n = it_pair_find(p, pid, tid, g, 0);
     if (!n)
         return 0;
     while (n->len && n->stack[n->len - 1].depth > depth)
@@ -287,8 +295,14 @@ static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint3
         out->known = 1;
         out->entry_ts = f->ts;
         out->code = f->code;
-        out->wall_ns = given_wall_ns >= 0 ? given_wall_ns : ts >= f->ts ? (int64_t)(ts - f->ts) : 0;
-        out->active_ns = out->wall_ns > (int64_t)out_ns ? out->wall_ns - (int64_t)out_ns : 0;
+        /* In unsigned, capped at INT64_MAX, the children's sums saturated:
+         * a damaged trace file's timestamps (or written durations) may be
+         * anything, and no sum below may overflow (undefined behaviour) or
+         * turn negative. */
+        uint64_t wall = given_wall_ns >= 0 ? (uint64_t)given_wall_ns : ts >= f->ts ? ts - f->ts : 0;
+        wall = wall < (uint64_t)INT64_MAX ? wall : (uint64_t)INT64_MAX;
+        out->wall_ns = (int64_t)wall;
+        out->active_ns = wall > out_ns ? (int64_t)(wall - out_ns) : 0;
         out->self_ns = out->wall_ns - f->child_wall;
         out->self_active_ns = out->active_ns - f->child_active;
         if (out->self_ns < 0)
@@ -298,8 +312,8 @@ static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint3
         out->has_parent = n->len > 0;
         if (n->len) {
             it_pair_frame *parent = &n->stack[n->len - 1];
-            parent->child_wall += out->wall_ns;
-            parent->child_active += out->active_ns;
+            parent->child_wall = it_sum_sat(parent->child_wall, out->wall_ns);
+            parent->child_active = it_sum_sat(parent->child_active, out->active_ns);
             out->parent_code = parent->code;
         }
     }
@@ -315,11 +329,12 @@ static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint3
  * call of that depth is there (a gap). */
 static inline void it_pair_omitted(it_pair *p, int64_t pid, int64_t tid, uint32_t g,
                                    int32_t depth, int64_t wall_ns, int64_t active_ns) {
-    it_pair_node *n = it_pair_find(p, pid, tid, g);
+    it_pair_node *n = it_pair_find(p, pid, tid, g, 0);
     if (!n || !n->len || n->stack[n->len - 1].depth != depth)
         return;
-    n->stack[n->len - 1].child_wall += wall_ns > 0 ? wall_ns : 0;
-    n->stack[n->len - 1].child_active += active_ns > 0 ? active_ns : 0;
+    it_pair_frame *f = &n->stack[n->len - 1];  /* a hostile file's times: saturated */
+    f->child_wall = it_sum_sat(f->child_wall, wall_ns > 0 ? wall_ns : 0);
+    f->child_active = it_sum_sat(f->child_active, active_ns > 0 ? active_ns : 0);
 }
 
 /* Records of the thread were lost: every open entry of its greenlets is

@@ -234,8 +234,8 @@ static inline void it_slow_exit(it_slow *f, long tid, const it_record *rec) {
         if (idx) {
             it_slow_frame *parent = &g->stack[idx - 1];
             parent->omitted_calls++;
-            parent->omitted_wall += wall;
-            parent->omitted_active += active;
+            parent->omitted_wall = it_sum_sat(parent->omitted_wall, wall);
+            parent->omitted_active = it_sum_sat(parent->omitted_active, active);
         }
     }
     if (fr->root)

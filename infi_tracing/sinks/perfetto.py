@@ -178,6 +178,8 @@ class PerfettoSink:
     def _events(self, rec, procs, tracks):
         """The trace events of one record, metadata first for a new process or track."""
         pid, event, ts = rec["pid"], rec["event"], rec["mono_ns"] / 1000
+        if event == "switch":  # a notice for pairing durations, not shown (as in text lines)
+            return
         if pid not in self._procs and pid not in procs:
             procs.add(pid)
             yield {"ph": "M", "name": "process_name", "pid": pid, "ts": ts,

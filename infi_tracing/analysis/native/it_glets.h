@@ -27,6 +27,7 @@
 #include "it_rfuncs.h"
 #include "it_rrec.h"
 #include "it_rtree.h"
+#include "../../native/it_sum.h"
 
 typedef struct {
     int64_t pid, tid;
@@ -99,11 +100,24 @@ static inline void it_glets_destroy(it_glets *s) {
     memset(s, 0, sizeof *s);
 }
 
-static inline uint32_t it_glets_hash(uint32_t nb, int64_t pid, int64_t tid, uint32_t g) {
+/* Threads hash with `thread` set and greenlet 0: a greenlet's id may be
+ * any u32 in a hostile file (0xFFFFFFFF too), so no id can stand for a
+ * thread; the kind is a separate bit of the key. */
+static inline uint32_t it_glets_hash(uint32_t nb, int64_t pid, int64_t tid, uint32_t g,
+                                     int thread) {
     uint64_t h = (uint64_t)pid * 0x9E3779B97F4A7C15ull ^ (uint64_t)tid * 0xC2B2AE3D27D4EB4Full ^
-                 (uint64_t)g * 0x165667B19E3779F9ull;
+                 ((uint64_t)g + ((uint64_t)!!thread << 32)) * 0x165667B19E3779F9ull;
     h ^= h >> 29;
     return (uint32_t)h & (nb - 1);
+}
+
+/* The time from `from` to `to`, 0 if `to` is not later, capped at INT64_MAX:
+ * a hostile file's timestamps may be any u64, and a difference past
+ * INT64_MAX would turn negative as a duration. */
+static inline int64_t it_glets_span(uint64_t from, uint64_t to) {
+    if (to <= from)
+        return 0;
+    return to - from < (uint64_t)INT64_MAX ? (int64_t)(to - from) : INT64_MAX;
 }
 
 static inline void *it_glets_grow(void *p, uint32_t *cap, uint32_t n, size_t size) {
@@ -124,12 +138,12 @@ static inline void it_glets_rehash(it_glets *s) {
     if (!b)
         return;
     for (uint32_t i = 1; i < s->nglets; i++) {
-        uint32_t h = it_glets_hash(nb, s->glets[i].pid, s->glets[i].tid, s->glets[i].greenlet);
+        uint32_t h = it_glets_hash(nb, s->glets[i].pid, s->glets[i].tid, s->glets[i].greenlet, 0);
         s->glets[i].next = b[h];
         b[h] = i << 1;
     }
     for (uint32_t i = 1; i < s->nthreads; i++) {
-        uint32_t h = it_glets_hash(nb, s->threads[i].pid, s->threads[i].tid, 0xFFFFFFFFu);
+        uint32_t h = it_glets_hash(nb, s->threads[i].pid, s->threads[i].tid, 0, 1);
         s->threads[i].next = b[h];
         b[h] = i << 1 | 1;
     }
@@ -138,27 +152,33 @@ static inline void it_glets_rehash(it_glets *s) {
     s->ngbuckets = nb;
 }
 
-/* The greenlet's row (pid, tid, g; threads use g = 0xFFFFFFFF and the
- * thread table), added on first sight; 0 when memory runs out. */
-static inline uint32_t it_glets_find(it_glets *s, int64_t pid, int64_t tid, uint32_t g) {
-    uint32_t b = it_glets_hash(s->ngbuckets, pid, tid, g);
-    int thread = g == 0xFFFFFFFFu;
+/* The row of greenlet (pid, tid, g) in the greenlet table, or with `thread`
+ * the row of thread (pid, tid) in the thread table (g ignored), added on
+ * first sight; 0 when memory runs out. */
+static inline uint32_t it_glets_find(it_glets *s, int64_t pid, int64_t tid, uint32_t g,
+                                     int thread) {
+    if (thread)
+        g = 0;
+    uint32_t b = it_glets_hash(s->ngbuckets, pid, tid, g, thread);
+    /* A chain mixes both kinds (hashes collide): each entry's low bit says
+     * which table its index is in, so it is read there, and its `next`
+     * taken from there, whatever kind is looked for. */
     for (uint32_t i = s->gbuckets[b]; i;) {
-        if (thread) {
+        if (i & 1) {
             it_glet_thread *t = &s->threads[i >> 1];
-            if ((i & 1) && t->pid == pid && t->tid == tid)
+            if (thread && t->pid == pid && t->tid == tid)
                 return i >> 1;
             i = t->next;
         } else {
             it_glet *x = &s->glets[i >> 1];
-            if (!(i & 1) && x->pid == pid && x->tid == tid && x->greenlet == g)
+            if (!thread && x->pid == pid && x->tid == tid && x->greenlet == g)
                 return i >> 1;
             i = x->next;
         }
     }
     if (s->nglets + s->nthreads > 2 * s->ngbuckets) {
         it_glets_rehash(s);
-        b = it_glets_hash(s->ngbuckets, pid, tid, g);
+        b = it_glets_hash(s->ngbuckets, pid, tid, g, thread);
     }
     uint32_t idx;
     if (thread) {
@@ -209,8 +229,9 @@ static inline void it_glets_end(it_glets *s, it_glet_thread *t, uint64_t end) {
     if (!t->glet)
         return;
     it_glet *x = &s->glets[t->glet];
-    int64_t d = end > t->start ? (int64_t)(end - t->start) : 0;
-    x->running_ns += (uint64_t)d;
+    int64_t d = it_glets_span(t->start, end);
+    /* saturated: running_ns stays <= INT64_MAX, the sum of many spans too */
+    x->running_ns = (uint64_t)it_sum_sat((int64_t)x->running_ns, d);
     /* the hub: Hub.run, or a greenlet with no traced function at all (seen in switch
      * records only, as gevent's hub is when gevent is not traced) */
     int hub = x->is_hub || !x->first_func;
@@ -226,7 +247,7 @@ static inline void it_glets_end(it_glets *s, it_glet_thread *t, uint64_t end) {
                 if (!node)
                     break;
                 uint64_t from = n->stack[i].ts > t->start ? n->stack[i].ts : t->start;
-                int64_t part = end > from ? (int64_t)(end - from) : 0;
+                int64_t part = it_glets_span(from, end);
                 it_rtree_add(&t->tree, node, 0, part, part, 0);
                 t->tree.nodes[node].open = 1;
             }
@@ -284,8 +305,8 @@ static inline void it_glets_add(it_glets *s, const it_rrec *rec) {
         it_gstack_lost(&s->stacks, rec->pid, rec->tid);
         return;
     }
-    uint32_t ti = it_glets_find(s, rec->pid, rec->tid, 0xFFFFFFFFu);
-    uint32_t gi = it_glets_find(s, rec->pid, rec->tid, rec->greenlet);
+    uint32_t ti = it_glets_find(s, rec->pid, rec->tid, 0, 1);
+    uint32_t gi = it_glets_find(s, rec->pid, rec->tid, rec->greenlet, 0);
     if (!ti || !gi)
         return;
     it_glet_thread *t = &s->threads[ti];
@@ -297,7 +318,8 @@ static inline void it_glets_add(it_glets *s, const it_rrec *rec) {
     x->last_ts = rec->ts;
     if (rec->event == IT_EV_SWITCH) {
         /* the greenlet switched away from lived until now */
-        uint32_t from = t->glet ? t->glet : it_glets_find(s, rec->pid, rec->tid, rec->from_greenlet);
+        uint32_t from = t->glet ? t->glet
+                                : it_glets_find(s, rec->pid, rec->tid, rec->from_greenlet, 0);
         if (from && s->glets[from].first_ts)
             s->glets[from].last_ts = rec->ts;
         it_glets_end(s, t, rec->ts);
@@ -336,7 +358,7 @@ static inline void it_glets_add(it_glets *s, const it_rrec *rec) {
         uint32_t node = it_glets_node(s, t, n, i);
         if (node && rec->duration_ns >= 0) {
             uint64_t from = n->stack[i].ts > t->start ? n->stack[i].ts : t->start;
-            int64_t part = rec->ts > from ? (int64_t)(rec->ts - from) : 0;
+            int64_t part = it_glets_span(from, rec->ts);
             it_rtree_add(&t->tree, node, rec->event != IT_EV_YIELD, part, part, 0);
         }
     }

@@ -206,16 +206,32 @@ static inline void it_reader_pair(it_reader *r, it_rrec *x) {
     }
 }
 
+/* A record's wall time, added as unsigned: a damaged file's ts and offset
+ * may overflow int64, and must not make undefined behaviour (the lines show
+ * the same wrapped sum: it_out_time). */
+static inline int64_t it_reader_wall(const it_rrec *x) {
+    return (int64_t)(x->ts + (uint64_t)x->wall_offset);
+}
+
+/* The first record's wall time plus `ns` (--from/--to in seconds),
+ * saturated at the int64 ends for the same reason. */
+static inline int64_t it_reader_after_first(const it_reader *r, int64_t ns) {
+    int64_t v;
+    if (__builtin_add_overflow(r->first_wall, ns, &v))
+        return ns > 0 ? INT64_MAX : INT64_MIN;
+    return v;
+}
+
 /* 1 to keep the record, 0 to drop it, -1 when `decide` failed. */
 static inline int it_reader_keep(it_reader *r, const it_rrec *x) {
     const it_reader_filters *f = &r->f;
     if (f->start_kind || f->end_kind) {
-        int64_t wall = (int64_t)x->ts + x->wall_offset;
-        if (f->start_kind && wall < (f->start_kind == IT_READER_TIME_WALL ? f->start_ns
-                                                                          : r->first_wall + f->start_ns))
+        int64_t wall = it_reader_wall(x);
+        if (f->start_kind && wall < (f->start_kind == IT_READER_TIME_WALL
+                                         ? f->start_ns : it_reader_after_first(r, f->start_ns)))
             return 0;
-        if (f->end_kind && wall > (f->end_kind == IT_READER_TIME_WALL ? f->end_ns
-                                                                      : r->first_wall + f->end_ns))
+        if (f->end_kind && wall > (f->end_kind == IT_READER_TIME_WALL
+                                       ? f->end_ns : it_reader_after_first(r, f->end_ns)))
             return 0;
     }
     if (f->npids && !it_reader_has_i64(f->pids, f->npids, x->pid))
@@ -277,7 +293,7 @@ static inline int it_reader_next(it_reader *r, it_rrec *out) {
         r->records++;
         if (!r->have_first) {
             r->have_first = 1;
-            r->first_wall = (int64_t)out->ts + out->wall_offset;
+            r->first_wall = it_reader_wall(out);
         }
         it_reader_pair(r, out);
         int keep = it_reader_keep(r, out);

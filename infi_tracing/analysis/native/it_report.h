@@ -28,6 +28,7 @@
 #include "it_rfuncs.h"
 #include "it_rhost.h"
 #include "it_rrec.h"
+#include "../../native/it_sum.h"
 
 enum { IT_BY_FUNCTION = 0, IT_BY_MODULE, IT_BY_GREENLET, IT_BY_THREAD, IT_BY_PID };
 
@@ -246,12 +247,13 @@ static inline void it_report_add(it_report *r, const it_rrec *rec) {
     it_report_row *w = &r->rows[row];
     int64_t active = rec->active_ns >= 0 ? rec->active_ns : rec->duration_ns;
     int64_t self_active = rec->self_active_ns >= 0 ? rec->self_active_ns : active;
+    /* Saturated: a hostile file's durations may each be up to INT64_MAX. */
     if (outermost) {
-        w->total += rec->duration_ns;
-        w->total_active += active;
+        w->total = it_sum_sat(w->total, rec->duration_ns);
+        w->total_active = it_sum_sat(w->total_active, active);
     }
-    w->self_active += self_active;
-    w->self_wall += rec->self_ns >= 0 ? rec->self_ns : rec->duration_ns;
+    w->self_active = it_sum_sat(w->self_active, self_active);
+    w->self_wall = it_sum_sat(w->self_wall, rec->self_ns >= 0 ? rec->self_ns : rec->duration_ns);
     if (rec->event == IT_EV_YIELD)
         return;
     w->calls++;

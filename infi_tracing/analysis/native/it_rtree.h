@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../native/it_sum.h"
+
 typedef struct {
     uint32_t func, parent;   /* node 0 is unused; roots have parent 0 */
     uint32_t next;           /* hash chain */
@@ -111,10 +113,12 @@ static inline uint32_t it_rtree_child(it_rtree *t, uint32_t parent, uint32_t fun
 static inline void it_rtree_add(it_rtree *t, uint32_t node, int calls, int64_t total,
                                 int64_t total_active, int64_t self_active) {
     it_rtree_node *x = &t->nodes[node];
+    /* Times saturated (all >= 0): a hostile file's durations may each be
+     * up to INT64_MAX. */
     x->calls += (uint64_t)calls;
-    x->total += total;
-    x->total_active += total_active;
-    x->self_active += self_active;
+    x->total = it_sum_sat(x->total, total);
+    x->total_active = it_sum_sat(x->total_active, total_active);
+    x->self_active = it_sum_sat(x->self_active, self_active);
 }
 
 #endif

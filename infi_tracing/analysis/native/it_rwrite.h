@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <unistd.h>
 
+#ifndef IT_RWRITE_BUF  /* overridable (-D) only by the fuzz harness: more flushes */
 #define IT_RWRITE_BUF (1u << 20)
+#endif
 
 typedef struct {
     int fd;
