@@ -229,8 +229,10 @@ def tracing_stats():
 
     Delivers what is pending first, so the counters agree with the sinks.  Per
     sink, ``records`` (written) + ``lost`` (given up on) + ``pending`` (held
-    for a retry) is every record handed to it; ``error`` names why records
-    were last given up (a native file sink), or is None.
+    for a retry, or by slow-call retention for a call still open) +
+    ``omitted`` (left out by slow-call retention; only such sinks have it)
+    is every record handed to it; ``error`` names why records were last
+    given up (a native file sink), or is None.
     """
     _core._refuse_in_sink("tracing_stats")
     with _control:

@@ -6,7 +6,9 @@
  *
  * Accounting, per sink (the invariant: records + lost + pending == the
  * records handed to the sink; "lost N" notices of ring overflow are not
- * records and count nowhere):
+ * records and count nowhere; a sink with slow-call retention is handed
+ * what its filter lets through, and the filter counts the rest as omitted,
+ * held (shown as pending) or lost: it_slow_state.h):
  *   records  written: every byte of the record reached the fd;
  *   lost     given up on: the write failed (the reason is kept in
  *            `last_errno`), or the sink had failed before;
