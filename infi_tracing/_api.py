@@ -4,7 +4,7 @@ import atexit
 import os
 import threading
 
-from infi_tracing import _config, _exec, _flight, _flight_triggers, _levels, _mp_exit
+from infi_tracing import _config, _exec, _flight, _flight_triggers, _levels, _mp_exit, _retention
 from infi_tracing._options import (
     BACKENDS,
     DEFAULT_BUFFER_SIZE,
@@ -29,6 +29,7 @@ TracingFilterWarning = _core.TracingFilterWarning
 _sinks = []
 _sink_handles = []  # of _sinks; the flight recorder's handle goes after them
 _last_arguments = {}  # of the last set_tracing(), for last_tracing_arguments()
+_default_retention = [None]  # set_tracing()'s slow-call retention for sinks without their own
 # One configuration change at a time.  set_tracing() and unset_tracing() wait
 # for the drain with the GIL released, so without it a second thread could
 # start tracing in the middle of a first one's restart: two backends (two
@@ -70,7 +71,8 @@ def _check_buffer_size(buffer_size):
 
 def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
                 overflow="drop", buffer_size=DEFAULT_BUFFER_SIZE, generators=True,
-                redact=None, redact_values=None, flight_recorder=None):
+                redact=None, redact_values=None, flight_recorder=None, min_duration=None,
+                keep_slow=None):
     """Start tracing every thread, existing and future.
 
     ``filter(frame)`` is called once per code object, with the frame of its
@@ -101,11 +103,11 @@ def set_tracing(filter=None, *, level=_levels.TRACE_FUNC_NAME, backend="auto",
     _core._refuse_in_sink("set_tracing")  # before the lock: a sink runs while it is held
     with _control:
         _set_tracing(filter, level, backend, overflow, buffer_size, generators, redact,
-                     redact_values, flight_recorder)
+                     redact_values, flight_recorder, min_duration, keep_slow)
 
 
 def _set_tracing(filter, level, backend, overflow, buffer_size, generators, redact,
-                 redact_values, flight_recorder):
+                 redact_values, flight_recorder, min_duration=None, keep_slow=None):
     if filter is not None and not callable(filter):
         raise ValueError("filter must be a callable taking a frame, got %r" % (filter,))
     level = _check_level(level)
@@ -115,6 +117,10 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators, reda
     ring = _check_buffer_size(buffer_size)
     redaction = check_redaction(redact, redact_values)
     recorder = _flight.check_flight_recorder(flight_recorder)
+    # untraced: tracing may be on (a restart), and these are not the program's calls
+    retention = (_core.call_untraced(_retention.parse_retention, min_duration, keep_slow)
+                 if min_duration is not None or keep_slow is not None
+                 else _core.call_untraced(_retention.from_environment))
     if _core.backend_in_use() is not None:
         _core.stop("set_tracing")
     _core.set_redaction(*redaction)  # between sessions: no decision made under the old one stays
@@ -125,12 +131,14 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators, reda
         from_environment = _config.specs_from_environment()
         set_sinks(_config.sinks_from_specs(from_environment) if from_environment
                   else [StderrSink()])
+    _apply_default_retention(retention)
     _exec.flush_before_exec()
     _core.start(filter, level, chosen, overflow == "block", ring, bool(generators))
     remember_arguments(dict(filter=filter, level=level, backend=backend, overflow=overflow,
                             buffer_size=buffer_size, generators=bool(generators),
                             redact=redact, redact_values=redact_values,
-                            flight_recorder=recorder))
+                            flight_recorder=recorder, min_duration=min_duration,
+                            keep_slow=keep_slow))
 
 
 def last_tracing_arguments():
@@ -163,6 +171,13 @@ def flush_tracing():
         _core.flush()
 
 
+def _apply_default_retention(retention):
+    """set_tracing()'s retention for every current sink without its own."""
+    _default_retention[0] = retention
+    if retention is not None and _sinks:
+        set_sinks(list(_sinks))
+
+
 def set_sinks(sinks):
     """Send records to these sinks from now on (replacing earlier ones): sink
     objects, URL strings or dicts, as configure_sinks() takes them, mixed.
@@ -170,7 +185,10 @@ def set_sinks(sinks):
     Records made before the change still go to the earlier sinks.
     """
     sinks = _config.sink_objects(sinks)
-    handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s)) for s in sinks]
+    handles = [getattr(s, "handle", None) or _core.SinkHandle.python(s, repr(s))
+               for s in sinks]
+    for sink, handle in zip(sinks, handles, strict=True):
+        _retention.apply_to_handle(handle, getattr(sink, "retention", None) or _default_retention[0])
     _core._refuse_in_sink("set_sinks")
     with _control:
         _core.flush("set_sinks")
@@ -243,8 +261,10 @@ def tracing_stats():
 
     Delivers what is pending first, so the counters agree with the sinks.  Per
     sink, ``records`` (written) + ``lost`` (given up on) + ``pending`` (held
-    for a retry) is every record handed to it; ``error`` names why records
-    were last given up (a native file sink), or is None.
+    for a retry, or by slow-call retention for a call still open) +
+    ``omitted`` (left out by slow-call retention; only such sinks have it)
+    is every record handed to it; ``error`` names why records were last
+    given up (a native file sink), or is None.
     """
     _core._refuse_in_sink("tracing_stats")
     with _control:

@@ -16,7 +16,7 @@ file, whose sequence ids and file start are one process's.
 import json
 import os
 
-from infi_tracing import _config, _env
+from infi_tracing import _config, _env, _retention
 
 __all__ = ["BOOT_DIRECTORY", "child_environment", "export_to_children"]
 
@@ -61,7 +61,9 @@ def child_environment(args, environ=None):
                         (args.stats_file, _env.STATS_FILE_VARIABLE),
                         (flight and ",".join(["dump-on-slow=" + rule for rule in
                                               args.dump_on_slow or ()] + [flight]),
-                         _env.FLIGHT_RECORDER_VARIABLE)):
+                         _env.FLIGHT_RECORDER_VARIABLE),
+                        (args.min_duration, _retention.MIN_DURATION_VARIABLE),
+                        (args.keep_slow, _retention.KEEP_SLOW_VARIABLE)):
         if value:
             update[name] = value
     path = environ.get("PYTHONPATH", "")

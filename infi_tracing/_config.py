@@ -5,6 +5,7 @@ import os
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infi_tracing._plugins import known_schemes, plugin_manager
+from infi_tracing._retention import parse_retention
 
 __all__ = ["SinkSpec", "parse_sink_spec", "sinks_from_specs", "sink_objects",
            "check_sink_object", "specs_from_environment", "ENVIRONMENT_VARIABLE",
@@ -195,14 +196,25 @@ def _build(specs):
     sinks = []
     try:
         for spec in specs:
+            retention = _retention_of(spec)
             sink = manager.hook.infi_tracing_make_sink(spec=spec)
             if sink is not None:
                 sinks.append(sink)
             _check_built(spec, sink)
+            if retention is not None:
+                sink.retention = retention
     except BaseException:
         _discard(sinks)
         raise
     return sinks
+
+
+def _retention_of(spec):
+    """The slow-call retention options any sink takes (min_duration,
+    keep_slow, max_held: infi_tracing/_retention.py), read before the
+    plugin so that they are never "unknown"."""
+    return parse_retention(spec.option("min_duration"), spec.option("keep_slow"),
+                           spec.option("max_held"), source="sink %s" % spec.source)
 
 
 def _check_built(spec, sink):

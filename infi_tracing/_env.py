@@ -9,7 +9,7 @@ import json
 import os
 import signal
 
-from infi_tracing import _config, _flight, _levels
+from infi_tracing import _config, _flight, _levels, _retention
 from infi_tracing._globs import filter_from_globs
 from infi_tracing._options import (
     BACKENDS,
@@ -44,7 +44,8 @@ FLIGHT_RECORDER_VARIABLE = "INFI_TRACING_FLIGHT_RECORDER"
 VARIABLES = (_config.ENVIRONMENT_VARIABLE, LEVEL_VARIABLE, INCLUDE_VARIABLE, EXCLUDE_VARIABLE,
              BACKEND_VARIABLE, OVERFLOW_VARIABLE, BUFFER_SIZE_VARIABLE, GENERATORS_VARIABLE,
              SIGNALS_VARIABLE, START_VARIABLE, STATS_FILE_VARIABLE, CLOCK_VARIABLE,
-             REDACT_VARIABLE, REDACT_VALUES_VARIABLE, FLIGHT_RECORDER_VARIABLE)
+             REDACT_VARIABLE, REDACT_VALUES_VARIABLE, FLIGHT_RECORDER_VARIABLE,
+             _retention.MIN_DURATION_VARIABLE, _retention.KEEP_SLOW_VARIABLE)
 
 LEVEL_NAMES = {"name": _levels.TRACE_FUNC_NAME, "primitives": _levels.TRACE_FUNC_PRIMITIVES,
                "repr": _levels.TRACE_FUNC_REPR}
@@ -230,6 +231,11 @@ def tracing_options_from_environment(environ=None):
     if value is not None:
         options["flight_recorder"] = _flight.parse_flight_recorder(value,
                                                                    FLIGHT_RECORDER_VARIABLE)
+    for key, name in (("min_duration", _retention.MIN_DURATION_VARIABLE),
+                      ("keep_slow", _retention.KEEP_SLOW_VARIABLE)):
+        value = _get(environ, name)
+        if value is not None:
+            options[key] = _retention.check_option(key, value, name)
     return options
 
 

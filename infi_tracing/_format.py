@@ -78,6 +78,10 @@ def format_text(rec: dict) -> str:
     if rec["event"] == "lost":
         return "%s lost %d records\n" % (head, rec["count"])
     indent = _indent(rec["depth"])
+    if rec["event"] == "omitted":
+        return "%s g%d %s- omitted %d calls [%d ns]\n" % (head, rec["greenlet"], indent,
+                                                         rec["omitted_calls"],
+                                                         max(rec["omitted_ns"], 0))
     if rec["event"] == "log":
         return "%s g%d %s# %s %s: %s\n" % (head, rec["greenlet"], indent,
                                            escape_text(rec["level"]),
@@ -104,6 +108,9 @@ def format_jsonl(rec: dict) -> str:
            "tid": rec["tid"], "event": rec["event"]}
     if rec["event"] == "lost":
         out["count"] = rec["count"]
+    elif rec["event"] == "omitted":
+        for key in ("greenlet", "depth", "omitted_calls", "omitted_ns", "omitted_active_ns"):
+            out[key] = rec[key]
     elif rec["event"] == "log":
         for key in ("greenlet", "depth", "level", "logger", "message"):
             out[key] = rec[key]

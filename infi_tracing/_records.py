@@ -6,16 +6,17 @@ Python sinks (native/sinks.pyx) and the binary trace file reader (_binary.py).
 """
 
 __all__ = ["EVENT_NAMES", "CALL", "RETURN", "EXCEPTION", "RESUME", "YIELD", "LOST", "LOG",
-           "SWITCH", "record_dict"]
+           "SWITCH", "OMITTED", "record_dict"]
 
 # Indexed by the IT_EV_* numbers of native/it_common.h (0 is the ring's
 # filler, never decoded); the binary trace file stores the same numbers.
-EVENT_NAMES = (None, "call", "return", "exception", "resume", "yield", "lost", "log", "switch")
-CALL, RETURN, EXCEPTION, RESUME, YIELD, LOST, LOG, SWITCH = range(1, len(EVENT_NAMES))
+EVENT_NAMES = (None, "call", "return", "exception", "resume", "yield", "lost", "log", "switch",
+               "omitted")
+CALL, RETURN, EXCEPTION, RESUME, YIELD, LOST, LOG, SWITCH, OMITTED = range(1, len(EVENT_NAMES))
 
 
 def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None, values=None,
-                count=0, duration_ns=-1, from_greenlet=0):
+                count=0, duration_ns=-1, from_greenlet=0, omitted=(0, 0)):
     """The dict of one record.  `code` is (module, qualname, file, line,
     argument names) for a function's event; `values` the record's strings
     (a log record's level, logger and message; a call's arguments; the
@@ -23,7 +24,9 @@ def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None
     `count` the records a "lost" record stands for; `duration_ns` an exit's
     call duration (native/it_pair.h), negative when unknown or not an exit
     (then the dict has no "duration_ns"); `from_greenlet` the greenlet a
-    "switch" record's thread left (`greenlet` the one it switched to)."""
+    "switch" record's thread left (`greenlet` the one it switched to);
+    for an "omitted" record (slow-call retention left children of the call
+    at `depth` out), `count` the calls and `omitted` their (wall, active) ns."""
     if code is not None:
         # A function's event, by far the most common: one dict display (the
         # drain calls this once per record handed to a Python sink).
@@ -53,6 +56,10 @@ def record_dict(event, ts, wall_offset, pid, tid, greenlet=0, depth=0, code=None
         rec["from_greenlet"] = from_greenlet
         return rec
     rec["depth"] = depth
+    if event == OMITTED:
+        rec["omitted_calls"] = count
+        rec["omitted_ns"], rec["omitted_active_ns"] = omitted
+        return rec
     if event == LOG:
         rec["level"], rec["logger"], rec["message"] = (list(values or ()) + ["", "", ""])[:3]
     return rec

@@ -20,6 +20,7 @@ from infi_tracing import (
     _env,
     _flight,
     _options,
+    _retention,
     _run_exit,
     _run_launch,
     _summary,
@@ -60,6 +61,13 @@ def add_run_parser(commands):
                                  "INFI_TRACING_EXCLUDE)")
     run_parser.add_argument("--backend", metavar="NAME",
                             help="%s (INFI_TRACING_BACKEND)" % ", ".join(_options.BACKENDS))
+    run_parser.add_argument("--min-duration", metavar="DURATION",
+                            help="sinks write only calls that took at least this long (e.g. "
+                                 "2ms), with their ancestors (INFI_TRACING_MIN_DURATION)")
+    run_parser.add_argument("--keep-slow", metavar="GLOB>DURATION",
+                            help="sinks write the whole subtree of each call of a function "
+                                 "matching GLOB that took at least DURATION, nothing of the "
+                                 "fast ones (INFI_TRACING_KEEP_SLOW)")
     run_parser.add_argument("--overflow", choices=_options.OVERFLOW_MODES,
                             help="drop (default) or block (INFI_TRACING_OVERFLOW)")
     run_parser.add_argument("--buffer-size", metavar="BYTES",
@@ -150,6 +158,10 @@ def _settings(args, parser):
             options["backend"] = _env.parse_choice(args.backend, _options.BACKENDS, "--backend")
         if args.overflow is not None:
             options["overflow"] = args.overflow
+        for key, flag in (("min_duration", "--min-duration"), ("keep_slow", "--keep-slow")):
+            value = getattr(args, key)
+            if value is not None:
+                options[key] = _retention.check_option(key, value, flag)
         if args.buffer_size is not None:
             options["buffer_size"] = _options.check_buffer_size_range(
                 _env.parse_buffer_size(args.buffer_size, "--buffer-size"), "--buffer-size",

@@ -6,7 +6,7 @@ import struct
 
 MAGIC = b"INFITRC1"
 CODE, RECORDS, PACKED = 1, 2, 3
-CALL, RETURN, EXCEPTION, RESUME, YIELD, LOST, LOG, SWITCH = range(1, 9)
+CALL, RETURN, EXCEPTION, RESUME, YIELD, LOST, LOG, SWITCH, OMITTED = range(1, 10)
 WALL_OFFSET = 1_790_000_000 * 10**9  # the records' wall time: ts + this
 
 
@@ -43,6 +43,13 @@ def raw(event, *, code_id=0, greenlet=1, ts=0, depth=0, values=(), count=None):
         code_id, greenlet = count & 0xFFFFFFFF, count >> 32
     return struct.pack("<IHHIIQiI", 32 + len(payload), event, len(values), code_id, greenlet,
                        ts, depth, 0) + payload
+
+
+def omitted(calls, wall_ns, active_ns, *, greenlet=1, ts=0, depth=0, size=56):
+    """An "omitted" record (native/it_slow_state.h): `calls` children of the call at
+    `depth` left out, their wall and active ns; `size` < 56 makes a damaged one."""
+    payload = struct.pack("<Qqq", calls, wall_ns, active_ns)[:size - 32]
+    return struct.pack("<IHHIIQiI", size, OMITTED, 0, 0, greenlet, ts, depth, 0) + payload
 
 
 def records_chunk(records, *, pid=100, tid=101, wall_offset=WALL_OFFSET):

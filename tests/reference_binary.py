@@ -8,7 +8,7 @@ sinks (without the reader's durations).
 
 import struct
 
-from infi_tracing._records import CALL, EVENT_NAMES, LOG, LOST, SWITCH, YIELD, record_dict
+from infi_tracing._records import CALL, EVENT_NAMES, LOG, LOST, OMITTED, SWITCH, YIELD, record_dict
 
 __all__ = ["MAGIC", "TraceFileError", "read_records"]
 
@@ -91,6 +91,12 @@ def _decode_records(path, data, pos, end, pid, tid, wall_offset, codes):
             yield record_dict(event, ts, wall_offset, pid, tid, count=code_id | greenlet << 32)
         elif event == SWITCH:  # code_id: the greenlet switched from
             yield record_dict(event, ts, wall_offset, pid, tid, greenlet, from_greenlet=code_id)
+        elif event == OMITTED:  # calls left out, their wall and active ns (native/it_slow.h)
+            if size < _RECORD.size + 24:
+                raise TraceFileError("%s: damaged record at byte %d" % (path, pos))
+            calls, wall, active = struct.unpack_from("<Qqq", data, pos + _RECORD.size)
+            yield record_dict(event, ts, wall_offset, pid, tid, greenlet, depth, count=calls,
+                              omitted=(wall, active))
         else:
             payload = data[pos + _RECORD.size:pos + size].split(b"\0")
             values = [v.decode("utf-8", "replace") for v in payload[:3 if event == LOG else

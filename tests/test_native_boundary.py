@@ -19,7 +19,7 @@ INCLUDES = NATIVE / "includes"
 def test_event_names_keep_the_record_numbers():
     """_core.EVENT_NAMES names each record kind by the number binary traces store."""
     assert _core.EVENT_NAMES == ("pad", "call", "return", "exception", "resume", "yield",
-                                 "lost", "log", "switch")
+                                 "lost", "log", "switch", "omitted")
 
 
 def test_each_header_declaration_file_declares_its_own_header():

@@ -23,7 +23,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from infi_tracing.native.includes.it_events cimport (
-    IT_EV_CALL, IT_EV_LOST, IT_EV_LOG, IT_EV_SWITCH, it_event_has_code)
+    IT_EV_CALL, IT_EV_LOST, IT_EV_LOG, IT_EV_SWITCH, IT_EV_OMITTED, it_event_has_code)
 from infi_tracing.analysis.native.includes.it_rrec cimport it_rrec, it_rfunc
 from infi_tracing.analysis.native.includes.it_rfuncs cimport it_rfuncs_get
 from infi_tracing.analysis.native.includes.it_reader cimport (

@@ -159,6 +159,11 @@ cdef class NativeReader:
         if x.event == IT_EV_SWITCH:
             return _record_dict(x.event, x.ts, x.wall_offset, x.pid, x.tid, x.greenlet,
                                 from_greenlet=x.from_greenlet)
+        if x.event == IT_EV_OMITTED:
+            return _record_dict(x.event, x.ts, x.wall_offset, x.pid, x.tid, x.greenlet,
+                                x.depth, count=x.count,
+                                omitted=(x.duration_ns,
+                                         x.active_ns if x.active_ns >= 0 else x.duration_ns))
         if not it_event_has_code(x.event):
             return _record_dict(x.event, x.ts, x.wall_offset, x.pid, x.tid, x.greenlet,
                                 x.depth, None, values)

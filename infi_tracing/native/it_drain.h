@@ -101,14 +101,16 @@ static inline void it_drain_unlock_sinks(void) { pthread_mutex_unlock(&it_d.sink
 
 /* With `sinks_mu` held: pair records only when someone uses the result --
  * a sink other than a binary file or the flight recorder (the others all
- * show durations), a recorder with slow-call rules, or run's
- * summary -- so a binary file alone drains at full speed.  A pairer
+ * show durations), a recorder with slow-call rules, or run's summary -- so
+ * a binary file alone drains at full speed.  A sink with slow-call
+ * retention pairs in its own filter (it_slow.h).  A pairer
  * switched off is emptied: it must not pair across records it never saw. */
 static inline void it_drain_update_pairing(void) {
     int want = it_d.times_wanted;
     for (int i = 0; i < it_d.nsinks && !want; i++)
-        want = it_d.sinks[i]->kind == IT_SINK_FLIGHT ? it_d.sinks[i]->flight->slow != NULL
-                                                     : it_d.sinks[i]->kind != IT_SINK_BINARY;
+        want = it_d.sinks[i]->slow ? 0
+               : it_d.sinks[i]->kind == IT_SINK_FLIGHT ? it_d.sinks[i]->flight->slow != NULL
+                                                       : it_d.sinks[i]->kind != IT_SINK_BINARY;
     if (!want && it_d.pairing)
         it_drain_pair_forget_all();
     it_d.pairing = want;
@@ -123,33 +125,45 @@ static inline void it_drain_adopt(it_ring *r) {
                                                     memory_order_relaxed));
 }
 
+/* A batch to one sink (`i`: its index). */
+static void it_deliver_one(int i, const it_ring *r, const it_record **recs, const int64_t *durs,
+                           size_t n) {
+    it_sink *s = it_d.sinks[i];
+    if (s->kind == IT_SINK_FD)
+        it_sink_fd_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
+    else if (s->kind == IT_SINK_BINARY)
+        it_sink_binary_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+    else if (s->kind == IT_SINK_PFTRACE)
+        it_sink_pftrace_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
+    else if (s->kind == IT_SINK_FLIGHT)
+        it_flight_batch(s->flight, &s->records, &s->lost, r, recs, durs, n, it_d.pid,
+                        it_d.wall_offset);
+    else if (s->kind == IT_SINK_SYSLOG)
+        it_syslog_batch(s->syslog, r, recs, durs, n, it_d.pid, it_d.wall_offset, s->values);
+    else if (it_d.py_batch && it_on_drain_thread) {
+        it_drain_enter_python(s, i, it_count_records(recs, n));
+        it_d.py_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
+        it_drain_leave_python();
+    } else if (it_d.py_batch) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        it_d.py_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
+        PyGILState_Release(g);
+    }
+}
+
+#include "it_drain_slow.h"
+
 /* A batch to every sink.  `durs` runs beside `recs` (it_drain_pair.h):
- * filled once by the pass, read by every sink that shows durations. */
+ * filled once by the pass, read by every sink that shows durations.  A
+ * sink with slow-call retention gets what its filter lets through. */
 static void it_deliver(const it_ring *r, const it_record **recs, const int64_t *durs, size_t n) {
     if (!n)
         return;
     for (int i = 0; i < it_d.nsinks; i++) {
-        it_sink *s = it_d.sinks[i];
-        if (s->kind == IT_SINK_FD)
-            it_sink_fd_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
-        else if (s->kind == IT_SINK_BINARY)
-            it_sink_binary_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
-        else if (s->kind == IT_SINK_PFTRACE)
-            it_sink_pftrace_batch(s, r, recs, n, it_d.pid, it_d.wall_offset);
-        else if (s->kind == IT_SINK_FLIGHT)
-            it_flight_batch(s->flight, &s->records, &s->lost, r, recs, durs, n, it_d.pid,
-                            it_d.wall_offset);
-        else if (s->kind == IT_SINK_SYSLOG)
-            it_syslog_batch(s->syslog, r, recs, durs, n, it_d.pid, it_d.wall_offset, s->values);
-        else if (it_d.py_batch && it_on_drain_thread) {
-            it_drain_enter_python(s, i, it_count_records(recs, n));
-            it_d.py_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
-            it_drain_leave_python();
-        } else if (it_d.py_batch) {
-            PyGILState_STATE g = PyGILState_Ensure();
-            it_d.py_batch(s, r, recs, durs, n, it_d.pid, it_d.wall_offset);
-            PyGILState_Release(g);
-        }
+        if (it_d.sinks[i]->slow)
+            it_drain_slow_deliver(i, r, recs, n);
+        else
+            it_deliver_one(i, r, recs, durs, n);
     }
 }
 
@@ -161,6 +175,8 @@ enum { IT_PASS_PACED = 0, IT_PASS_FLUSH = 1, IT_PASS_LAST = 2 };
  * gives up what a syslog sink still spools, and what an fd sink kept of a
  * unit its fd took part of: nothing will send it. */
 static void it_flush_sinks(int final) {
+    if (final == IT_PASS_LAST)
+        it_drain_slow_release_all();  /* what retention holds is written */
     for (int i = 0; i < it_d.nsinks; i++) {
         it_sink *s = it_d.sinks[i];
         if (s->kind == IT_SINK_PFTRACE && final == IT_PASS_LAST)
@@ -298,6 +314,7 @@ static size_t it_drain_pass(int final, long *pace_ns) {
             atomic_fetch_add(&it_d.exited_lost, atomic_load(&r->lost_total));
             atomic_fetch_add(&it_d.exited_threads, 1);
             it_drain_pair_forget_thread(it_d.pid, r->tid);
+            it_drain_slow_thread_gone(r);
             it_ring_free(r);
         } else {
             link = &r->next;

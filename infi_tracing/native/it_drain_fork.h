@@ -56,6 +56,8 @@ static void it_drain_after_fork_child(it_ring *mine) {
             it_sink_pftrace_after_fork(s, it_d.pid);
         if (s->flight)
             it_flight_after_fork(s->flight);  /* the child records its own past */
+        if (s->slow)
+            it_slow_after_fork(s->slow);
     }
     it_ring *adopted = atomic_exchange(&it_d.adopt, NULL);
     while (adopted) {

@@ -16,6 +16,8 @@ enum {
     IT_EV_LOG = 7,     /* a logging record: values level, logger, message; no code */
     IT_EV_SWITCH = 8,  /* the thread switched greenlets: greenlet_id is the one switched to,
                         * code_id the one switched from; no code, no values */
+    IT_EV_OMITTED = 9, /* before a written call's exit: children a sink with slow-call
+                        * retention left out (it_slow.h); payload: calls, wall, active ns */
     IT_EV_COUNT
 };
 
@@ -26,6 +28,7 @@ static const char *const it_event_names[IT_EV_COUNT] = {
     [IT_EV_PAD] = "pad",       [IT_EV_CALL] = "call",   [IT_EV_RETURN] = "return",
     [IT_EV_UNWIND] = "exception", [IT_EV_RESUME] = "resume", [IT_EV_YIELD] = "yield",
     [IT_EV_LOST] = "lost",     [IT_EV_LOG] = "log",     [IT_EV_SWITCH] = "switch",
+    [IT_EV_OMITTED] = "omitted",
 };
 
 /* The events that name a function (a code id into the registry, or into a
@@ -36,7 +39,9 @@ static inline int it_event_has_code(int ev) { return ev >= IT_EV_CALL && ev <= I
  * (a greenlet switch, for the pairing and binary files).  The records a sink
  * accounts for (written + lost + pending) and tracing_stats()'s "records"
  * leave them out; text, JSON lines, syslog and Python sinks show "lost"
- * notices and skip switches. */
-static inline int it_event_is_notice(int ev) { return ev == IT_EV_LOST || ev == IT_EV_SWITCH; }
+ * and "omitted" notices and skip switches. */
+static inline int it_event_is_notice(int ev) {
+    return ev == IT_EV_LOST || ev == IT_EV_SWITCH || ev == IT_EV_OMITTED;
+}
 
 #endif

@@ -9,6 +9,7 @@
 #include "it_registry.h"
 #include "it_out.h"
 #include "it_lines.h"
+#include "it_slow_state.h"  /* the "omitted" record's payload */
 
 static inline const char *it_record_value(const it_record *r, int i) {
     return it_values_at((const char *)(r + 1), r->size - sizeof *r, i);
@@ -25,6 +26,14 @@ static inline it_fmt_rec it_fmt_rec_of(const it_record *r) {
                     r->size - sizeof *r, r->nvalues};
     if (r->event == IT_EV_LOST)
         v.count = r->count;
+    if (r->event == IT_EV_OMITTED && r->size >= IT_OMITTED_SIZE) {
+        const it_omitted_payload *o = it_omitted_of(r);
+        v.count = o->calls;
+        v.omitted_ns = o->wall_ns;
+        v.omitted_active_ns = o->active_ns;
+        v.values = NULL;
+        v.values_len = 0;
+    }
     return v;
 }
 

@@ -169,10 +169,11 @@ typedef struct {
     uint64_t ts;
     uint32_t greenlet;
     int32_t depth;
-    uint64_t count;          /* IT_EV_LOST */
+    uint64_t count;          /* IT_EV_LOST; IT_EV_OMITTED: the calls left out */
     const char *values;      /* NUL-separated, `values_len` bytes; NULL: none */
     size_t values_len;
     uint32_t nvalues;
+    int64_t omitted_ns, omitted_active_ns;  /* IT_EV_OMITTED: the calls' wall and active time */
 } it_fmt_rec;
 
 /* The function a record names (module, qualname, file, first line, argument names). */
@@ -241,7 +242,7 @@ static inline void it_format_body_v(it_out *o, const it_fmt_rec *r, const it_fmt
     static const char *const marks[IT_EV_COUNT] = {
         [IT_EV_PAD] = "?",     [IT_EV_CALL] = ">",   [IT_EV_RETURN] = "<", [IT_EV_UNWIND] = "!",
         [IT_EV_RESUME] = ">>", [IT_EV_YIELD] = "<<", [IT_EV_LOST] = "?",   [IT_EV_LOG] = "#",
-        [IT_EV_SWITCH] = "~",
+        [IT_EV_SWITCH] = "~",  [IT_EV_OMITTED] = "-",
     };
     static const char spaces[2 * IT_INDENT_MAX + 1] =
         "                                                            "
@@ -254,6 +255,16 @@ static inline void it_format_body_v(it_out *o, const it_fmt_rec *r, const it_fmt
         it_out_printf(o, "[depth %d] ", r->depth);
     it_out_puts(o, marks[r->event]);
     it_out_put(o, " ", 1);
+    if (r->event == IT_EV_OMITTED) {
+        /* "- omitted N calls [WALL ns]" before its call's exit: the time in whole ns (a
+         * reader subtracts it from the call's self time; 4 digits would not be exact) */
+        it_out_put(o, "omitted ", 8);
+        it_out_uint(o, (unsigned long long)r->count, 1);
+        it_out_put(o, " calls [", 8);
+        it_out_uint(o, (unsigned long long)(r->omitted_ns > 0 ? r->omitted_ns : 0), 1);
+        it_out_put(o, " ns]", 4);
+        return;
+    }
     if (r->event == IT_EV_LOG) {  /* "# LEVEL logger: message" */
         it_out_text(o, it_fmt_value(r, 0));
         it_out_put(o, " ", 1);
@@ -329,6 +340,16 @@ static inline void it_format_jsonl_v(it_out *o, const it_fmt_rec *r, const it_fm
     it_out_uint(o, r->greenlet, 1);
     IT_OUT_LIT(o, ",\"depth\":");
     it_out_int(o, r->depth);
+    if (r->event == IT_EV_OMITTED) {
+        IT_OUT_LIT(o, ",\"omitted_calls\":");
+        it_out_uint(o, (unsigned long long)r->count, 1);
+        IT_OUT_LIT(o, ",\"omitted_ns\":");
+        it_out_int(o, r->omitted_ns);
+        IT_OUT_LIT(o, ",\"omitted_active_ns\":");
+        it_out_int(o, r->omitted_active_ns);
+        IT_OUT_LIT(o, "}\n");
+        return;
+    }
     IT_OUT_LIT(o, ",");
     if (r->event == IT_EV_LOG) {
         IT_OUT_LIT(o, "\"level\":");

@@ -322,6 +322,21 @@ static inline int it_pair_exit_given(it_pair *p, int64_t pid, int64_t tid, uint3
     return out->known;
 }
 
+/* Children of the open call at `depth` that a sink with slow-call
+ * retention left out (an "omitted" record, it_slow.h, just before the
+ * call's exit): their time counts as its children's, so its self time
+ * stays what it would have been with them written.  Nothing when no open
+ * call of that depth is there (a gap). */
+static inline void it_pair_omitted(it_pair *p, int64_t pid, int64_t tid, uint32_t g,
+                                   int32_t depth, int64_t wall_ns, int64_t active_ns) {
+    it_pair_node *n = it_pair_find(p, pid, tid, g, 0);
+    if (!n || !n->len || n->stack[n->len - 1].depth != depth)
+        return;
+    it_pair_frame *f = &n->stack[n->len - 1];  /* a hostile file's times: saturated */
+    f->child_wall = it_sum_sat(f->child_wall, wall_ns > 0 ? wall_ns : 0);
+    f->child_active = it_sum_sat(f->child_active, active_ns > 0 ? active_ns : 0);
+}
+
 /* Records of the thread were lost: every open entry of its greenlets is
  * forgotten (their exits will have no known duration) and so is its
  * current greenlet. */

@@ -134,7 +134,7 @@ static void it_sink_pftrace_batch(it_sink *s, const it_ring *r, const it_record 
             it_sink_give_up(s, recs + i, n - i);  /* those before were marked */
             return;
         }
-        unmarked += recs[i]->event != IT_EV_LOST;
+        unmarked += !it_event_is_notice(recs[i]->event);
     }
     if (unmarked)
         it_sink_mark_end(s, unmarked);  /* room: it_sink_room left a mark free */

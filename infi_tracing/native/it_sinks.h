@@ -6,7 +6,9 @@
  *
  * Accounting, per sink (the invariant: records + lost + pending == the
  * records handed to the sink; "lost N" notices of ring overflow are not
- * records and count nowhere):
+ * records and count nowhere; a sink with slow-call retention is handed
+ * what its filter lets through, and the filter counts the rest as omitted,
+ * held (shown as pending) or lost: it_slow_state.h):
  *   records  written: every byte of the record reached the fd;
  *   lost     given up on: the write failed (the reason is kept in
  *            `last_errno`), or the sink had failed before;
@@ -57,6 +59,7 @@ typedef struct it_sink {
     it_binary *binary;       /* IT_SINK_BINARY */
     struct it_pft_sink *pftrace;  /* IT_SINK_PFTRACE: encoder and path (it_sink_pftrace.h) */
     struct it_flight *flight;     /* IT_SINK_FLIGHT: the flight recorder (it_flight.h) */
+    struct it_slow *slow;    /* slow-call retention (it_slow.h), NULL: every record */
     char *buf;               /* IT_SINK_FD, IT_SINK_BINARY, IT_SINK_PFTRACE: bytes not yet written */
     size_t len;
     it_sink_mark *marks;     /* IT_SINK_FD, IT_SINK_BINARY: record ends in `buf` */
@@ -211,7 +214,7 @@ static void it_sink_fd_batch(it_sink *s, const it_ring *r, const it_record **rec
         }
         memcpy(s->buf + s->len, line, o.len);
         s->len += o.len;
-        if (recs[i]->event != IT_EV_LOST)
+        if (!it_event_is_notice(recs[i]->event))
             it_sink_mark_end(s, 1);
     }
 }

@@ -432,7 +432,7 @@ static void it_syslog_batch(it_syslog *s, const it_ring *r, const it_record **re
         it_syslog_format(s, &o, recs[i], pid, r->tid, wall_offset, values, durs[i]);
         if (!s->octet_framing && it_syslog_stream(s))
             it_syslog_escape_lf(&o, 0);
-        it_syslog_enqueue(s, msg, o.len, recs[i]->event == IT_EV_LOST);
+        it_syslog_enqueue(s, msg, o.len, it_event_is_notice(recs[i]->event));
     }
     it_syslog_pump(s);
 }

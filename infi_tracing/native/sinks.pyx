@@ -16,7 +16,7 @@ from infi_tracing._records import record_dict as _record_dict
 from posix.unistd cimport close as _close
 from cpython.object cimport PyObject
 from infi_tracing.native.includes.it_events cimport (
-    IT_EV_CALL, IT_EV_UNWIND, IT_EV_LOST, IT_EV_LOG, IT_EV_SWITCH, it_event_names)
+    IT_EV_CALL, IT_EV_UNWIND, IT_EV_LOST, IT_EV_LOG, IT_EV_SWITCH, IT_EV_OMITTED, it_event_names)
 from infi_tracing.native.includes.it_ring cimport it_record, it_ring, it_counter
 from infi_tracing.native.includes.it_registry cimport it_code_entry, it_registry_get
 from infi_tracing.native.includes.it_format cimport IT_FORMAT_TEXT, IT_FORMAT_JSONL, it_record_value
@@ -26,13 +26,16 @@ from infi_tracing.native.includes.it_syslog cimport (
 from infi_tracing.native.includes.it_tls cimport (
     it_tls_ctx_new, it_tls_new, it_tls_error, SSL_CTX_free)
 from infi_tracing.native.includes.it_binary cimport it_binary_new, it_binary_free
+from infi_tracing.native.includes.it_slow cimport (
+    it_slow, it_slow_new, it_slow_free, it_omitted_of, IT_SLOW_NONE)
 from infi_tracing.native.includes.it_sink_pftrace cimport it_pft_sink_new, it_pft_sink_free
 from infi_tracing.native.includes.it_flight cimport it_flight_free
 from infi_tracing.native.includes.it_sinks cimport (
     it_sink, it_sink_mark, IT_SINK_FD, IT_SINK_PY, IT_SINK_SYSLOG, IT_SINK_BINARY, IT_SINK_PFTRACE, IT_SINK_BUF,
     IT_SINK_MARKS, it_count_records, it_in_sink)
 from infi_tracing.native.includes.it_drain cimport (
-    it_d, it_drain_lock_sinks, it_drain_unlock_sinks, it_drain_update_pairing)
+    it_d, it_drain_lock_sinks, it_drain_unlock_sinks, it_drain_update_pairing,
+    it_drain_slow_release_leaving)
 from infi_tracing.native.includes.it_drain_python cimport it_dpy, it_drain_abandoned
 
 cdef int _PENDING_MAX = 100000   # records a failing Python sink may hold for retry
@@ -67,6 +70,7 @@ cdef class SinkHandle:
             it_binary_free(self.s.binary)
             it_pft_sink_free(self.s.pftrace)
             it_flight_free(self.s.flight)
+            it_slow_free(self.s.slow)
             free(self.s.buf)
             free(self.s.marks)
             free(self.s)
@@ -159,7 +163,42 @@ cdef class SinkHandle:
         h.name = name
         return h
 
+    def set_retention(self, min_ns, str keep_glob, uint64_t keep_ns, uint64_t max_held):
+        """Slow-call retention (it_slow.h) for this sink, before it is
+        installed: `min_ns` None for no min_duration rule, `keep_glob` None
+        for no keep_slow rule; both None: every record (the default)."""
+        if self.s.slow != NULL:
+            raise ValueError("sink %s already has slow-call retention" % self.name)
+        if min_ns is None and keep_glob is None:
+            return
+        cdef bytes glob = keep_glob.encode() if keep_glob is not None else None
+        cdef it_slow *f = it_slow_new(IT_SLOW_NONE if min_ns is None else <uint64_t> min_ns,
+                                      <const char *> glob if glob is not None else NULL,
+                                      keep_ns, max_held)
+        if f == NULL:
+            raise MemoryError()
+        cdef int locked
+        with nogil:  # the sink may be installed: the drain reads `slow` under sinks_mu
+            locked = it_drain_lock_sinks()
+            self.s.slow = f
+            if locked:
+                it_drain_update_pairing()
+                it_drain_unlock_sinks()
+
+    def has_retention(self):
+        """True when records pass this sink's slow-call retention."""
+        return self.s.slow != NULL
+
     def stats(self):
+        st = self._stats()
+        cdef it_slow *f = self.s.slow
+        if f != NULL:  # held records are pending too; given up ones lost
+            st["omitted"] = it_counter(&f.omitted)
+            st["pending"] += it_counter(&f.held)
+            st["lost"] += it_counter(&f.lost)
+        return st
+
+    def _stats(self):
         cdef it_syslog *sl = self.s.syslog
         if sl != NULL:
             return {
@@ -335,6 +374,10 @@ cdef object _decode_record(const it_record *r, long pid, long tid, int64_t wall_
     if r.event == IT_EV_LOG:
         return _record_dict(r.event, r.ts, wall_offset, pid, tid, r.greenlet_id, r.depth,
                             None, [_value(r, 0), _value(r, 1), _value(r, 2)])
+    if r.event == IT_EV_OMITTED:
+        o = it_omitted_of(r)
+        return _record_dict(r.event, r.ts, wall_offset, pid, tid, r.greenlet_id, r.depth,
+                            None, None, o.calls, omitted=(o.wall_ns, o.active_ns))
     code = _code_of(r.code_id)
     if r.event == IT_EV_CALL:
         n = min(r.nvalues, len(code[4]))
@@ -393,6 +436,8 @@ def set_sinks(list handles):
     cdef int locked
     with nogil:
         locked = it_drain_lock_sinks()
+        if locked:
+            it_drain_slow_release_leaving(arr, n)
         old = it_d.sinks
         it_d.sinks = arr
         it_d.nsinks = n

@@ -200,6 +200,12 @@ class PerfettoSink:
                    "cat": "infi_tracing", "ts": ts, "pid": pid, "tid": tid,
                    "args": {"count": rec["count"]}}
             return
+        if event == "omitted":  # slow-call retention left these children out
+            yield {"ph": "i", "s": "t", "name": "omitted %d calls" % rec["omitted_calls"],
+                   "cat": "infi_tracing", "ts": ts, "pid": pid, "tid": tid,
+                   "args": {key: rec[key] for key in ("omitted_calls", "omitted_ns",
+                                                      "omitted_active_ns")}}
+            return
         if event == "log":
             yield {"ph": "i", "s": "t", "name": "%s %s" % (rec["level"], rec["logger"]),
                    "cat": "log", "ts": ts, "pid": pid, "tid": tid,

@@ -270,6 +270,16 @@ static inline int it_rbin_raw(it_rbin *s, it_rrec *out, uint32_t size) {
         out->depth = 0;
         return 1;
     }
+    if (event == IT_EV_OMITTED) {  /* u64 calls, i64 wall ns, i64 active ns (it_slow.h) */
+        if (size < IT_RBIN_RECORD + 24)
+            return it_rbin_fail(s, out->offset, "damaged record at byte %" PRIu64 ": an "
+                                "omitted record of %u bytes, expected %d", out->offset, size,
+                                IT_RBIN_RECORD + 24);
+        memcpy(&out->count, p + IT_RBIN_RECORD, 8);
+        memcpy(&out->duration_ns, p + IT_RBIN_RECORD + 8, 8);
+        memcpy(&out->active_ns, p + IT_RBIN_RECORD + 16, 8);
+        return 1;
+    }
     if (event != IT_EV_LOG) {
         out->func = it_rbin_func(s, s->pid, code);
         if (!out->func)

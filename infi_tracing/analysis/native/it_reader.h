@@ -193,6 +193,10 @@ static inline void it_reader_pair(it_reader *r, it_rrec *x) {
     case IT_EV_LOST:
         it_pair_lost_thread(&r->pair, x->pid, x->tid);
         break;
+    case IT_EV_OMITTED:  /* duration_ns, active_ns: the time of the calls left out */
+        it_pair_omitted(&r->pair, x->pid, x->tid, x->greenlet, x->depth, x->duration_ns,
+                        x->active_ns >= 0 ? x->active_ns : x->duration_ns);
+        break;
     case IT_EV_SWITCH:
     case IT_EV_LOG:  /* a record of a greenlet: it runs */
         it_pair_switch(&r->pair, x->pid, x->tid, x->greenlet, x->ts);

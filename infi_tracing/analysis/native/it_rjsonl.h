@@ -190,7 +190,7 @@ enum {
     IT_JK_OTHER, IT_JK_TIME, IT_JK_ARGS, IT_JK_MODULE, IT_JK_QUALNAME, IT_JK_FILE, IT_JK_EVENT,
     IT_JK_RETVAL, IT_JK_EXCEPTION, IT_JK_LEVEL, IT_JK_LOGGER, IT_JK_MESSAGE, IT_JK_MONO,
     IT_JK_PID, IT_JK_TID, IT_JK_LINE, IT_JK_DURATION, IT_JK_GREENLET, IT_JK_FROM, IT_JK_DEPTH,
-    IT_JK_COUNT,
+    IT_JK_COUNT, IT_JK_OMITTED_CALLS, IT_JK_OMITTED_NS, IT_JK_OMITTED_ACTIVE,
 };
 
 /* Which key: by length, then the bytes (a chain of strcmp was most of the
@@ -219,8 +219,13 @@ static inline int it_rjsonl_key(const char *k, size_t n) {
         return IT_JK_IS("exception") ? IT_JK_EXCEPTION : IT_JK_OTHER;
     case 11:
         return IT_JK_IS("duration_ns") ? IT_JK_DURATION : IT_JK_OTHER;
+    case 10:
+        return IT_JK_IS("omitted_ns") ? IT_JK_OMITTED_NS : IT_JK_OTHER;
     case 13:
-        return IT_JK_IS("from_greenlet") ? IT_JK_FROM : IT_JK_OTHER;
+        return IT_JK_IS("from_greenlet") ? IT_JK_FROM : IT_JK_IS("omitted_calls") ?
+               IT_JK_OMITTED_CALLS : IT_JK_OTHER;
+    case 17:
+        return IT_JK_IS("omitted_active_ns") ? IT_JK_OMITTED_ACTIVE : IT_JK_OTHER;
     default:
         return IT_JK_OTHER;
     }
@@ -301,6 +306,10 @@ static inline int it_rjsonl_parse(it_rjsonl *j, const char *s, it_rrec *r) {
             case IT_JK_TID: num = &r->tid; break;
             case IT_JK_LINE: num = &line; break;
             case IT_JK_DURATION: num = &r->duration_ns; break;
+            /* an "omitted" record: the reader keeps their time in the durations */
+            case IT_JK_OMITTED_NS: num = &r->duration_ns; break;
+            case IT_JK_OMITTED_ACTIVE: num = &r->active_ns; break;
+            case IT_JK_OMITTED_CALLS:
             case IT_JK_GREENLET: case IT_JK_FROM: case IT_JK_DEPTH: case IT_JK_COUNT:
                 num = &v;
                 break;
@@ -318,7 +327,7 @@ static inline int it_rjsonl_parse(it_rjsonl *j, const char *s, it_rrec *r) {
                     r->from_greenlet = (uint32_t)v;
                 else if (which == IT_JK_DEPTH)
                     r->depth = (int32_t)v;
-                else if (which == IT_JK_COUNT)
+                else if (which == IT_JK_COUNT || which == IT_JK_OMITTED_CALLS)
                     r->count = (uint64_t)v;
             } else if (!it_json_skip(j, &s, 0)) {
                 return 0;

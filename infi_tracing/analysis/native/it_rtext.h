@@ -188,8 +188,22 @@ static inline int it_rtext_body(it_rtext *t, const char *s, const char *end, it_
         r->event = IT_EV_LOG, s++;
     else if (*s == '~')
         r->event = IT_EV_SWITCH, s++;
+    else if (*s == '-')
+        r->event = IT_EV_OMITTED, s++;
     else
         return 0;
+    if (r->event == IT_EV_OMITTED) {  /* "- omitted N calls [WALL ns]" (it_lines.h) */
+        if (strncmp(s, " omitted ", 9))
+            return 0;
+        s += 9;
+        if (!it_rtext_number(&s, &v) || strncmp(s, " calls", 6))
+            return 0;
+        r->count = (uint64_t)v;
+        const char *dur_at;
+        r->duration_ns = it_rtext_duration(s + 6, end, &dur_at);
+        r->active_ns = r->duration_ns;
+        return r->duration_ns >= 0 && dur_at == s + 6;
+    }
     if (r->event == IT_EV_SWITCH) {  /* "~ ... gFROM ...": the greenlet it left, if shown */
         const char *g = strstr(s, " g");
         r->from_greenlet = 0;

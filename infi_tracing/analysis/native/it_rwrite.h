@@ -69,7 +69,11 @@ static inline int it_rwrite_record(it_rwrite *w, const it_rrec *x, const it_rfun
     if (w->cap - w->len < IT_LINE_MAX && it_rwrite_flush(w))
         return -1;
     it_fmt_rec v = {x->event, x->ts, x->greenlet, x->depth, x->count, x->values, x->values_len,
-                    x->nvalues};
+                    x->nvalues, 0, 0};
+    if (x->event == IT_EV_OMITTED) {  /* the reader keeps their time in the durations */
+        v.omitted_ns = x->duration_ns;
+        v.omitted_active_ns = x->active_ns >= 0 ? x->active_ns : x->duration_ns;
+    }
     it_fmt_func fn = {f->module, f->qualname, f->filename, f->line, f->nargs, f->argnames};
     it_out o = {w->buf + w->len, 0, IT_LINE_MAX};
     if (w->format == IT_FORMAT_JSONL)

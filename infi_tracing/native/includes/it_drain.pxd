@@ -30,4 +30,6 @@ cdef extern from "it_drain.h" nogil:
     void it_drain_restart_if_deferred()
     int it_drain_lock_sinks()  # 0: not locked (the drain was given up on at exit)
     void it_drain_update_pairing()  # with the sinks locked
+    # with the sinks locked: native sinks leaving the list write what retention holds
+    void it_drain_slow_release_leaving(it_sink **next, int n)
     void it_drain_unlock_sinks()

@@ -10,6 +10,7 @@ cdef extern from "it_events.h" nogil:
         IT_EV_LOST
         IT_EV_LOG
         IT_EV_SWITCH
+        IT_EV_OMITTED
         IT_EV_COUNT
     const char *const it_event_names[]
     int it_event_has_code(int ev)

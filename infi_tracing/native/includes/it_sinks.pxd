@@ -6,6 +6,7 @@ from infi_tracing.native.includes.it_syslog cimport it_syslog
 from infi_tracing.native.includes.it_binary cimport it_binary
 from infi_tracing.native.includes.it_sink_pftrace cimport it_pft_sink
 from infi_tracing.native.includes.it_flight cimport it_flight
+from infi_tracing.native.includes.it_slow cimport it_slow
 
 cdef extern from "it_sinks.h" nogil:
     enum:
@@ -30,6 +31,7 @@ cdef extern from "it_sinks.h" nogil:
         it_binary *binary
         it_pft_sink *pftrace
         it_flight *flight
+        it_slow *slow
         PyObject *pyobj
         char *buf
         size_t len
