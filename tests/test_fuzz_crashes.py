@@ -4,6 +4,7 @@ through every command that reads a trace, in a subprocess (under make test-asan,
 sanitizers too).  A command may report the file as damaged (status 1, naming it), never crash."""
 
 import argparse
+import os
 import subprocess
 from pathlib import Path
 
@@ -55,12 +56,19 @@ def _in_this_build(args):
 COMMANDS = {name: args for name, args in COMMANDS.items() if _in_this_build(args)}
 
 
+# The harness carries clang's sanitizer runtimes: under make test-asan the environment preloads
+# gcc's ASan (for the Python module) and points its reports to files, which the harness's own
+# runtime must not inherit ("incompatible ASan runtimes"); its reports go to its stderr.
+HARNESS_ENV = {k: v for k, v in os.environ.items()
+               if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+
+
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
     """tests/fuzz/fuzz_reader.c built as make test-fuzz builds it."""
     exe = tmp_path_factory.mktemp("fuzz") / "fuzz_reader"
     built = subprocess.run([str(HERE / "fuzz" / "build-harness"), str(exe)], capture_output=True,
-                           text=True, timeout=300)
+                           text=True, timeout=300, env=HARNESS_ENV)
     if built.returncode == 127:
         tool_unavailable(built.stderr.strip())
     assert built.returncode == 0, built.stderr
@@ -75,7 +83,8 @@ def test_crashes_are_kept():
 @pytest.mark.parametrize("crash", CRASHES, ids=[c.name for c in CRASHES])
 def test_crash_input_runs_clean_in_the_harness(harness, crash):
     """The input goes through the reader, the writers and replay without a sanitizer report."""
-    proc = subprocess.run([str(harness), str(crash)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([str(harness), str(crash)], capture_output=True, text=True, timeout=120,
+                          env=HARNESS_ENV)
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert "runtime error" not in proc.stderr and "Sanitizer" not in proc.stderr, proc.stderr
 
