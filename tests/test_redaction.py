@@ -93,7 +93,8 @@ WITHOUT_VALUES = ("perfetto+proto",)
 def _trace_to_every_sink(tmp_path, rsyslogd, level, redact=None):
     """Run SECRETS_PROGRAM traced to every kind of sink at once; {sink: bytes it wrote}."""
     files = {"text": "trace.txt", "jsonl": "trace.jsonl", "binary": "trace.itr",
-             "perfetto": "trace.json", "perfetto+proto": "trace.pftrace", "plugin": "trace.dump"}
+             "perfetto": "trace.json", "perfetto+proto": "trace.pftrace", "plugin": "trace.dump",
+             "flight snapshot": "snapshot.itr"}
     urls = ["file://%s" % (tmp_path / files["text"]),
             "file://%s?format=jsonl" % (tmp_path / files["jsonl"]),
             "binary://%s" % (tmp_path / files["binary"]),
@@ -101,13 +102,16 @@ def _trace_to_every_sink(tmp_path, rsyslogd, level, redact=None):
             "perfetto+proto://%s" % (tmp_path / files["perfetto+proto"]),
             "dumpall://%s" % (tmp_path / files["plugin"]),
             "syslog+tcp://127.0.0.1:%d" % rsyslogd.tcp_port]
-    run_traced_program(tmp_path, SECRETS_PROGRAM, setup=DUMP_PLUGIN,
+    snapshot = tmp_path / files["flight snapshot"]
+    run_traced_program(tmp_path, SECRETS_PROGRAM + "dump_flight_recorder(%r)\n" % str(snapshot),
+                       setup=DUMP_PLUGIN,
                        sinks="infi_tracing.configure_sinks(%r)" % urls,
-                       tracing_args="level=%s, overflow='block'%s"
+                       tracing_args="level=%s, overflow='block', flight_recorder='30s,16M'%s"
                                     % (level, "" if redact is None else ", redact=%r" % redact))
     outputs = {kind: (tmp_path / name).read_bytes() for kind, name in files.items()}
-    decoded = decode_binary(tmp_path / files["binary"], tmp_path)
-    outputs["binary decoded"] = json.dumps(decoded).encode()
+    for kind in ("binary", "flight snapshot"):
+        decoded = decode_binary(tmp_path / files[kind], tmp_path)
+        outputs[kind + " decoded"] = json.dumps(decoded).encode()
     messages = rsyslogd.messages(expected=len(outputs["jsonl"].splitlines()))
     outputs["syslog"] = "\n".join(m["raw"] for m in messages).encode()
     return outputs
@@ -116,7 +120,8 @@ def _trace_to_every_sink(tmp_path, rsyslogd, level, redact=None):
 @pytest.mark.parametrize("level", LEVELS)
 def test_secret_reaches_no_sink(tmp_path, rsyslogd, level):
     """Not one byte of any sink's output (text, jsonl, binary and decoded, Perfetto
-    JSON and protobuf, a Python plugin sink, syslog through rsyslogd) holds the secret."""
+    JSON and protobuf, a Python plugin sink, syslog through rsyslogd, a flight-recorder
+    snapshot and decoded) holds the secret."""
     outputs = _trace_to_every_sink(tmp_path, rsyslogd, level)
     for kind, data in outputs.items():
         assert b"get_token" in data, kind
