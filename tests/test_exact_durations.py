@@ -1,6 +1,8 @@
 """Durations written on text lines keep every nanosecond (issue 12, item 3): a report read
 from a text or JSON-lines stream gives the self and total times a binary trace gives."""
 
+import re
+
 import pytest
 
 from infi_tracing._format import format_duration
@@ -19,6 +21,13 @@ CALLS = [(CALL, 1, 1000, 0, 1), (CALL, 2, 2000, 1, 1), (RETURN, 2, 1_100_001_999
          (RETURN, 1, 1_234_568_891, 0, 1)]
 
 
+def _trace(tmp_path):
+    path = tmp_path / "t.itr"
+    path.write_bytes(trace(code_chunk(1, "f"), code_chunk(2, "g"), code_chunk(3, "h"),
+                           packed_chunk(CALLS)))
+    return path
+
+
 def _rows(cwd, path):
     return {name: (row["wall"]["total"], row["wall"]["self_wall"])
             for name, row in report_rows_by_name(cwd, path).items()}
@@ -27,9 +36,7 @@ def _rows(cwd, path):
 @pytest.mark.parametrize("fmt", ["text", "jsonl"])
 def test_report_of_a_decoded_stream_matches_the_binary_trace(tmp_path, fmt):
     """report on decode's text or JSON lines gives every function's binary total and self ns."""
-    path = tmp_path / "t.itr"
-    path.write_bytes(trace(code_chunk(1, "f"), code_chunk(2, "g"), code_chunk(3, "h"),
-                           packed_chunk(CALLS)))
+    path = _trace(tmp_path)
     proc = run_cli(tmp_path, "decode", "--format", fmt, path)
     assert proc.returncode == 0, proc.stderr
     write(tmp_path / ("t." + fmt), proc.stdout)
@@ -37,6 +44,15 @@ def test_report_of_a_decoded_stream_matches_the_binary_trace(tmp_path, fmt):
     assert expected["mod.f"] == (1_234_567_891, 1_234_567_891 - 1_099_999_999 - 1_500_456
                                  - 123_456_789)
     assert _rows(tmp_path, "t." + fmt) == expected
+
+
+def test_decode_writes_every_nanosecond_of_a_duration(tmp_path):
+    """decode's text lines (it_lines.h, as the live sinks) show the durations to the ns."""
+    proc = run_cli(tmp_path, "decode", _trace(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert re.findall(r" \[([^\]]+)\] /src/", proc.stdout) == [
+        "1.099999999 s", "1.500456 ms", "1.234567891 s"]
+    assert proc.stdout.splitlines()[5].endswith(" g1 - omitted 3 calls [123456789 ns]")
 
 
 @pytest.mark.parametrize("ns, shown", [
