@@ -13,8 +13,8 @@ import json
 import re
 import time
 
-__all__ = ["format_text", "format_jsonl", "format_time", "format_duration", "escape_text",
-           "json_safe"]
+__all__ = ["format_text", "format_jsonl", "format_time", "format_duration", "round_duration",
+           "escape_text", "json_safe"]
 
 # What never reaches a text output raw (native/it_format.h, it_unsafe_at):
 # C0 controls, DEL, C1 controls (NEL among them), U+2028 and U+2029.
@@ -33,8 +33,22 @@ def format_time(time_ns: int) -> str:
 
 
 def format_duration(ns: int) -> str:
-    """A call's duration as text lines show it (native/it_format.h,
-    it_out_duration): ``12 ns``, ``1.132 ms``, ``2.500 s``."""
+    """A call's duration as text lines show it (native/it_lines.h, it_out_duration): the
+    unit by size and every digit down to the nanosecond, ``812 ns``, ``3.456 us``,
+    ``1.132456 ms``, ``2.500000000 s``, so a reader's self times stay exact."""
+    scale, unit = 1, "ns"
+    for bigger in ("us", "ms", "s"):
+        if ns < scale * 1000:
+            break
+        scale, unit = scale * 1000, bigger
+    if scale == 1:
+        return "%d ns" % ns
+    return "%d.%0*d %s" % (ns // scale, len(str(scale)) - 1, ns % scale, unit)
+
+
+def round_duration(ns: int) -> str:
+    """A duration for tables (report, the exit summary): three decimals of its unit,
+    ``12 ns``, ``1.132 ms``, ``2.500 s``."""
     if ns < 1000:
         return "%d ns" % ns
     scale, unit = 1000, "us"

@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from infi_tracing._format import escape_text, format_duration, format_time
+from infi_tracing._format import escape_text, format_time, round_duration
 from infi_tracing.native import _core
 
 __all__ = ["RunSummary", "format_summary", "stats_snapshot", "compact_snapshot",
@@ -68,8 +68,8 @@ def format_summary(stats, summary, top=10):
                      "--buffer-size)")
     if top > 0:
         lines.extend(_top_table("calls", "calls", top, _n))
-        lines.extend(_top_table("total", "total time", top, format_duration))
-        lines.extend(_top_table("self", "self time", top, format_duration))
+        lines.extend(_top_table("total", "total time", top, round_duration))
+        lines.extend(_top_table("self", "self time", top, round_duration))
     return "\n".join(lines) + "\n"
 
 

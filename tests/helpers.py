@@ -298,8 +298,8 @@ def read_jsonl(path, torn_tail=False, missing_ok=False):
     return records
 
 
-# A call's duration on a text line: " [1.132 ms]" (see _format.format_duration).
-DURATION_TEXT = re.compile(r" \[\d+(?:\.\d{3})? (?:ns|us|ms|s)\]")
+# A call's duration on a text line: " [1.132456 ms]" (see _format.format_duration).
+DURATION_TEXT = re.compile(r" \[\d+(?:\.\d{3}|\.\d{6}|\.\d{9})? (?:ns|us|ms|s)\]")
 
 
 def summary_table(stderr, by):

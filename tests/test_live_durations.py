@@ -1,5 +1,5 @@
 """Live sinks show each exit's call duration, paired by the drain thread (issue #11, item 2):
-text " [1.132 ms]", JSON lines and Python sinks "duration_ns", syslog as text; after a
+text " [1.132456 ms]", JSON lines and Python sinks "duration_ns", syslog as text; after a
 gap a duration is left out, never wrong; finished greenlets and forks leave nothing behind."""
 
 import json
@@ -76,7 +76,7 @@ def test_jsonl_durations_are_exit_minus_call_times(tmp_path, backend):
 
 
 def test_text_durations_are_written_as_format_duration_writes_them(tmp_path, backend):
-    """Text lines show " [20.113 ms]" after the return, exactly _format.format_duration's text."""
+    """Text lines show " [20.113456 ms]" after the return: _format.format_duration's text."""
     sinks = "infi_tracing.set_sinks(['file://%s?format=jsonl', 'file://%s'])" % (
         tmp_path / "t.jsonl", tmp_path / "t.txt")
     run_traced_program(tmp_path, SLEEPS, backend=backend, sinks=sinks)
@@ -103,7 +103,7 @@ def test_python_sink_records_carry_duration_ns(tmp_path):
 
 
 def test_syslog_messages_show_durations_like_text(tmp_path, rsyslogd):
-    """rsyslogd receives return messages ending "< __main__.leaf [20.xxx ms] FILE:LINE"."""
+    """rsyslogd receives return messages ending "< __main__.leaf [20.xxxxxx ms] FILE:LINE"."""
     sink = "syslog+tcp://127.0.0.1:%d" % rsyslogd.tcp_port
     run_traced_program(tmp_path, SLEEPS, sinks="infi_tracing.configure_sinks([%r])" % sink)
     messages = [m["msg"] for m in rsyslogd.messages(6) if "__main__." in m["msg"]]

@@ -1,7 +1,7 @@
 """What the analysis commands share: opening the reader with the common
 filters, showing durations and drawing aggregated call trees."""
 
-from infi_tracing._format import format_duration, format_time
+from infi_tracing._format import format_time, round_duration
 from infi_tracing.analysis._reading import Reader
 
 __all__ = ["open_reader", "show_ns", "show_time", "draw_tree"]
@@ -13,8 +13,8 @@ def open_reader(paths, filters):
 
 
 def show_ns(ns):
-    """A duration as the text traces show it (``1.132 ms``)."""
-    return format_duration(max(int(ns), 0))
+    """A duration for a table (``1.132 ms``: three decimals of its unit)."""
+    return round_duration(max(int(ns), 0))
 
 
 def show_time(wall_ns):

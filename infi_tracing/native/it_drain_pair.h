@@ -1,6 +1,6 @@
 /* The live drain's pairing (it_pair.h, the one home of the rule): every
  * record of every ring goes through one pairer before the sinks see its
- * batch, so that an exit carries its call's duration (text " [1.132 ms]",
+ * batch, so that an exit carries its call's duration (text " [1.132456 ms]",
  * JSON lines and Python sinks "duration_ns", syslog as text) and each code
  * registry entry adds up total and self time for run's exit summary.
  *

@@ -190,31 +190,30 @@ static inline const char *it_fmt_value(const it_fmt_rec *v, int i) {
 
 #define IT_INDENT_MAX 60
 
-/* A call's duration as text lines show it: " [1.132 ms]" (ns, us, ms or s,
- * three decimals past ns); nothing for a negative (unknown) duration.
- * _format.format_duration is the same in Python. */
+/* A call's duration as text lines show it, every nanosecond kept: " [812 ns]",
+ * " [3.456 us]", " [1.132456 ms]", " [1.132456789 s]" (the unit by size, then all
+ * the digits down to the ns: 0, 3, 6 or 9 decimals); nothing for a negative
+ * (unknown) duration.  Why exact: a syslog or text stream has no other record
+ * of the call, and a reader's self time is a difference of such durations, so
+ * rounding each to 4 digits made self times off by 1 ms steps past 1 s (issue
+ * 12); the leading digits and the unit still read at a glance.
+ * _format.format_duration is the same in Python; it_rtext.h reads it back. */
 static inline void it_out_duration(it_out *o, int64_t ns) {
     if (ns < 0)
         return;
-    if (ns < 1000) {
-        it_out_put(o, " [", 2);
-        it_out_uint(o, (unsigned long long)ns, 1);
-        it_out_put(o, " ns]", 4);
-        return;
-    }
-    static const char *const units[] = {" us]", " ms]", " s]"};
-    uint64_t scale = 1000;
+    static const char *const units[] = {" ns]", " us]", " ms]", " s]"};
+    uint64_t v = (uint64_t)ns, scale = 1;
     int u = 0;
-    while (u < 2 && (uint64_t)ns >= scale * 1000) {
+    while (u < 3 && v >= scale * 1000) {
         scale *= 1000;
         u++;
     }
-    /* three decimals, rounded half up in integer arithmetic */
-    uint64_t milli = ((uint64_t)ns * 1000 + scale / 2) / scale;
     it_out_put(o, " [", 2);
-    it_out_uint(o, milli / 1000, 1);
-    it_out_put(o, ".", 1);
-    it_out_uint(o, milli % 1000, 3);
+    it_out_uint(o, v / scale, 1);
+    if (u) {
+        it_out_put(o, ".", 1);
+        it_out_uint(o, v % scale, 3 * u);
+    }
     it_out_puts(o, units[u]);
 }
 

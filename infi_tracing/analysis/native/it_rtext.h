@@ -19,7 +19,7 @@
  * Times are wall time (microseconds in text, seconds in the traditional
  * syslog format): ts = wall ns, wall_offset 0.  Names and values are kept as
  * shown (escaped).  A duration written on the line is read into
- * duration_ns (three significant decimals).  Memory: the line buffer and a
+ * duration_ns (to the ns; three decimals in older lines).  Memory: the line buffer and a
  * value buffer of the same size, whatever the file's length. */
 #ifndef IT_RTEXT_H
 #define IT_RTEXT_H
@@ -66,8 +66,10 @@ static inline int it_rtext_number(const char **p, int64_t *v) {
     return 1;
 }
 
-/* " [1.132 ms]" / " [12 ns]" ending at `end` (exclusive) of [begin, end):
- * the duration in ns and where the " [" starts, or -1. */
+/* " [1.132456 ms]" / " [12 ns]" ending at `end` (exclusive) of [begin, end):
+ * the duration in ns and where the " [" starts, or -1.  The decimals go down
+ * to the ns (it_lines.h, it_out_duration) or, in lines written before that,
+ * stop at three; any count from 1 to the ns is read exactly. */
 static inline int64_t it_rtext_duration(const char *begin, const char *end, const char **at) {
     if (end - begin < 6 || end[-1] != ']')
         return -1;
@@ -77,35 +79,42 @@ static inline int64_t it_rtext_duration(const char *begin, const char *end, cons
     if (open <= begin || *open != '[' || open[-1] != ' ')
         return -1;
     const char *s = open + 1;
-    int64_t whole, milli = 0;
+    int64_t whole, frac = 0;
     if (!it_rtext_number(&s, &whole))
         return -1;
     int decimals = 0;
     if (*s == '.') {
         s++;
         const char *d = s;
-        if (!it_rtext_number(&s, &milli) || s - d != 3)
+        if (!it_rtext_number(&s, &frac))
             return -1;
-        decimals = 1;
+        decimals = (int)(s - d);
     }
     if (*s++ != ' ')
         return -1;
     int64_t scale;
     size_t ulen = (size_t)(end - 1 - s);
-    if (ulen == 2 && !memcmp(s, "ns", 2) && !decimals)
+    if (ulen == 2 && !memcmp(s, "ns", 2))
         scale = 1;
-    else if (ulen == 2 && !memcmp(s, "us", 2) && decimals)
+    else if (ulen == 2 && !memcmp(s, "us", 2))
         scale = 1000;
-    else if (ulen == 2 && !memcmp(s, "ms", 2) && decimals)
+    else if (ulen == 2 && !memcmp(s, "ms", 2))
         scale = 1000000;
-    else if (ulen == 1 && *s == 's' && decimals)
+    else if (ulen == 1 && *s == 's')
         scale = 1000000000;
     else
+        return -1;
+    /* the fraction's unit: scale / 10^decimals ns; 0 when there are more
+     * decimals than ns in the unit (scale is a power of 10) */
+    int64_t step = scale;
+    for (int i = 0; i < decimals && step; i++)
+        step /= 10;
+    if ((scale > 1) != (decimals > 0) || !step)
         return -1;
     if (whole > INT64_MAX / scale / 2)
         return -1;  /* longer than any trace: not a duration */
     *at = open - 1;
-    return whole * scale + milli * scale / 1000;
+    return whole * scale + frac * step;
 }
 
 /* Split "module.qualname" at the dot that ends the module.  The module has
