@@ -8,7 +8,10 @@ tight loop and notes the longest gap between two of its iterations, the main thr
 long the drain was held for the copy (``hold``), the file write (``write``), the bytes
 copied, and the traced thread's longest gap during the snapshot against its longest gap in
 an equally long stretch without one (``pause`` / ``baseline gap``: the scheduler and the
-GIL's switch interval alone make gaps of several ms on a loaded machine).
+GIL's switch interval alone make gaps of several ms on a loaded machine).  Also printed: the
+flush before the snapshot, the writing thread's CPU time, and the floor -- as many bytes
+written to a new file of the same directory by plain 1 MiB ``write()`` calls (what
+``dd bs=1M`` does) in the same process under the same load.
 
 Usage::
 
@@ -68,7 +71,18 @@ for k in range(rounds):
     os.close(fd)
     pause = state["gap"]
     state["measure"] = False
-    results.append(dict(info, elapsed_s=elapsed, pause_s=pause, baseline_gap_s=baseline))
+    # the floor: as many bytes written to a new file of the same directory by
+    # plain 1 MiB write()s (what dd does), under the same load (the ticker runs)
+    chunk = b"\0" * (1 << 20)
+    fd = os.open(os.path.join(workdir, "floor%d" % k), os.O_WRONLY | os.O_CREAT, 0o600)
+    t0 = time.perf_counter()
+    left = info["bytes"]
+    while left > 0:
+        left -= os.write(fd, chunk[:left])
+    floor = time.perf_counter() - t0
+    os.close(fd)
+    results.append(dict(info, elapsed_s=elapsed, pause_s=pause, baseline_gap_s=baseline,
+                        floor_s=floor))
 state["run"] = False
 t.join()
 print(json.dumps(results))
@@ -90,13 +104,15 @@ def main(argv=None):
     results = json.loads(proc.stdout.splitlines()[-1])
     print("Python %s, recorder %s (full), overflow=%s" % (sys.version.split()[0], args.size,
                                                          args.overflow))
-    print("| snapshot | MiB written | records | total ms | drain held ms (longest) | write ms | "
-          "traced thread's longest gap ms | baseline gap ms |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| snapshot | MiB written | records | total ms | flush ms | drain held ms (longest) "
+          "| write ms | write CPU ms | floor ms | traced thread's longest gap ms "
+          "| baseline gap ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for k, r in enumerate(results, 1):
-        print("| %d | %.1f | %d | %.1f | %.1f | %.1f | %.2f | %.2f |" % (
-            k, r["bytes"] / 2**20, r["records"], r["elapsed_s"] * 1e3, r["hold_ns"] / 1e6,
-            r["write_ns"] / 1e6, r["pause_s"] * 1e3, r["baseline_gap_s"] * 1e3))
+        print("| %d | %.1f | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f |" % (
+            k, r["bytes"] / 2**20, r["records"], r["elapsed_s"] * 1e3, r["flush_ns"] / 1e6,
+            r["hold_ns"] / 1e6, r["write_ns"] / 1e6, r["write_cpu_ns"] / 1e6,
+            r["floor_s"] * 1e3, r["pause_s"] * 1e3, r["baseline_gap_s"] * 1e3))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from infi_tracing.native.includes.it_flight_slow cimport (
     it_flight_slow_stop)
 from infi_tracing.native.includes.it_flight_fatal cimport it_fatal_install, it_fatal_after_fork
 from infi_tracing.native.includes.it_sinks cimport IT_SINK_FLIGHT
-from infi_tracing.native.includes.it_clock cimport it_now_ns
+from infi_tracing.native.includes.it_clock cimport it_now_ns, it_thread_cpu_ns
 
 _flight_dump_lock = _threading.Lock()
 
@@ -44,15 +44,18 @@ def flight_dump(SinkHandle h, int fd):
     detached with the drain's lock held (list heads only: the drain pauses
     for microseconds, traced threads never wait), written with no lock and
     no GIL, then given back.  Returns {"records", "threads", "blocks",
-    "bytes", "hold_ns", "write_ns"}; OSError when the file cannot take it."""
+    "bytes", "hold_ns", "write_ns", "write_cpu_ns" (the writing thread's
+    CPU time), "flush_ns" (the flush, and the wait for the drain's lock)};
+    OSError when the file cannot take it."""
     cdef it_flight_snap snap
     cdef int rc = 0, locked
-    cdef uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0
+    cdef uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, f0, c1 = 0, c2 = 0
     cdef long pid = _os.getpid()
     cdef uint64_t records = 0, nbytes = 0
     cdef size_t nthreads = 0, nblocks = 0
     if h.s.kind != IT_SINK_FLIGHT:
         raise ValueError("not a flight recorder: %r" % (h.name,))
+    f0 = it_now_ns()
     flush("dump_flight_recorder")
     with _flight_dump_lock:  # one snapshot at a time: each gives back what it took
         with nogil:
@@ -63,8 +66,10 @@ def flight_dump(SinkHandle h, int fd):
                 t1 = it_now_ns()
                 it_drain_unlock_sinks()
             if locked and rc == 0:
+                c1 = it_thread_cpu_ns()
                 rc = it_flight_write(&snap, fd)
                 t2 = it_now_ns()
+                c2 = it_thread_cpu_ns()
                 records, nbytes, nthreads, nblocks = (snap.records, snap.bytes, snap.nthreads,
                                                       snap.nblocks)  # (reattach clears snap)
                 locked = it_drain_lock_sinks()
@@ -78,7 +83,8 @@ def flight_dump(SinkHandle h, int fd):
     if rc != 0:
         raise OSError(rc, _os.strerror(rc))
     return {"records": records, "threads": nthreads, "blocks": nblocks,
-            "bytes": nbytes, "hold_ns": max(t1 - t0, t4 - t3), "write_ns": t2 - t1}
+            "bytes": nbytes, "hold_ns": max(t1 - t0, t4 - t3), "write_ns": t2 - t1,
+            "write_cpu_ns": c2 - c1, "flush_ns": t0 - f0}
 
 
 def flight_wait_slow(SinkHandle h, uint64_t seen, long timeout_ms):

@@ -54,6 +54,13 @@ static inline uint64_t it_realtime_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
+/* CPU time of the calling thread, ns (for phase figures, not records). */
+static inline uint64_t it_thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
 /* The CLOCK_REALTIME instant `ns` from now, as pthread_cond_timedwait wants
  * it (our condition variables keep the default clock, the real-time one).
  * The one home of this sum: the drain's waits and the slow-call waiter call
