@@ -21,6 +21,8 @@ Usage::
 Each BUILD_DIR is another build of ``infi_tracing`` (``setup.py build_ext --inplace`` in an
 export of an older commit), put first on ``PYTHONPATH``; ``''`` is the installed package.
 With several, each process's turn goes to each build in turn: a before/after in one run.
+A build must return ``flush_ns`` and ``write_cpu_ns`` from ``flight_dump`` (older commits: add
+them to the export first).
 """
 
 import argparse
