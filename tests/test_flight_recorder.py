@@ -81,6 +81,41 @@ dump_flight_recorder(%r)
     assert len(_calls(decode_binary(tmp_path / "two.itr", tmp_path), "f")) == 500
 
 
+def test_snapshot_cut_into_short_writes_is_whole(tmp_path):
+    """A snapshot whose writes signals cut short (a FIFO read 4 KiB at a time) holds every call."""
+    fifo, out = tmp_path / "snap.fifo", tmp_path / "snap.itr"
+    os.mkfifo(fifo)
+    _trace(tmp_path, """
+import os, signal, threading, time
+for i in range(100_000):  # 400,000 records: about 2 MiB, more than one gathered write
+    f(i)
+signal.signal(signal.SIGUSR1, lambda *args: None)
+main, done = threading.main_thread().ident, threading.Event()
+fd = os.open(%r, os.O_RDONLY | os.O_NONBLOCK)
+os.set_blocking(fd, True)
+def reader():
+    with open(%r, "wb") as out:
+        while True:
+            data = os.read(fd, 4096)
+            if data:
+                out.write(data)
+                signal.pthread_kill(main, signal.SIGUSR1)  # the waiting write returns short
+            elif done.is_set():
+                return
+            else:
+                time.sleep(0.001)  # no writer yet
+t = threading.Thread(target=reader)
+t.start()
+dump_flight_recorder(%r)
+done.set()
+t.join()
+""" % (str(fifo), str(out), str(fifo)))
+    records = decode_binary(out, tmp_path)
+    assert len(_calls(records, "f")) == len(_calls(records, "leaf")) == 100_000
+    assert not [r for r in records if r["event"] == "lost"]
+    check_nesting([r for r in records if r.get("qualname") in ("f", "leaf")])  # not the reader's
+
+
 def test_size_bound_keeps_the_newest_and_counts_the_rest(tmp_path):
     """Past its size the recorder drops the oldest records; a lost record counts them exactly."""
     calls = 400_000  # 800,000 records: several MiB packed, far more than 1M holds

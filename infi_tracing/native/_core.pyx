@@ -87,20 +87,26 @@ def stop(str caller="unset_tracing"):
     flush(caller)
 
 
-def flush(str caller="flush_tracing"):
-    """Deliver every record written so far to every sink.  The wait for the
-    drain is cut in slices so that a signal handler (Ctrl-C) can run, and
+cdef int _flush_wait(uint64_t req) except -1:
+    """Wait for the drain to answer flush request `req` (0: none asked).  The
+    wait is cut in slices so that a signal handler (Ctrl-C) can run, and
     raise, while a sink holds the drain up."""
-    cdef uint64_t req
     cdef int done = 0
-    _refuse_in_sink(caller)
-    with nogil:
-        req = it_drain_flush_ask()
     while req and not done:
         with nogil:
             done = it_drain_flush_wait(req, 100)
         if not done:
             PyErr_CheckSignals()
+    return 0
+
+
+def flush(str caller="flush_tracing"):
+    """Deliver every record written so far to every sink."""
+    cdef uint64_t req
+    _refuse_in_sink(caller)
+    with nogil:
+        req = it_drain_flush_ask()
+    _flush_wait(req)
     flush_python_sinks()
 
 

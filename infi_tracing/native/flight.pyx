@@ -11,7 +11,8 @@ from infi_tracing.native.includes.it_flight_slow cimport (
     it_flight_slow_stop)
 from infi_tracing.native.includes.it_flight_fatal cimport it_fatal_install, it_fatal_after_fork
 from infi_tracing.native.includes.it_sinks cimport IT_SINK_FLIGHT
-from infi_tracing.native.includes.it_clock cimport it_now_ns
+from infi_tracing.native.includes.it_clock cimport it_now_ns, it_thread_cpu_ns
+from libc.string cimport memset
 
 _flight_dump_lock = _threading.Lock()
 
@@ -38,47 +39,82 @@ def flight_handle(uint64_t window_ns, uint64_t size, str name, list slow_rules=N
     return h
 
 
+cdef struct _snap_result:
+    int locked                  # 0: the drain was given up on at exit
+    int rc                      # 0 or an errno value
+    uint64_t records, bytes
+    size_t threads, blocks
+    uint64_t hold_ns, write_ns, write_cpu_ns, lock_at
+
+
+cdef void _flight_snapshot(it_flight *f, long pid, int fd, _snap_result *r) noexcept nogil:
+    """Detach (drain's lock held), write (no lock), give back (lock held)."""
+    cdef it_flight_snap snap
+    cdef uint64_t t0, t1, t2, t3, c1
+    r.rc = 0
+    r.locked = it_drain_lock_sinks()
+    t0 = r.lock_at = it_now_ns()
+    if not r.locked:
+        return
+    r.rc = it_flight_detach(f, pid, &snap)
+    t1 = it_now_ns()
+    it_drain_unlock_sinks()
+    r.hold_ns = t1 - t0
+    if r.rc != 0:
+        return
+    c1 = it_thread_cpu_ns()
+    r.rc = it_flight_write(&snap, fd)
+    r.write_cpu_ns = it_thread_cpu_ns() - c1
+    r.write_ns = it_now_ns() - t1
+    r.records, r.bytes, r.threads, r.blocks = snap.records, snap.bytes, snap.nthreads, snap.nblocks
+    r.locked = it_drain_lock_sinks()  # (reattach clears snap)
+    if r.locked:
+        t2 = it_now_ns()
+        it_flight_reattach(f, &snap)
+        t3 = it_now_ns()
+        it_drain_unlock_sinks()
+        r.hold_ns = max(r.hold_ns, t3 - t2)
+
+
 def flight_dump(SinkHandle h, int fd):
     """Write the recorder's window to `fd` as a binary trace: every record
     made so far is delivered first (a flush); the recorder's blocks are
     detached with the drain's lock held (list heads only: the drain pauses
     for microseconds, traced threads never wait), written with no lock and
     no GIL, then given back.  Returns {"records", "threads", "blocks",
-    "bytes", "hold_ns", "write_ns"}; OSError when the file cannot take it."""
-    cdef it_flight_snap snap
-    cdef int rc = 0, locked
-    cdef uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0
+    "bytes", "hold_ns", "write_ns", "write_cpu_ns" (the writing thread's
+    CPU time), "flush_ns" (the flush, and the wait for the drain's lock)};
+    OSError when the file cannot take it."""
+    cdef _snap_result r
+    cdef uint64_t f0, req
+    cdef int flushed
     cdef long pid = _os.getpid()
-    cdef uint64_t records = 0, nbytes = 0
-    cdef size_t nthreads = 0, nblocks = 0
     if h.s.kind != IT_SINK_FLIGHT:
         raise ValueError("not a flight recorder: %r" % (h.name,))
-    flush("dump_flight_recorder")
+    _refuse_in_sink("dump_flight_recorder")
+    memset(&r, 0, sizeof(r))
     with _flight_dump_lock:  # one snapshot at a time: each gives back what it took
+        f0 = it_now_ns()
+        # The flush's first slice and the snapshot in one stretch without the
+        # GIL: taking it back costs up to a switch interval (5 ms) each time
+        # while a traced thread runs, and a busy machine adds more.
         with nogil:
-            locked = it_drain_lock_sinks()
-            t0 = it_now_ns()
-            if locked:
-                rc = it_flight_detach(h.s.flight, pid, &snap)
-                t1 = it_now_ns()
-                it_drain_unlock_sinks()
-            if locked and rc == 0:
-                rc = it_flight_write(&snap, fd)
-                t2 = it_now_ns()
-                records, nbytes, nthreads, nblocks = (snap.records, snap.bytes, snap.nthreads,
-                                                      snap.nblocks)  # (reattach clears snap)
-                locked = it_drain_lock_sinks()
-                t3 = it_now_ns()
-                if locked:
-                    it_flight_reattach(h.s.flight, &snap)
-                    t4 = it_now_ns()
-                    it_drain_unlock_sinks()
-    if not locked:
+            req = it_drain_flush_ask()
+            flushed = req == 0 or it_drain_flush_wait(req, 100)
+            if flushed:
+                _flight_snapshot(h.s.flight, pid, fd, &r)
+        if not flushed:  # a sink holds the drain up: the slices of flush()
+            _flush_wait(req)
+            with nogil:
+                _flight_snapshot(h.s.flight, pid, fd, &r)
+    flush_python_sinks()  # as flush() does
+    if not r.locked:
         raise RuntimeError("infi_tracing: the drain was given up on at exit; no snapshot")
-    if rc != 0:
-        raise OSError(rc, _os.strerror(rc))
-    return {"records": records, "threads": nthreads, "blocks": nblocks,
-            "bytes": nbytes, "hold_ns": max(t1 - t0, t4 - t3), "write_ns": t2 - t1}
+    if r.rc != 0:
+        raise OSError(r.rc, _os.strerror(r.rc))
+    return {"records": r.records, "threads": r.threads, "blocks": r.blocks,
+            "bytes": r.bytes, "hold_ns": r.hold_ns, "write_ns": r.write_ns,
+            "write_cpu_ns": r.write_cpu_ns, "flush_ns": r.lock_at - f0}
 
 
 def flight_wait_slow(SinkHandle h, uint64_t seen, long timeout_ms):

@@ -54,6 +54,28 @@ static inline uint64_t it_realtime_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
+/* CPU time of the calling thread, ns (for phase figures, not records). */
+static inline uint64_t it_thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* The CLOCK_REALTIME instant `ns` from now, as pthread_cond_timedwait wants
+ * it (our condition variables keep the default clock, the real-time one).
+ * The one home of this sum: the drain's waits and the slow-call waiter call
+ * it.  A negative `ns` is now. */
+static inline struct timespec it_clock_deadline(int64_t ns) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    if (ns < 0)
+        ns = 0;
+    int64_t nsec = (int64_t)t.tv_nsec + ns % 1000000000;
+    t.tv_sec += (time_t)(ns / 1000000000 + nsec / 1000000000);
+    t.tv_nsec = (long)(nsec % 1000000000);
+    return t;
+}
+
 /* The record timestamp: TSC ticks or nanoseconds (see it_clock_tsc). */
 static inline uint64_t it_clock_raw(void) {
 #if defined(__x86_64__)

@@ -345,13 +345,7 @@ static void *it_drain_main(void *arg) {
             pthread_cond_broadcast(&it_d.done);
         }
         if ((!n || pace_ns) && !it_d.stop && it_d.flush_req == req) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += n ? pace_ns : IT_IDLE_NS;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = it_clock_deadline(n ? pace_ns : IT_IDLE_NS);
             pthread_cond_timedwait(&it_d.wake, &it_d.mu, &until);
         }
     }
@@ -434,14 +428,7 @@ static uint64_t it_drain_flush_ask(void) {
  * that, between them, it can take the GIL and let a signal handler run
  * (Ctrl-C frees a flush held up by a Python sink that does not return). */
 static int it_drain_flush_wait(uint64_t req, long ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = it_clock_deadline((int64_t)ms * 1000000);
     pthread_mutex_lock(&it_d.mu);
     int rc = 0;
     while (it_d.flush_done < req && it_d.running && rc != ETIMEDOUT)
@@ -466,13 +453,7 @@ static int it_drain_stop(long sink_wait_ms) {
     pthread_cond_signal(&it_d.wake);
     int gave_up = 0;
     while (!it_d.finished && !gave_up) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 100000000L;  /* look at the drain every 100 ms */
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = it_clock_deadline(100000000);  /* look at the drain every 100 ms */
         pthread_cond_timedwait(&it_d.done, &it_d.mu, &until);
         if (!it_d.finished) {
             pthread_mutex_unlock(&it_d.mu);  /* lock order: it_dpy.mu is taken alone */

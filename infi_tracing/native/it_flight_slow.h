@@ -16,6 +16,7 @@
 #ifndef IT_FLIGHT_SLOW_H
 #define IT_FLIGHT_SLOW_H
 
+#include "it_clock.h"
 #include "it_registry.h"
 #include <fnmatch.h>
 #include <pthread.h>
@@ -133,14 +134,7 @@ static void it_flight_slow_check(it_flight_slow *s, const it_record **recs, cons
  * timeout, -1 when told to stop. */
 static int it_flight_slow_wait(it_flight_slow *s, uint64_t *seen, long ms, uint32_t *code_id,
                                uint64_t *dur_ns) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = it_clock_deadline((int64_t)ms * 1000000);
     int got = 0, rc = 0;
     pthread_mutex_lock(&s->mu);
     while (!s->stop && s->seq == *seen && rc != ETIMEDOUT)

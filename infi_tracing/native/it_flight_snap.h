@@ -21,6 +21,7 @@
 #define IT_FLIGHT_SNAP_H
 
 #include "it_flight.h"
+#include "it_writev.h"
 
 typedef struct {
     it_flight_thread *thread;   /* the recorder's entry (kept while blocks are out) */
@@ -155,17 +156,34 @@ static void it_flight_reattach(it_flight *f, it_flight_snap *s) {
 
 /* ---- writing (no lock, no GIL) ---------------------------------------- */
 
-static int it_flight_write_all(int fd, const char *p, size_t n) {
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? errno : EIO;
-        p += k;
-        n -= (size_t)k;
+/* The snapshot's pieces go out gathered (it_writev.h): the blocks where they
+ * lie, and what is made for the file (CODE chunks, each thread's first
+ * chunk) from an arena that is reused once what it holds is written. */
+enum {
+    IT_FLIGHT_ARENA = 512 * 1024,
+    IT_FLIGHT_PIECE = 2 * IT_FLIGHT_BLOCK,  /* room for a first chunk, or a CODE chunk */
+};
+
+typedef struct {
+    it_writev w;
+    size_t used;                     /* arena bytes queued */
+    char arena[IT_FLIGHT_ARENA];
+} it_flight_out;
+
+/* Where the next made piece goes: IT_FLIGHT_PIECE bytes of the arena (what
+ * is queued is written first when the arena is short of them). */
+static inline char *it_flight_room(it_flight_out *o) {
+    if (IT_FLIGHT_ARENA - o->used < IT_FLIGHT_PIECE) {
+        it_writev_flush(&o->w);
+        o->used = 0;
     }
-    return 0;
+    return o->arena + o->used;
+}
+
+/* The piece made at it_flight_room() is `len` bytes: queue it. */
+static inline void it_flight_made(it_flight_out *o, size_t len) {
+    it_writev_add(&o->w, o->arena + o->used, len);
+    o->used += len;
 }
 
 static inline const char *it_flight_varint(const char *p, const char *end, uint64_t *v) {
@@ -219,18 +237,21 @@ static const char *it_flight_entry(const char *p, const char *end, it_packed_sta
  * `lost` entry first when `left_out` (plus what the cut leaves out) is not
  * zero.  The first packed entry kept is re-encoded against a zero state;
  * the entries after it are copied as they are (their deltas hold). */
-static size_t it_flight_first_chunk(const char *data, size_t len, uint64_t cut,
-                                    uint64_t left_out, char *out, uint64_t *written) {
+static size_t it_flight_first_chunk(const char *data, size_t len, uint64_t records,
+                                    uint64_t cut, uint64_t left_out, char *out,
+                                    uint64_t *written) {
     const char *p = data + IT_FLIGHT_HEAD, *end = data + len;
     it_packed_state st = {0, 0, 0};
-    uint64_t ts = 0;
+    uint64_t ts = 0, skipped = 0;
     int is_record = 0, raw = 0;
     const char *entry = p, *next;
     /* skip what is before the cut */
     while ((next = it_flight_entry(entry, end, &st, &ts, &is_record, &raw)) && ts < cut) {
-        left_out += is_record;
+        skipped += is_record;
         entry = next;
     }
+    left_out += skipped;
+    *written += records - skipped;  /* the block's `records` counts every entry kept */
     memcpy(out, data, IT_FLIGHT_HEAD);
     char *q = out + IT_FLIGHT_HEAD;
     uint64_t first_ts = next ? ts : cut;
@@ -248,7 +269,6 @@ static size_t it_flight_first_chunk(const char *data, size_t len, uint64_t cut,
     /* raw entries up to the first packed one go as they are; the packed one
      * is re-encoded whole (`st` is the state after it), the rest copied */
     while (next) {
-        *written += is_record;
         if (raw) {
             memcpy(q, entry, (size_t)(next - entry));
             q += next - entry;
@@ -268,12 +288,8 @@ static size_t it_flight_first_chunk(const char *data, size_t len, uint64_t cut,
         rec.ts = st.ts;
         rec.depth = st.depth;
         q = it_packed_put(q, &zero, &rec);
-        const char *rest = next, *e = next;
-        it_packed_state after = st;
-        while ((e = it_flight_entry(e, end, &after, &ts, &is_record, &raw)))
-            *written += is_record;
-        memcpy(q, rest, (size_t)(end - rest));
-        q += end - rest;
+        memcpy(q, next, (size_t)(end - next));
+        q += end - next;
         break;
     }
     size_t clen = (size_t)(q - out);
@@ -286,51 +302,49 @@ static size_t it_flight_first_chunk(const char *data, size_t len, uint64_t cut,
 /* The detached snapshot as a binary trace on `fd`, no lock held: the drain
  * never touches detached blocks.  Returns 0 or an errno value. */
 static int it_flight_write(it_flight_snap *s, int fd) {
-    enum { OUT = 256 * 1024 };
-    char *out = malloc(OUT > IT_FLIGHT_BLOCK * 2 ? OUT : IT_FLIGHT_BLOCK * 2);
-    if (!out)
+    it_flight_out *o = malloc(sizeof *o);
+    if (!o)
         return ENOMEM;
-    int rc = it_flight_write_all(fd, IT_BIN_MAGIC, 8);
+    it_writev_init(&o->w, fd);
+    o->used = 0;
+    it_writev_add(&o->w, IT_BIN_MAGIC, 8);
     /* CODE chunks of every code the blocks name (registry entries are never
      * freed or changed: read without a lock) */
-    it_out o = {out, 0, OUT};
-    for (size_t byte = 0; !rc && byte < s->codes_bytes; byte++)
-        for (int bit = 0; !rc && bit < 8 && s->codes[byte]; bit++)
+    for (size_t byte = 0; !o->w.rc && byte < s->codes_bytes; byte++)
+        for (int bit = 0; bit < 8 && s->codes[byte]; bit++)
             if (s->codes[byte] & (1u << bit)) {
-                if (o.len > OUT / 2) {
-                    rc = it_flight_write_all(fd, out, o.len);
-                    o.len = 0;
-                }
-                it_binary_code_chunk(&o, (uint32_t)(byte * 8 + bit), s->pid);
+                it_out c = {it_flight_room(o), 0, IT_FLIGHT_PIECE};
+                it_binary_code_chunk(&c, (uint32_t)(byte * 8 + bit), s->pid);
+                it_flight_made(o, c.len);
             }
-    if (!rc && o.len)
-        rc = it_flight_write_all(fd, out, o.len);
-    for (size_t i = 0; !rc && i < s->nthreads; i++) {
+    for (size_t i = 0; !o->w.rc && i < s->nthreads; i++) {
         it_flight_snap_thread *t = &s->threads[i];
         it_flight_block *b = t->head;
         uint64_t left_out = t->left_out;
         for (; b && (!b->first_ts || b->last_ts < s->cut); b = b->next)
             left_out += b->records;  /* wholly before the window */
         if (b && (b->first_ts < s->cut || left_out)) {
-            size_t n = it_flight_first_chunk(b->data, b->len, s->cut, left_out, out,
-                                             &s->records);
-            rc = it_flight_write_all(fd, out, n);
+            size_t n = it_flight_first_chunk(b->data, b->len, b->records, s->cut, left_out,
+                                             it_flight_room(o), &s->records);
+            it_flight_made(o, n);
             s->bytes += n;
             b = b->next;
         }
-        for (; !rc && b; b = b->next) {
+        for (; b; b = b->next) {
             if (!b->first_ts)
                 continue;  /* opened, nothing in it yet */
-            /* the block is the chunk: pad and length in place (room: see it_flight_batch) */
+            /* the block is the chunk: pad and length in place (room: see
+             * it_flight_batch), written from where it lies */
             size_t padded = it_flight_round8(b->len);
             memset(b->data + b->len, 0, padded - b->len);
             ((it_bin_chunk *)b->data)->length = (uint32_t)(padded - sizeof(it_bin_chunk));
-            rc = it_flight_write_all(fd, b->data, padded);
+            it_writev_add(&o->w, b->data, padded);
             s->records += b->records;
             s->bytes += padded;
         }
     }
-    free(out);
+    int rc = it_writev_flush(&o->w);
+    free(o);
     return rc;
 }
 
