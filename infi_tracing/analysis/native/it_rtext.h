@@ -8,6 +8,9 @@
  *   TIME HOST APP[PID][:] TID gG ...                         (rsyslog's RSYSLOG_FileFormat)
  *   Mmm dd hh:mm:ss HOST APP[PID][:] TID gG ...              (the traditional file format)
  *
+ * The file is all that follows the name, the values and the duration,
+ * spaces and all (it_rtext_file_at): a name has no space and a value is a
+ * repr, which shows its spaces only inside quotes and brackets.
  * A syslog message holds the body only (its time and pid are the header's).
  * Lines that are not trace records (other programs' messages, daemon
  * notices, a torn last line) are skipped and counted, never fatal.
@@ -29,6 +32,7 @@
 #include "it_rline.h"
 #include "it_rrec.h"
 #include "it_rsource.h"
+#include "it_rtext_parse.h"
 #include "it_rtime.h"
 #include <stdio.h>
 
@@ -46,98 +50,6 @@ typedef struct {
     uint32_t last_host;            /* the last host's function-table entry, to skip interning */
     char last_host_name[256];
 } it_rtext;
-
-static inline int it_rtext_is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* Digits at *p (advanced past them) into *v; 0 if there are none, or
- * more than 15 (no pid, count or duration is that long: no overflow). */
-static inline int it_rtext_number(const char **p, int64_t *v) {
-    const char *s = *p;
-    int64_t n = 0;
-    if (!it_rtext_is_digit(*s))
-        return 0;
-    for (; it_rtext_is_digit(*s); s++) {
-        if (s - *p == 15)
-            return 0;
-        n = n * 10 + (*s - '0');
-    }
-    *v = n;
-    *p = s;
-    return 1;
-}
-
-/* " [1.132 ms]" / " [12 ns]" ending at `end` (exclusive) of [begin, end):
- * the duration in ns and where the " [" starts, or -1. */
-static inline int64_t it_rtext_duration(const char *begin, const char *end, const char **at) {
-    if (end - begin < 6 || end[-1] != ']')
-        return -1;
-    const char *open = end - 2;
-    while (open > begin && *open != '[')
-        open--;
-    if (open <= begin || *open != '[' || open[-1] != ' ')
-        return -1;
-    const char *s = open + 1;
-    int64_t whole, milli = 0;
-    if (!it_rtext_number(&s, &whole))
-        return -1;
-    int decimals = 0;
-    if (*s == '.') {
-        s++;
-        const char *d = s;
-        if (!it_rtext_number(&s, &milli) || s - d != 3)
-            return -1;
-        decimals = 1;
-    }
-    if (*s++ != ' ')
-        return -1;
-    int64_t scale;
-    size_t ulen = (size_t)(end - 1 - s);
-    if (ulen == 2 && !memcmp(s, "ns", 2) && !decimals)
-        scale = 1;
-    else if (ulen == 2 && !memcmp(s, "us", 2) && decimals)
-        scale = 1000;
-    else if (ulen == 2 && !memcmp(s, "ms", 2) && decimals)
-        scale = 1000000;
-    else if (ulen == 1 && *s == 's' && decimals)
-        scale = 1000000000;
-    else
-        return -1;
-    if (whole > INT64_MAX / scale / 2)
-        return -1;  /* longer than any trace: not a duration */
-    *at = open - 1;
-    return whole * scale + milli * scale / 1000;
-}
-
-/* Split "module.qualname" at the dot that ends the module.  The module has
- * no spaces but may have dots, and so may the qualname; the file names the
- * module's last part (its basename, or the package for __init__.py), so the
- * split is after the last ".<that part>" that is followed by a dot.
- * Without a match: at the first dot. */
-static inline size_t it_rtext_module_len(const char *name, size_t len, const char *file,
-                                         size_t flen) {
-    const char *slash = file + flen;
-    while (slash > file && slash[-1] != '/')
-        slash--;
-    const char *stem = slash, *stem_end = file + flen;
-    if (stem_end - stem > 3 && !memcmp(stem_end - 3, ".py", 3))
-        stem_end -= 3;
-    if (stem_end - stem == 8 && !memcmp(stem, "__init__", 8) && slash > file) {
-        stem_end = slash - 1;
-        stem = stem_end;
-        while (stem > file && stem[-1] != '/')
-            stem--;
-    }
-    size_t sl = (size_t)(stem_end - stem);
-    size_t found = 0;
-    if (sl)
-        for (size_t i = 0; i + sl < len; i++)
-            if ((i == 0 || name[i - 1] == '.') && name[i + sl] == '.' && !memcmp(name + i, stem, sl))
-                found = i + sl;
-    if (found)
-        return found;
-    const char *dot = memchr(name, '.', len);
-    return dot ? (size_t)(dot - name) : 0;
-}
 
 /* Appends `n` bytes and a NUL to the record's values. */
 static inline void it_rtext_value(it_rtext *t, it_rrec *r, const char *s, size_t n) {
@@ -237,11 +149,14 @@ static inline int it_rtext_body(it_rtext *t, const char *s, const char *end, it_
     if (!it_rtext_number(&digits, &line))
         return 0;
     colon--;
-    const char *file = colon;
-    while (file > s && file[-1] != ' ')
-        file--;
-    if (file <= s)
-        return 0;
+    const char *file = it_rtext_file_at(s, colon, r->event == IT_EV_CALL);
+    if (!file) {  /* a value that is no repr (it_rtext_value_end): the file is the last word */
+        file = colon;
+        while (file > s && file[-1] != ' ')
+            file--;
+        if (file <= s)
+            return 0;
+    }
     const char *mid_end = file - 1;  /* the space before the file */
     const char *name = s;
     while (s < mid_end && *s != ' ' && *s != '(')
