@@ -34,14 +34,12 @@
 #include "it_rsource.h"
 #include "it_rtext_parse.h"
 #include "it_rtime.h"
-#include <stdio.h>
 
 #define IT_RTEXT_MAXARGS 64
 
 typedef struct {
     it_rsource base;
     it_rline line;
-    uint64_t delivered;            /* records returned */
     char *values;                  /* the current record's values, NUL-separated */
     const char *argnames[IT_RTEXT_MAXARGS];
     char bsd_key[16];              /* the last traditional timestamp parsed, and its time */
@@ -344,69 +342,37 @@ static inline const char *it_rtext_syslog_head(it_rtext *t, const char *s, it_rr
     return s;
 }
 
-static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
+/* A line, for it_rline_source_next: a plain text line, or one behind a
+ * syslog header (a whole text line sent through syslog, or a sink's body). */
+static inline int it_rtext_line(it_rsource *src, char *line, size_t len, it_rrec *r) {
     it_rtext *t = (it_rtext *)src;
-    char *line;
-    size_t len;
-    uint64_t offset;
-    for (;;) {
-        int got = it_rline_next(&t->line, &line, &len, &offset);
-        int complete = line != NULL;
-        if (got <= 0) {
-            if (got < 0) {
-                snprintf(src->err, sizeof src->err, "cannot read at byte %llu: %s",
-                         (unsigned long long)(t->line.in.base + t->line.in.end),
-                         strerror(t->line.in.read_errno));
-                src->err_offset = t->line.in.base + t->line.in.end;
-                return -1;
+    const char *end = line + len;
+    const char *body = it_rtext_plain_head(line, r);
+    int ok = body && it_rtext_body(t, body, end, r);
+    if (!ok) {
+        r->values_len = r->nvalues = 0;
+        body = it_rtext_syslog_head(t, line, r);
+        if (body) {
+            int64_t pid_host = r->pid & ~(int64_t)0xFFFFFFFF;
+            const char *inner = it_rtext_plain_head(body, r);
+            if (inner) {
+                r->pid |= pid_host;
+                ok = it_rtext_body(t, inner, end, r);
             }
-            it_rline_count_skipped(&t->line, &src->skipped, &src->skipped_offset);
-            if (!t->delivered && src->skipped) {  /* nothing but other lines: not a trace */
-                snprintf(src->err, sizeof src->err,
-                         "no trace records: %llu lines are not text trace lines (the first at "
-                         "byte %llu)", (unsigned long long)src->skipped,
-                         (unsigned long long)src->skipped_offset);
-                src->err_offset = src->skipped_offset;
-                return -1;
-            }
-            return 0;
-        }
-        memset(r, 0, sizeof *r);
-        r->duration_ns = r->active_ns = r->self_ns = r->self_active_ns = -1;
-        r->source = src->index;
-        r->offset = offset;
-        int ok = 0;
-        if (complete) {
-            const char *end = line + len;
-            const char *body = it_rtext_plain_head(line, r);
-            ok = body && it_rtext_body(t, body, end, r);
             if (!ok) {
                 r->values_len = r->nvalues = 0;
                 body = it_rtext_syslog_head(t, line, r);
-                if (body) {
-                    /* a whole text line sent through syslog, or a sink's body */
-                    int64_t pid_host = r->pid & ~(int64_t)0xFFFFFFFF;
-                    const char *inner = it_rtext_plain_head(body, r);
-                    if (inner) {
-                        r->pid |= pid_host;
-                        ok = it_rtext_body(t, inner, end, r);
-                    }
-                    if (!ok) {
-                        r->values_len = r->nvalues = 0;
-                        body = it_rtext_syslog_head(t, line, r);
-                        ok = it_rtext_body(t, body, end, r);
-                    }
-                }
+                ok = it_rtext_body(t, body, end, r);
             }
         }
-        if (ok) {
-            r->values = r->nvalues ? t->values : NULL;
-            t->delivered++;
-            return 1;
-        }
-        if (!src->skipped++)
-            src->skipped_offset = offset;
     }
+    if (ok)
+        r->values = r->nvalues ? t->values : NULL;
+    return ok;
+}
+
+static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
+    return it_rline_source_next(src, &((it_rtext *)src)->line, "text trace", it_rtext_line, r);
 }
 
 static inline void it_rtext_destroy(it_rsource *src) {
