@@ -182,10 +182,69 @@ typedef struct {
     int line;
     int nargs;
     const char *const *argnames;
+    /* Optional, for a writer of many lines of a function (decode): its part
+     * of a line in one format, written once by it_format_func_part and
+     * copied whole; NULL: formatted on every line (the live sinks).  Text:
+     * the name (part_name_len bytes), then the place; jsonl: its keys. */
+    const char *part;
+    size_t part_len, part_name_len;
 } it_fmt_func;
 
 static inline const char *it_fmt_value(const it_fmt_rec *v, int i) {
     return it_values_at(v->values, v->values_len, i);
+}
+
+/* `n` bytes of e->part from `from`, if it was given and they fit with room
+ * to spare: then each printf in them had room too, so the bytes are those
+ * formatting them here would give (a line cut inside them is formatted).
+ * 1 if copied. */
+static inline int it_fmt_part_copy(it_out *o, const it_fmt_func *e, size_t from, size_t n) {
+    if (!e->part || n >= o->cap - o->len)
+        return 0;
+    memcpy(o->p + o->len, e->part + from, n);
+    o->len += n;
+    return 1;
+}
+
+/* The function's parts of a text line: "module.qualname" and " file:line". */
+static inline void it_format_text_name(it_out *o, const it_fmt_func *e) {
+    it_out_text(o, e->module);
+    it_out_put(o, ".", 1);
+    it_out_text(o, e->qualname);
+}
+
+static inline void it_format_text_place(it_out *o, const it_fmt_func *e) {
+    it_out_put(o, " ", 1);
+    it_out_text(o, e->filename);
+    it_out_put(o, ":", 1);
+    it_out_uint(o, (unsigned long long)(e->line > 0 ? e->line : 0), 1);
+}
+
+/* The function's part of a JSON line: "module":..,"qualname":..,"file":..,"line":N */
+static inline void it_format_jsonl_func(it_out *o, const it_fmt_func *e) {
+    IT_OUT_LIT(o, "\"module\":");
+    it_out_json_str(o, e->module);
+    IT_OUT_LIT(o, ",\"qualname\":");
+    it_out_json_str(o, e->qualname);
+    IT_OUT_LIT(o, ",\"file\":");
+    it_out_json_str(o, e->filename);
+    IT_OUT_LIT(o, ",\"line\":");
+    it_out_int(o, e->line);
+}
+
+/* What e->part holds for `format` (the lengths in *part_len, *name_len). */
+static inline void it_format_func_part(it_out *o, const it_fmt_func *e, int format,
+                                       size_t *part_len, size_t *name_len) {
+    size_t start = o->len;
+    if (format == IT_FORMAT_JSONL) {
+        it_format_jsonl_func(o, e);
+        *name_len = o->len - start;
+    } else {
+        it_format_text_name(o, e);
+        *name_len = o->len - start;
+        it_format_text_place(o, e);
+    }
+    *part_len = o->len - start;
 }
 
 #define IT_INDENT_MAX 60
@@ -273,9 +332,8 @@ static inline void it_format_body_v(it_out *o, const it_fmt_rec *r, const it_fmt
         it_out_text(o, it_fmt_value(r, 2));
         return;
     }
-    it_out_text(o, e->module);
-    it_out_put(o, ".", 1);
-    it_out_text(o, e->qualname);
+    if (!it_fmt_part_copy(o, e, 0, e->part_name_len))
+        it_format_text_name(o, e);
     if (r->event == IT_EV_CALL) {
         if (r->nvalues && values) {  /* arguments were captured (TRACE_FUNC_PRIMITIVES and up) */
             it_out_put(o, "(", 1);
@@ -296,10 +354,8 @@ static inline void it_format_body_v(it_out *o, const it_fmt_rec *r, const it_fmt
         it_out_text(o, it_fmt_value(r, 0));
     }
     it_out_duration(o, duration_ns);
-    it_out_put(o, " ", 1);
-    it_out_text(o, e->filename);
-    it_out_put(o, ":", 1);
-    it_out_uint(o, (unsigned long long)(e->line > 0 ? e->line : 0), 1);
+    if (!it_fmt_part_copy(o, e, e->part_name_len, e->part_len - e->part_name_len))
+        it_format_text_place(o, e);
 }
 
 /* One text line: TIME PID BODY (see it_format_body_v) and a newline. */
@@ -361,14 +417,8 @@ static inline void it_format_jsonl_v(it_out *o, const it_fmt_rec *r, const it_fm
         it_out_put(o, "}\n", 2);
         return;
     }
-    IT_OUT_LIT(o, "\"module\":");
-    it_out_json_str(o, e->module);
-    IT_OUT_LIT(o, ",\"qualname\":");
-    it_out_json_str(o, e->qualname);
-    IT_OUT_LIT(o, ",\"file\":");
-    it_out_json_str(o, e->filename);
-    IT_OUT_LIT(o, ",\"line\":");
-    it_out_int(o, e->line);
+    if (!it_fmt_part_copy(o, e, 0, e->part_len))
+        it_format_jsonl_func(o, e);
     if (r->event == IT_EV_CALL && r->nvalues && values) {
         IT_OUT_LIT(o, ",\"args\":{");
         for (int i = 0; (uint32_t)i < r->nvalues && i < e->nargs; i++) {
