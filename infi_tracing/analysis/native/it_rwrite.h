@@ -139,7 +139,8 @@ static inline int it_rwrite_record(it_rwrite *w, const it_rrec *x, const it_rfun
         v.omitted_ns = x->duration_ns;
         v.omitted_active_ns = x->active_ns >= 0 ? x->active_ns : x->duration_ns;
     }
-    it_fmt_func fn = {f->module, f->qualname, f->filename, f->line, f->nargs, f->argnames};
+    it_fmt_func fn = {f->module, f->qualname, f->filename, f->line, f->nargs, f->argnames,
+                      NULL, 0, 0};
     if (it_event_has_code(x->event))
         it_rwrite_func_part(w, x->func, &fn);
     it_out o = {w->buf + w->len, 0, IT_LINE_MAX};
