@@ -1,6 +1,7 @@
 """How fast a trace is read back, against how fast it was recorded (issue 11's targets).
 
     python benchmarks/read_throughput.py [--records N] [--keep DIR] [--only NAME ...]
+                                         [--baseline DIR] [--rounds N]
 
 A three-deep call loop (``a(i)`` calls ``b(i)`` calls ``c(i)``, the filter traces those three:
 six records an iteration) is recorded to a binary file with ``overflow="block"`` (lossless), at
@@ -27,12 +28,17 @@ jsonl >= 3M, perfetto-proto >= 5M and <= 1/8 of the JSON's size.
 Prints a table and writes ``benchmarks/results/<python>/read_throughput.json``.  The default
 is 50M records (a ~200 MB file in a temporary directory, removed after; ``--keep DIR`` keeps
 it); ``--records 2000000`` is a quick run.
+
+``--baseline DIR`` compares two builds on the same recording: each read is also run with DIR
+(an in-place build of another commit, ``setup.py build_ext --inplace``) first on PYTHONPATH,
+alternately with this build, ``--rounds`` times each; rows give the median round.
 """
 
 import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -98,11 +104,12 @@ COMMANDS = {
 ROWS = ("iterate",) + tuple(COMMANDS)
 
 
-def run_child(argv, cwd):
-    """Run argv; (stdout, stderr, status, wall seconds, peak RSS in MiB, CPU seconds) of that
-    process."""
+def run_child(argv, cwd, env=None):
+    """Run argv (with `env`: these variables added); (stdout, stderr, status, wall seconds, peak
+    RSS in MiB, CPU seconds) of that process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, **env) if env else None)
     # communicate() reaps the child itself, so wait4 would find nothing: read then wait4.
     out = proc.stdout.read()
     err = proc.stderr.read()
@@ -140,10 +147,10 @@ def available(workdir, name):
     return True
 
 
-def measure(workdir, name, path, records):
+def measure(workdir, name, path, records, env=None):
     """One row: seconds, records/s, peak RSS; or why it was not measured."""
     if name == "iterate":
-        out, err, status, _, rss, _ = run_child(python("-c", ITERATE, path), workdir)
+        out, err, status, _, rss, _ = run_child(python("-c", ITERATE, path), workdir, env)
         if status:
             return {"error": err.strip()[-500:]}
         result = json.loads(out)
@@ -156,7 +163,8 @@ def measure(workdir, name, path, records):
         return {"skipped": "not in this build"}
     out_path = os.path.join(workdir, "out." + name)
     argv = [out_path if a == "OUT" else path if a == "FILE" else a for a in COMMANDS[name][0]]
-    _, err, status, seconds, rss, cpu = run_child(python("-m", "infi_tracing", *argv), workdir)
+    _, err, status, seconds, rss, cpu = run_child(python("-m", "infi_tracing", *argv), workdir,
+                                                  env)
     if status:
         return {"error": err.strip()[-500:]}
     row = {"seconds": seconds, "cpu": cpu, "records": records, "rate": records / seconds,
@@ -189,6 +197,18 @@ def json_size(workdir, records):
     return sizes
 
 
+def median_row(rows):
+    """The round whose wall time is the median (an error, if a round failed)."""
+    timed = [r for r in rows if "seconds" in r]
+    if len(timed) < len(rows):
+        return next(r for r in rows if "seconds" not in r)
+    wall = statistics.median_low(r["seconds"] for r in timed)
+    row = dict(next(r for r in timed if r["seconds"] == wall))
+    row["rounds_seconds"] = [r["seconds"] for r in timed]
+    row["rounds_cpu"] = [r["cpu"] for r in timed]
+    return row
+
+
 def verdict(row, target):
     """'met', 'met in CPU time' (the wall clock also counted waits for a core taken by other
     work on the machine), or 'NOT met' (the rate in CPU time, or the RSS)."""
@@ -211,9 +231,11 @@ def table(result):
         "(<= %g) | peak RSS MiB (< %d) | |" % (RATIO_TARGET, RSS_TARGET_MIB),
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for name in ROWS:
+    names = [n for name in ROWS for n in (name, name + " (baseline)")
+             if n in result["rows"]]
+    for name in names:
         row = result["rows"][name]
-        target = 20e6 if name == "iterate" else COMMANDS[name][1]
+        target = 20e6 if name.startswith("iterate") else COMMANDS[name.split()[0]][1]
         if "rate" not in row:
             lines.append("| %s | | | | | %.0fM | | | %s |" % (
                 name, target / 1e6, row.get("skipped") or row["error"]))
@@ -246,6 +268,10 @@ def main():
                         help="records of the trace the Perfetto JSON size is measured on")
     parser.add_argument("--only", nargs="+", choices=ROWS, help="only these reads")
     parser.add_argument("--keep", metavar="DIR", help="keep the trace in DIR")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also read with the in-place build in DIR (put first on PYTHONPATH)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure each read this many times (the median is shown)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"),
                         help="results folder (a subfolder per Python version)")
     args = parser.parse_args()
@@ -257,12 +283,20 @@ def main():
         result = {"machine": _machine.facts(), "recording": record(workdir, path, args.records),
                   "rows": {}}
         records = result["recording"]["records"]
+        builds = {"": None}
+        if args.baseline:
+            builds[" (baseline)"] = {"PYTHONPATH": os.path.abspath(args.baseline)}
         for name in args.only or ROWS:
-            row = measure(workdir, name, path, records)
-            if "seconds" in row:
-                row["ratio"] = row["seconds"] / result["recording"]["seconds"]
-            result["rows"][name] = row
-            print("%s: %s" % (name, row), file=sys.stderr)
+            rounds = {label: [] for label in builds}
+            for _ in range(args.rounds):  # the builds alternate: both see the same load
+                for label, env in builds.items():
+                    rounds[label].append(measure(workdir, name, path, records, env))
+                    print("%s%s: %s" % (name, label, rounds[label][-1]), file=sys.stderr)
+            for label in builds:
+                row = median_row(rounds[label])
+                if "seconds" in row:
+                    row["ratio"] = row["seconds"] / result["recording"]["seconds"]
+                result["rows"][name + label] = row
         for name in ROWS:
             result["rows"].setdefault(name, {"skipped": "not asked (--only)"})
         if not args.only or "perfetto-proto" in args.only:

@@ -73,6 +73,37 @@ def test_decode_to_jsonl_matches_the_native_jsonl_sink(tmp_path, backend):
     assert {r["event"] for r in decoded} >= {"call", "return", "exception"}
 
 
+def test_decode_to_jsonl_is_the_native_jsonl_sink_byte_for_byte(tmp_path, backend):
+    """Decoded JSON lines are byte for byte what the JSON-lines sink wrote in the same run."""
+    trace = _traced(tmp_path, backend)
+    out = _decode(trace, "--format", "jsonl", "-o", str(tmp_path / "decoded.jsonl"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "decoded.jsonl").read_bytes() == (tmp_path / "native.jsonl").read_bytes()
+
+
+# A name longer than a line (cut at 32 KiB) and a file name with a character that is escaped.
+LONG_NAMES = """
+name = "f" * 40000
+exec(compile("def %s(a):\\n    return a\\n%s('x')\\n" % (name, name), "<odd\\x7ffile>", "exec"))
+for i in range(3):
+    exec(compile("def g(a):\\n    return a\\ng(%d)\\n" % i, "<odd\\x7ffile>", "exec"))
+"""
+
+
+@pytest.mark.parametrize("fmt, live, escaped", [("text", "native.txt", b"\\x7f"),
+                                               ("jsonl", "native.jsonl", b"\\u007f")])
+def test_decoded_lines_of_long_and_escaped_names_are_the_live_ones(tmp_path, fmt, live, escaped):
+    """Lines cut inside a function's name and names with escapes decode byte for byte as the
+    live sinks wrote them (decode formats a function's names once and copies them)."""
+    run_traced_program(tmp_path, LONG_NAMES, sinks=SINKS % {"dir": tmp_path},
+                       tracing_args="level=infi_tracing.TRACE_FUNC_PRIMITIVES, overflow='block'")
+    out = _decode(tmp_path / "trace.itr", "--format", fmt, "-o", str(tmp_path / "decoded"))
+    assert out.returncode == 0, out.stderr
+    written = (tmp_path / live).read_bytes()
+    assert escaped in written and max(map(len, written.splitlines())) == 32 * 1024 - 1
+    assert (tmp_path / "decoded").read_bytes() == written
+
+
 def test_lossless_binary_trace_is_complete(tmp_path, backend):
     """100,000 calls in block mode: every call and return is in the binary file."""
     trace = _traced(tmp_path, backend, calls=50_000)

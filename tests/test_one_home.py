@@ -1,8 +1,10 @@
-"""Rules with one home: option checks, run's value options, stats totals, _api's accessors."""
+"""Rules with one home: option checks, run's value options, stats totals, _api's accessors,
+the line sources' reading loop."""
 
 import ast
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +113,12 @@ def test_environment_module_imports_neither_api_nor_signals():
 def test_filter_from_globs_has_a_module_of_its_own():
     """The public filter_from_globs lives in _globs, not in the environment module."""
     assert infi_tracing.filter_from_globs.__module__ == "infi_tracing._globs"
+
+
+def test_line_sources_share_their_reading_loop():
+    """The jsonl and text sources read lines and end their input in one place (it_rline.h)."""
+    native = Path(__file__).resolve().parent.parent / "infi_tracing" / "analysis" / "native"
+    callers = {path.name: path.read_text().count("it_rline_next(")
+               for path in native.glob("it_r*.h")}
+    assert {name for name, n in callers.items() if n} == {"it_rline.h"}
+    assert sum(p.read_text().count("no trace records: ") for p in native.glob("*.h")) == 1

@@ -121,6 +121,15 @@ def test_text_without_records_is_an_error(tmp_path):
                               "at byte 0)")]
 
 
+def test_jsonl_without_records_is_an_error(tmp_path):
+    """A JSON-lines file whose objects are no trace records is not a trace: an error with
+    the offset of its first line; a torn last line counts among them."""
+    _, reader = _records(tmp_path, '{"a": 1}\n{"b": 2}\n{"event": "ca', name="trace.jsonl")
+    assert reader.errors == [(str(tmp_path / "trace.jsonl"), 0,
+                              "no trace records: 3 lines are not JSON trace lines (the first "
+                              "at byte 0)")]
+
+
 def test_prose_is_not_a_trace(tmp_path):
     """A file that starts like no trace format gets an error naming what was expected."""
     records, reader = _records(tmp_path, "hello world\n")

@@ -38,7 +38,7 @@ static inline it_fmt_rec it_fmt_rec_of(const it_record *r) {
 }
 
 static inline it_fmt_func it_fmt_func_of(const it_code_entry *e) {
-    it_fmt_func f = {"", "", "", 0, 0, NULL};
+    it_fmt_func f = {"", "", "", 0, 0, NULL, NULL, 0, 0};
     if (e)
         f = (it_fmt_func){e->module, e->qualname, e->filename, e->firstlineno, e->nargs,
                           (const char *const *)e->argnames};

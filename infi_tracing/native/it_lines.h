@@ -110,13 +110,43 @@ static inline void it_out_json_str(it_out *o, const char *str) {
 }
 
 static inline void it_out_uint(it_out *o, unsigned long long v, int min_digits) {
+    /* Written in place, two digits a step: decode writes a few numbers a line
+     * by the million, and a short copy through memcpy cost more than the digits. */
+    static const char pairs[] = "0001020304050607080910111213141516171819"
+                                "2021222324252627282930313233343536373839"
+                                "4041424344454647484950515253545556575859"
+                                "6061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    static const unsigned long long tens[19] = {
+        10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+        1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+        100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+        1000000000000000000ull, 10000000000000000000ull};
+    int n = 1;
+    while (n < 20 && v >= tens[n - 1])  /* comparisons: no chain of divisions */
+        n++;
+    if (n < min_digits)
+        n = min_digits < 20 ? min_digits : 20;  /* 20: the most a 64-bit number has */
     char tmp[24];
-    int n = 0;
-    do {
-        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v || n < min_digits);
-    it_out_put(o, tmp + sizeof tmp - n, (size_t)n);
+    int direct = (size_t)n <= o->cap - o->len;
+    char *end = direct ? o->p + o->len + n : tmp + n, *p = end;
+    while (v >= 100) {
+        p -= 2;
+        memcpy(p, pairs + (v % 100) * 2, 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, pairs + v * 2, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    while (p > end - n)
+        *--p = '0';
+    if (direct)
+        o->len += (size_t)n;
+    else
+        it_out_put(o, tmp, (size_t)n);  /* cut at the buffer's end */
 }
 
 /* A signed integer in decimal, as printf's %d, %ld and %lld write it. */
@@ -129,8 +159,19 @@ static inline void it_out_int(it_out *o, long long v) {
     }
 }
 
+/* `n` bytes, `n` a constant: while they fit, a copy the compiler makes in
+ * place (it_out_put's cut makes every length a variable, a memcpy call). */
+static inline void it_out_put_const(it_out *o, const char *s, size_t n) {
+    if (n <= o->cap - o->len) {
+        memcpy(o->p + o->len, s, n);
+        o->len += n;
+    } else {
+        it_out_put(o, s, n);
+    }
+}
+
 /* A string literal, its length known at compile time. */
-#define IT_OUT_LIT(o, lit) it_out_put((o), (lit), sizeof(lit) - 1)
+#define IT_OUT_LIT(o, lit) it_out_put_const((o), (lit), sizeof(lit) - 1)
 
 /* ISO 8601 UTC with microseconds, e.g. 2026-11-25T22:10:01.123456Z.  The
  * date and time up to the second change rarely: the last one formatted is
@@ -140,14 +181,18 @@ static inline void it_out_time(it_out *o, uint64_t wall_ns) {
      * reader (GIL held) in the analysis module, each with its own copy */
     static time_t cached_sec = (time_t)-1;
     static char cached[24];
+    static size_t cached_len;
     time_t sec = (time_t)(wall_ns / 1000000000ull);
     if (sec != cached_sec) {
         struct tm tm;
         gmtime_r(&sec, &tm);
-        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S.", &tm);
+        cached_len = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S.", &tm);
         cached_sec = sec;
     }
-    it_out_puts(o, cached);
+    if (cached_len == 20)  /* years 1000-9999 */
+        it_out_put_const(o, cached, 20);
+    else
+        it_out_put(o, cached, cached_len);
     it_out_uint(o, (wall_ns % 1000000000ull) / 1000, 6);
     it_out_put(o, "Z", 1);
 }
@@ -182,10 +227,69 @@ typedef struct {
     int line;
     int nargs;
     const char *const *argnames;
+    /* Optional, for a writer of many lines of a function (decode): its part
+     * of a line in one format, written once by it_format_func_part and
+     * copied whole; NULL: formatted on every line (the live sinks).  Text:
+     * the name (part_name_len bytes), then the place; jsonl: its keys. */
+    const char *part;
+    size_t part_len, part_name_len;
 } it_fmt_func;
 
 static inline const char *it_fmt_value(const it_fmt_rec *v, int i) {
     return it_values_at(v->values, v->values_len, i);
+}
+
+/* `n` bytes of e->part from `from`, if it was given and they fit with room
+ * to spare: then each printf in them had room too, so the bytes are those
+ * formatting them here would give (a line cut inside them is formatted).
+ * 1 if copied. */
+static inline int it_fmt_part_copy(it_out *o, const it_fmt_func *e, size_t from, size_t n) {
+    if (!e->part || n >= o->cap - o->len)
+        return 0;
+    memcpy(o->p + o->len, e->part + from, n);
+    o->len += n;
+    return 1;
+}
+
+/* The function's parts of a text line: "module.qualname" and " file:line". */
+static inline void it_format_text_name(it_out *o, const it_fmt_func *e) {
+    it_out_text(o, e->module);
+    it_out_put(o, ".", 1);
+    it_out_text(o, e->qualname);
+}
+
+static inline void it_format_text_place(it_out *o, const it_fmt_func *e) {
+    it_out_put(o, " ", 1);
+    it_out_text(o, e->filename);
+    it_out_put(o, ":", 1);
+    it_out_uint(o, (unsigned long long)(e->line > 0 ? e->line : 0), 1);
+}
+
+/* The function's part of a JSON line: "module":..,"qualname":..,"file":..,"line":N */
+static inline void it_format_jsonl_func(it_out *o, const it_fmt_func *e) {
+    IT_OUT_LIT(o, "\"module\":");
+    it_out_json_str(o, e->module);
+    IT_OUT_LIT(o, ",\"qualname\":");
+    it_out_json_str(o, e->qualname);
+    IT_OUT_LIT(o, ",\"file\":");
+    it_out_json_str(o, e->filename);
+    IT_OUT_LIT(o, ",\"line\":");
+    it_out_int(o, e->line);
+}
+
+/* What e->part holds for `format` (the lengths in *part_len, *name_len). */
+static inline void it_format_func_part(it_out *o, const it_fmt_func *e, int format,
+                                       size_t *part_len, size_t *name_len) {
+    size_t start = o->len;
+    if (format == IT_FORMAT_JSONL) {
+        it_format_jsonl_func(o, e);
+        *name_len = o->len - start;
+    } else {
+        it_format_text_name(o, e);
+        *name_len = o->len - start;
+        it_format_text_place(o, e);
+    }
+    *part_len = o->len - start;
 }
 
 #define IT_INDENT_MAX 60
@@ -272,9 +376,8 @@ static inline void it_format_body_v(it_out *o, const it_fmt_rec *r, const it_fmt
         it_out_text(o, it_fmt_value(r, 2));
         return;
     }
-    it_out_text(o, e->module);
-    it_out_put(o, ".", 1);
-    it_out_text(o, e->qualname);
+    if (!it_fmt_part_copy(o, e, 0, e->part_name_len))
+        it_format_text_name(o, e);
     if (r->event == IT_EV_CALL) {
         if (r->nvalues && values) {  /* arguments were captured (TRACE_FUNC_PRIMITIVES and up) */
             it_out_put(o, "(", 1);
@@ -295,10 +398,8 @@ static inline void it_format_body_v(it_out *o, const it_fmt_rec *r, const it_fmt
         it_out_text(o, it_fmt_value(r, 0));
     }
     it_out_duration(o, duration_ns);
-    it_out_put(o, " ", 1);
-    it_out_text(o, e->filename);
-    it_out_put(o, ":", 1);
-    it_out_uint(o, (unsigned long long)(e->line > 0 ? e->line : 0), 1);
+    if (!it_fmt_part_copy(o, e, e->part_name_len, e->part_len - e->part_name_len))
+        it_format_text_place(o, e);
 }
 
 /* One text line: TIME PID BODY (see it_format_body_v) and a newline. */
@@ -360,14 +461,8 @@ static inline void it_format_jsonl_v(it_out *o, const it_fmt_rec *r, const it_fm
         it_out_put(o, "}\n", 2);
         return;
     }
-    IT_OUT_LIT(o, "\"module\":");
-    it_out_json_str(o, e->module);
-    IT_OUT_LIT(o, ",\"qualname\":");
-    it_out_json_str(o, e->qualname);
-    IT_OUT_LIT(o, ",\"file\":");
-    it_out_json_str(o, e->filename);
-    IT_OUT_LIT(o, ",\"line\":");
-    it_out_int(o, e->line);
+    if (!it_fmt_part_copy(o, e, 0, e->part_len))
+        it_format_jsonl_func(o, e);
     if (r->event == IT_EV_CALL && r->nvalues && values) {
         IT_OUT_LIT(o, ",\"args\":{");
         for (int i = 0; (uint32_t)i < r->nvalues && i < e->nargs; i++) {

@@ -15,14 +15,12 @@
 #include "it_rrec.h"
 #include "it_rsource.h"
 #include "it_rtime.h"
-#include <stdio.h>
 
 #define IT_RJSONL_MAXARGS 64
 
 typedef struct {
     it_rsource base;
     it_rline line;
-    uint64_t delivered;  /* records returned */
     char *strs;         /* unescaped strings of the current line, NUL-terminated */
     size_t used;
     char *values;       /* the record's values, NUL-separated */
@@ -386,44 +384,14 @@ static inline int it_rjsonl_parse(it_rjsonl *j, const char *s, it_rrec *r) {
     return 1;
 }
 
+/* A line, for it_rline_source_next. */
+static inline int it_rjsonl_line(it_rsource *src, char *line, size_t len, it_rrec *r) {
+    (void)len;  /* NUL-terminated */
+    return it_rjsonl_parse((it_rjsonl *)src, line, r);
+}
+
 static inline int it_rjsonl_next(it_rsource *src, it_rrec *r) {
-    it_rjsonl *j = (it_rjsonl *)src;
-    char *line;
-    size_t len;
-    uint64_t offset;
-    for (;;) {
-        int got = it_rline_next(&j->line, &line, &len, &offset);
-        int complete = line != NULL;
-        if (got <= 0) {
-            if (got < 0) {
-                snprintf(src->err, sizeof src->err, "cannot read at byte %llu: %s",
-                         (unsigned long long)(j->line.in.base + j->line.in.end),
-                         strerror(j->line.in.read_errno));
-                src->err_offset = j->line.in.base + j->line.in.end;
-                return -1;
-            }
-            it_rline_count_skipped(&j->line, &src->skipped, &src->skipped_offset);
-            if (!j->delivered && src->skipped) {  /* nothing but other lines: not a trace */
-                snprintf(src->err, sizeof src->err,
-                         "no trace records: %llu lines are not JSON trace lines (the first at "
-                         "byte %llu)", (unsigned long long)src->skipped,
-                         (unsigned long long)src->skipped_offset);
-                src->err_offset = src->skipped_offset;
-                return -1;
-            }
-            return 0;
-        }
-        memset(r, 0, sizeof *r);
-        r->duration_ns = r->active_ns = r->self_ns = r->self_active_ns = -1;
-        r->source = src->index;
-        r->offset = offset;
-        if (complete && it_rjsonl_parse(j, line, r)) {
-            j->delivered++;
-            return 1;
-        }
-        if (!src->skipped++)
-            src->skipped_offset = offset;
-    }
+    return it_rline_source_next(src, &((it_rjsonl *)src)->line, "JSON trace", it_rjsonl_line, r);
 }
 
 static inline void it_rjsonl_destroy(it_rsource *src) {

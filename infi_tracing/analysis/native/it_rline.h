@@ -7,6 +7,8 @@
 #define IT_RLINE_H
 
 #include "it_rinput.h"
+#include "it_rsource.h"
+#include <stdio.h>
 
 /* The longest line kept: a syslog message is at most 64 KiB.  Overridable
  * (-D) only by tests/fuzz/build-harness: a smaller line limit there keeps
@@ -20,6 +22,7 @@ typedef struct {
     it_rinput in;       /* taken over from the reader (it_detect.h peeked at it) */
     uint64_t too_long;  /* lines skipped for being longer than IT_RLINE_MAX */
     uint64_t too_long_offset;  /* the first one's offset */
+    uint64_t delivered;        /* records returned (it_rline_source_next) */
 } it_rline;
 
 /* Counts a line skipped for its length, starting at file offset `at`. */
@@ -96,6 +99,53 @@ static inline int it_rline_next(it_rline *l, char **line, size_t *len, uint64_t 
             in->read_errno = ENOMEM;
             return -1;
         }
+    }
+}
+
+/* A line source's next() (it_rsource.h's contract), the one home of what
+ * the jsonl and text sources share: lines are read and handed to `parse`
+ * until one is a record (`parse` returns 1 with `r` filled; `r` comes
+ * zeroed, unknown durations -1, source and offset set); the others, a last
+ * line cut short and lines too long are skipped and counted.  At the end,
+ * an input of nothing but skipped lines is an error ("no trace records:
+ * N lines are not `kind` lines"), as is a read error.  `parse` is a
+ * constant at each call site, so the compiler inlines it. */
+static inline int it_rline_source_next(it_rsource *src, it_rline *l, const char *kind,
+                                       int (*parse)(it_rsource *, char *, size_t, it_rrec *),
+                                       it_rrec *r) {
+    char *line;
+    size_t len;
+    uint64_t offset;
+    for (;;) {
+        int got = it_rline_next(l, &line, &len, &offset);
+        if (got < 0) {
+            src->err_offset = l->in.base + l->in.end;
+            snprintf(src->err, sizeof src->err, "cannot read at byte %llu: %s",
+                     (unsigned long long)src->err_offset, strerror(l->in.read_errno));
+            return -1;
+        }
+        if (!got) {
+            it_rline_count_skipped(l, &src->skipped, &src->skipped_offset);
+            if (!l->delivered && src->skipped) {  /* nothing but other lines: not a trace */
+                snprintf(src->err, sizeof src->err,
+                         "no trace records: %llu lines are not %s lines (the first at byte "
+                         "%llu)", (unsigned long long)src->skipped, kind,
+                         (unsigned long long)src->skipped_offset);
+                src->err_offset = src->skipped_offset;
+                return -1;
+            }
+            return 0;
+        }
+        memset(r, 0, sizeof *r);
+        r->duration_ns = r->active_ns = r->self_ns = r->self_active_ns = -1;
+        r->source = src->index;
+        r->offset = offset;
+        if (line && parse(src, line, len, r)) {
+            l->delivered++;
+            return 1;
+        }
+        if (!src->skipped++)
+            src->skipped_offset = offset;
     }
 }
 

@@ -8,6 +8,9 @@
  *   TIME HOST APP[PID][:] TID gG ...                         (rsyslog's RSYSLOG_FileFormat)
  *   Mmm dd hh:mm:ss HOST APP[PID][:] TID gG ...              (the traditional file format)
  *
+ * The file is all that follows the name, the values and the duration,
+ * spaces and all (it_rtext_file_at): a name has no space and a value is a
+ * repr, which shows its spaces only inside quotes and brackets.
  * A syslog message holds the body only (its time and pid are the header's).
  * Lines that are not trace records (other programs' messages, daemon
  * notices, a torn last line) are skipped and counted, never fatal.
@@ -29,15 +32,14 @@
 #include "it_rline.h"
 #include "it_rrec.h"
 #include "it_rsource.h"
+#include "it_rtext_parse.h"
 #include "it_rtime.h"
-#include <stdio.h>
 
 #define IT_RTEXT_MAXARGS 64
 
 typedef struct {
     it_rsource base;
     it_rline line;
-    uint64_t delivered;            /* records returned */
     char *values;                  /* the current record's values, NUL-separated */
     const char *argnames[IT_RTEXT_MAXARGS];
     char bsd_key[16];              /* the last traditional timestamp parsed, and its time */
@@ -46,107 +48,6 @@ typedef struct {
     uint32_t last_host;            /* the last host's function-table entry, to skip interning */
     char last_host_name[256];
 } it_rtext;
-
-static inline int it_rtext_is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* Digits at *p (advanced past them) into *v; 0 if there are none, or
- * more than 15 (no pid, count or duration is that long: no overflow). */
-static inline int it_rtext_number(const char **p, int64_t *v) {
-    const char *s = *p;
-    int64_t n = 0;
-    if (!it_rtext_is_digit(*s))
-        return 0;
-    for (; it_rtext_is_digit(*s); s++) {
-        if (s - *p == 15)
-            return 0;
-        n = n * 10 + (*s - '0');
-    }
-    *v = n;
-    *p = s;
-    return 1;
-}
-
-/* " [1.132456 ms]" / " [12 ns]" ending at `end` (exclusive) of [begin, end):
- * the duration in ns and where the " [" starts, or -1.  The decimals go down
- * to the ns (it_lines.h, it_out_duration) or, in lines written before that,
- * stop at three; any count from 1 to the ns is read exactly. */
-static inline int64_t it_rtext_duration(const char *begin, const char *end, const char **at) {
-    if (end - begin < 6 || end[-1] != ']')
-        return -1;
-    const char *open = end - 2;
-    while (open > begin && *open != '[')
-        open--;
-    if (open <= begin || *open != '[' || open[-1] != ' ')
-        return -1;
-    const char *s = open + 1;
-    int64_t whole, frac = 0;
-    if (!it_rtext_number(&s, &whole))
-        return -1;
-    int decimals = 0;
-    if (*s == '.') {
-        s++;
-        const char *d = s;
-        if (!it_rtext_number(&s, &frac))
-            return -1;
-        decimals = (int)(s - d);
-    }
-    if (*s++ != ' ')
-        return -1;
-    int64_t scale;
-    size_t ulen = (size_t)(end - 1 - s);
-    if (ulen == 2 && !memcmp(s, "ns", 2))
-        scale = 1;
-    else if (ulen == 2 && !memcmp(s, "us", 2))
-        scale = 1000;
-    else if (ulen == 2 && !memcmp(s, "ms", 2))
-        scale = 1000000;
-    else if (ulen == 1 && *s == 's')
-        scale = 1000000000;
-    else
-        return -1;
-    /* the fraction's unit: scale / 10^decimals ns; 0 when there are more
-     * decimals than ns in the unit (scale is a power of 10) */
-    int64_t step = scale;
-    for (int i = 0; i < decimals && step; i++)
-        step /= 10;
-    if ((scale > 1) != (decimals > 0) || !step)
-        return -1;
-    if (whole > INT64_MAX / scale / 2)
-        return -1;  /* longer than any trace: not a duration */
-    *at = open - 1;
-    return whole * scale + frac * step;
-}
-
-/* Split "module.qualname" at the dot that ends the module.  The module has
- * no spaces but may have dots, and so may the qualname; the file names the
- * module's last part (its basename, or the package for __init__.py), so the
- * split is after the last ".<that part>" that is followed by a dot.
- * Without a match: at the first dot. */
-static inline size_t it_rtext_module_len(const char *name, size_t len, const char *file,
-                                         size_t flen) {
-    const char *slash = file + flen;
-    while (slash > file && slash[-1] != '/')
-        slash--;
-    const char *stem = slash, *stem_end = file + flen;
-    if (stem_end - stem > 3 && !memcmp(stem_end - 3, ".py", 3))
-        stem_end -= 3;
-    if (stem_end - stem == 8 && !memcmp(stem, "__init__", 8) && slash > file) {
-        stem_end = slash - 1;
-        stem = stem_end;
-        while (stem > file && stem[-1] != '/')
-            stem--;
-    }
-    size_t sl = (size_t)(stem_end - stem);
-    size_t found = 0;
-    if (sl)
-        for (size_t i = 0; i + sl < len; i++)
-            if ((i == 0 || name[i - 1] == '.') && name[i + sl] == '.' && !memcmp(name + i, stem, sl))
-                found = i + sl;
-    if (found)
-        return found;
-    const char *dot = memchr(name, '.', len);
-    return dot ? (size_t)(dot - name) : 0;
-}
 
 /* Appends `n` bytes and a NUL to the record's values. */
 static inline void it_rtext_value(it_rtext *t, it_rrec *r, const char *s, size_t n) {
@@ -246,11 +147,14 @@ static inline int it_rtext_body(it_rtext *t, const char *s, const char *end, it_
     if (!it_rtext_number(&digits, &line))
         return 0;
     colon--;
-    const char *file = colon;
-    while (file > s && file[-1] != ' ')
-        file--;
-    if (file <= s)
-        return 0;
+    const char *file = it_rtext_file_at(s, colon, r->event == IT_EV_CALL);
+    if (!file) {  /* a value that is no repr (it_rtext_value_end): the file is the last word */
+        file = colon;
+        while (file > s && file[-1] != ' ')
+            file--;
+        if (file <= s)
+            return 0;
+    }
     const char *mid_end = file - 1;  /* the space before the file */
     const char *name = s;
     while (s < mid_end && *s != ' ' && *s != '(')
@@ -438,69 +342,37 @@ static inline const char *it_rtext_syslog_head(it_rtext *t, const char *s, it_rr
     return s;
 }
 
-static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
+/* A line, for it_rline_source_next: a plain text line, or one behind a
+ * syslog header (a whole text line sent through syslog, or a sink's body). */
+static inline int it_rtext_line(it_rsource *src, char *line, size_t len, it_rrec *r) {
     it_rtext *t = (it_rtext *)src;
-    char *line;
-    size_t len;
-    uint64_t offset;
-    for (;;) {
-        int got = it_rline_next(&t->line, &line, &len, &offset);
-        int complete = line != NULL;
-        if (got <= 0) {
-            if (got < 0) {
-                snprintf(src->err, sizeof src->err, "cannot read at byte %llu: %s",
-                         (unsigned long long)(t->line.in.base + t->line.in.end),
-                         strerror(t->line.in.read_errno));
-                src->err_offset = t->line.in.base + t->line.in.end;
-                return -1;
+    const char *end = line + len;
+    const char *body = it_rtext_plain_head(line, r);
+    int ok = body && it_rtext_body(t, body, end, r);
+    if (!ok) {
+        r->values_len = r->nvalues = 0;
+        body = it_rtext_syslog_head(t, line, r);
+        if (body) {
+            int64_t pid_host = r->pid & ~(int64_t)0xFFFFFFFF;
+            const char *inner = it_rtext_plain_head(body, r);
+            if (inner) {
+                r->pid |= pid_host;
+                ok = it_rtext_body(t, inner, end, r);
             }
-            it_rline_count_skipped(&t->line, &src->skipped, &src->skipped_offset);
-            if (!t->delivered && src->skipped) {  /* nothing but other lines: not a trace */
-                snprintf(src->err, sizeof src->err,
-                         "no trace records: %llu lines are not text trace lines (the first at "
-                         "byte %llu)", (unsigned long long)src->skipped,
-                         (unsigned long long)src->skipped_offset);
-                src->err_offset = src->skipped_offset;
-                return -1;
-            }
-            return 0;
-        }
-        memset(r, 0, sizeof *r);
-        r->duration_ns = r->active_ns = r->self_ns = r->self_active_ns = -1;
-        r->source = src->index;
-        r->offset = offset;
-        int ok = 0;
-        if (complete) {
-            const char *end = line + len;
-            const char *body = it_rtext_plain_head(line, r);
-            ok = body && it_rtext_body(t, body, end, r);
             if (!ok) {
                 r->values_len = r->nvalues = 0;
                 body = it_rtext_syslog_head(t, line, r);
-                if (body) {
-                    /* a whole text line sent through syslog, or a sink's body */
-                    int64_t pid_host = r->pid & ~(int64_t)0xFFFFFFFF;
-                    const char *inner = it_rtext_plain_head(body, r);
-                    if (inner) {
-                        r->pid |= pid_host;
-                        ok = it_rtext_body(t, inner, end, r);
-                    }
-                    if (!ok) {
-                        r->values_len = r->nvalues = 0;
-                        body = it_rtext_syslog_head(t, line, r);
-                        ok = it_rtext_body(t, body, end, r);
-                    }
-                }
+                ok = it_rtext_body(t, body, end, r);
             }
         }
-        if (ok) {
-            r->values = r->nvalues ? t->values : NULL;
-            t->delivered++;
-            return 1;
-        }
-        if (!src->skipped++)
-            src->skipped_offset = offset;
     }
+    if (ok)
+        r->values = r->nvalues ? t->values : NULL;
+    return ok;
+}
+
+static inline int it_rtext_next(it_rsource *src, it_rrec *r) {
+    return it_rline_source_next(src, &((it_rtext *)src)->line, "text trace", it_rtext_line, r);
 }
 
 static inline void it_rtext_destroy(it_rsource *src) {
