@@ -8,6 +8,8 @@ Tracing is ``overflow="block"`` (lossless: a full ring waits for the drain).  Si
 * ``binary``, ``text``, ``jsonl``, ``perfetto+proto`` (Perfetto protobuf) - files in a
   temporary directory; ``text-min-duration``: the text file with ``min_duration=1ms`` (slow-call
   retention: every call of ``f`` is left out, so it measures the filter, not the writing);
+  ``text-fifo``: text into a FIFO that a thread of this process reads and discards (the drain
+  waits for a pipe in poll() and writes what it takes at once: native/it_sink_wait.h);
 * ``syslog-tcp-rsyslogd``, ``syslog-udp-rsyslogd``, ``syslog-tls-rsyslogd`` - a real rsyslogd
   started on 127.0.0.1 (a fresh one per run, see ``_syslogd.py``; ``--no-rsyslogd`` skips them);
   TLS is RFC 5425 to its gtls (GnuTLS) listener, certificate verified against a throwaway CA;
@@ -56,7 +58,7 @@ from pathlib import Path
 
 import _machine
 
-SINKS = ("binary", "text", "text-min-duration", "jsonl", "perfetto+proto",
+SINKS = ("binary", "text", "text-min-duration", "text-fifo", "jsonl", "perfetto+proto",
          "syslog-tcp-rsyslogd", "syslog-udp-rsyslogd", "syslog-tls-rsyslogd", "syslog-tcp-reader",
          "syslog-udp-reader", "syslog-tls-reader", "perfetto")
 LEVELS = ("name", "primitives")
@@ -86,6 +88,8 @@ def sink_spec(sink, workdir, port):
         return "%s://%s" % (sink, os.path.join(workdir, "trace." + sink))
     if sink in ("text", "jsonl"):
         return "file://%s?format=%s" % (os.path.join(workdir, "trace." + sink), sink)
+    if sink == "text-fifo":
+        return "file://%s" % os.path.join(workdir, "trace.fifo")
     transport = sink.split("-")[1]
     if transport == "tls":
         import _syslogd
@@ -232,6 +236,34 @@ class Reader:
         return "%s bytes" % format(self.bytes, ",")
 
 
+class FifoReader:
+    """A thread reading and discarding what comes through the FIFO at `path` (made here)."""
+
+    def __init__(self, path):
+        os.mkfifo(path)
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # before the writer opens it
+        self.bytes = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import select
+        while not self.stopping:
+            if select.select([self.fd], [], [], 0.2)[0]:
+                try:
+                    self.bytes += len(os.read(self.fd, 1 << 20))
+                except BlockingIOError:
+                    pass
+
+    def close(self):
+        """Stop the thread and close the FIFO; return what was received."""
+        self.stopping = True
+        self.thread.join(5)
+        os.close(self.fd)
+        return "%s bytes" % format(self.bytes, ",")
+
+
 # --- the parent ------------------------------------------------------------------------------
 
 
@@ -255,6 +287,8 @@ def run_child(sink, level, n):
                                                                                "reader"))).parent)
                 reader = Reader(sink.split("-")[1], pki)
                 port = reader.port
+            elif sink == "text-fifo":
+                reader = FifoReader(os.path.join(workdir, "trace.fifo"))
             env = dict(os.environ)
             env.pop("INFI_TRACING_SINKS", None)
             proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", sink,

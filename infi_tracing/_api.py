@@ -307,7 +307,8 @@ def finish():
 def shutdown():
     """At exit: deliver every record, stop the drain, then close the sinks
     (a Perfetto file gets its closing bracket).  Waits a bounded time for
-    another thread's reconfiguration (a daemon thread may be stuck in it)."""
+    another thread's reconfiguration (a daemon thread may be stuck in it),
+    and for each sink (a close() that does not return is given up on)."""
     locked = _control.acquire(timeout=_SHUTDOWN_WAIT)
     try:
         finish()
@@ -315,10 +316,7 @@ def shutdown():
         if locked:
             _control.release()
     for sink in list(_sinks):
-        try:
-            _core.call_untraced(sink.close)
-        except Exception:  # nothing may break interpreter exit
-            pass
+        _core.close_at_exit(sink)  # bounded; the sink's errors are its own
 
 
 atexit.register(shutdown)

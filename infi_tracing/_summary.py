@@ -52,8 +52,8 @@ def format_summary(stats, summary, top=10):
             line += ", %s pending" % _n(sink["pending"])
         if sink.get("error"):
             line += ", last error %s" % sink["error"]
-        if sink["sink"] == stats.get("drain_given_up"):
-            line += ", given up at exit (its write() did not return)"
+        if sink.get("given_up_at_exit"):
+            line += ", given up at exit (%s)" % sink["given_up_at_exit"]
         lines.append(line)
     lines.append("  threads seen: %d, greenlets seen: %d"
                  % (stats["threads_seen"], stats["greenlets_seen"]))

@@ -313,6 +313,17 @@ def summary_table(stderr, by):
     return lines[start:end]
 
 
+def summary_sinks(stderr):
+    """run's exit summary per sink: {name: (records written, lost, the whole line)}."""
+    sinks = {}
+    for line in stderr.splitlines():
+        m = re.match(r"  sink (.*?): ([\d,]+) records written, ([\d,]+) lost", line)
+        if m:
+            sinks[m.group(1)] = (int(m.group(2).replace(",", "")),
+                                 int(m.group(3).replace(",", "")), line)
+    return sinks
+
+
 def count_by(records, *keys, event=None, qualnames=None):
     """Counter of records by the given keys, optionally for one event kind and some names."""
     return Counter(tuple(r[k] for k in keys) if len(keys) > 1 else r[keys[0]]

@@ -7,6 +7,7 @@
 #   redact.pyx     redaction settings, per-code-object argument bits
 #   registry.pyx   filter decisions, decision cache, code registry
 #   sinks.pyx      sink handles, Python-sink batches from the drain
+#   exit.pyx       exit's bounded waits for the sinks, and the sinks given up
 #   backends.pyx   sys.monitoring / PyEval_SetProfile installation
 #   flight.pyx     the flight recorder's sink handle and snapshots
 #   (this file)    start/stop/flush/stats and exclusion, used by _api.py
@@ -36,7 +37,7 @@ from infi_tracing.native.includes.it_drain cimport (
     it_drain_defer_restart, it_drain_restart_if_deferred, it_drain_undelivered)
 from infi_tracing.native.includes.it_drain_fork cimport it_drain_pause, it_drain_after_fork_child
 from infi_tracing.native.includes.it_drain_pair cimport it_dp, it_dp_live
-from infi_tracing.native.includes.it_drain_python cimport IT_EXIT_SINK_WAIT_MS
+from infi_tracing.native.includes.it_exit cimport IT_EXIT_SINK_WAIT_MS
 
 include "includes/stdlib.pxi"
 include "state.pyx"
@@ -44,6 +45,7 @@ include "greenlets.pyx"
 include "redact.pyx"
 include "registry.pyx"
 include "sinks.pyx"
+include "exit.pyx"
 include "backends.pyx"
 include "flight.pyx"
 
@@ -69,6 +71,7 @@ def start(object filter, int level, str backend, bint block, uint64_t buffer_byt
     it_g.gen = (it_g.gen + 1) & 0xFFFFFF or 1  # forget every cached decision
     it_g.session += 1                         # depths restart
     it_g.epoch += 1                           # threads re-check ring size and greenlet hooks
+    _forget_exit()                            # tracing again after exit's stop
     _greenlet_preload()
     _greenlet_hook_thread(_thread_state_obj(True))  # this thread: before its first switch
     with nogil:
@@ -112,10 +115,12 @@ def flush(str caller="flush_tracing"):
 
 def shutdown():
     """At exit: stop recording, deliver everything, stop the drain thread;
-    what a sink still holds then is lost (nothing will retry it).  A Python
-    sink whose write() has not returned after IT_EXIT_SINK_WAIT_MS is given
-    up on (it_drain_python.h): what it was handed is counted lost."""
+    what a sink still holds then is lost (nothing will retry it).  No wait
+    for one sink lasts longer than IT_EXIT_SINK_WAIT_MS (exit.pyx): a Python
+    sink's write(), flush(), a native sink's descriptor taking no byte; the
+    sink is given up on then, what it did not deliver counted lost."""
     cdef int gave_up
+    _begin_exit()
     if it_g.active:
         _refuse_in_sink("unset_tracing")
         it_g.active = 0

@@ -370,6 +370,7 @@ static int it_drain_start(void) {
         return EBUSY;  /* exit gave up on the drain: the interpreter is ending */
     it_d.stop = 0;
     it_d.finished = 0;
+    it_exit_forget();  /* tracing again after exit's stop: sinks wait as before exit */
     it_d.pid = (long)getpid();
     it_d.wall_offset = (int64_t)(it_realtime_ns() - it_now_ns());
     pthread_attr_t attr;

@@ -15,12 +15,9 @@
 #ifndef IT_DRAIN_PYTHON_H
 #define IT_DRAIN_PYTHON_H
 
-#include "it_sinks.h"
+#include "it_sinks.h"  /* and it_exit.h: IT_EXIT_SINK_WAIT_MS, the bound */
 #include <pthread.h>
 #include <unistd.h>
-
-/* How long exit waits for one Python sink call (write()) to return. */
-#define IT_EXIT_SINK_WAIT_MS 5000
 
 typedef struct {
     pthread_mutex_t mu;

@@ -22,7 +22,9 @@
  * by the next, and binary CODE chunks given up are written again before
  * the next record naming them; anything else (EPIPE, EBADF, ENOSPC, EIO...) is final: the
  * sink stops writing and counts every later record lost, instead of
- * failing again on each batch. */
+ * failing again on each batch.  A blocking FIFO, pipe or socket is waited
+ * for as long as its reader takes while the program runs, and at exit for
+ * at most the exit bound (it_sink_wait.h): then ETIMEDOUT, final too. */
 #ifndef IT_SINKS_H
 #define IT_SINKS_H
 
@@ -30,6 +32,7 @@
 #include "it_syslog.h"
 #include "it_syslog_lifecycle.h"
 #include "it_binary.h"
+#include "it_sink_wait.h"
 #include <errno.h>
 #include <poll.h>
 
@@ -66,6 +69,10 @@ typedef struct it_sink {
     size_t nmarks;
     int cut;                 /* buf starts with the rest of a unit the fd took part of */
     int failed;              /* errno that ended the sink (0: writing); drain thread only */
+    /* exit gave up on its descriptor (it_sink_wait.h), and `lost` then; set
+     * by the drain, read by exit once the drain stopped (exit.pyx) */
+    _Atomic int given_up_at_exit;
+    _Atomic uint64_t lost_before_exit_give_up;
     _Atomic int last_errno;  /* why records were last given up (for tracing_stats()) */
     _Atomic uint64_t records, bytes, errors, lost, pending;
 } it_sink;
@@ -149,13 +156,22 @@ static inline int it_sink_errno_retried(int err) {
 
 static void it_sink_write_out(it_sink *s) {
     size_t off = 0;
-    int waits = 0;
+    int waits = 0, gave_up = 0;
     if (s->failed) {  /* e.g. a binary code chunk put in after the failure */
         it_sink_settle(s, 0, 0);
         return;
     }
+    int kind = it_sink_wait_kind(s->fd);
     while (off < s->len) {
-        ssize_t n = write(s->fd, s->buf + off, s->len - off);
+        ssize_t n = it_sink_write_bounded(s->fd, kind, s->buf + off, s->len - off, &gave_up);
+        if (gave_up) {
+            /* exit's bound ran out (it_sink_wait.h): this buffer and every later
+             * record are lost; exit reports the sink (exit.pyx) */
+            atomic_store_explicit(&s->lost_before_exit_give_up,
+                                  atomic_load_explicit(&s->lost, memory_order_relaxed),
+                                  memory_order_relaxed);
+            atomic_store_explicit(&s->given_up_at_exit, 1, memory_order_release);
+        }
         if (n > 0) {
             off += (size_t)n;
             atomic_fetch_add_explicit(&s->bytes, (uint64_t)n, memory_order_relaxed);

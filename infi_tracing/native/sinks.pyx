@@ -50,6 +50,7 @@ cdef class SinkHandle:
     cdef list pending               # Python sinks: records whose write failed
     cdef Py_ssize_t pending_records # of them, without "lost" notices
     cdef Py_ssize_t inflight        # records handed to a write() that has not returned
+    cdef object exit_reason         # why exit gave up on it (exit.pyx), None: it did not
 
     def __cinit__(self):
         global _live_sink_handles
@@ -196,6 +197,9 @@ cdef class SinkHandle:
             st["omitted"] = it_counter(&f.omitted)
             st["pending"] += it_counter(&f.held)
             st["lost"] += it_counter(&f.lost)
+        reason = _given_up_reason(self)
+        if reason is not None:
+            st["given_up_at_exit"] = reason
         return st
 
     def _stats(self):
@@ -237,8 +241,8 @@ cdef class SinkHandle:
             _call_sink(self.target.write, (batch,))
         except BaseException:
             failed = True
-        if it_drain_abandoned():
-            return  # exit gave up on this call: _count_given_up_sink() counts `inflight`
+        if it_drain_abandoned() or self.exit_reason is not None:
+            return  # exit gave up on this call: it counted `inflight` lost (exit.pyx)
         self.inflight = 0
         if not failed:
             self.s.records += records
@@ -254,8 +258,8 @@ cdef class SinkHandle:
             self.pending_records = records
 
     cdef void flush(self) noexcept:
-        if self.target is None or self.name is _given_up_sink:
-            return  # the given-up sink's write() may still run in the drain
+        if self.target is None or self.exit_reason is not None:
+            return  # given up at exit: its write() or flush() may still run
         try:
             if self.pending:
                 self.deliver([], 0)
@@ -473,54 +477,17 @@ def live_objects():
 
 def flush_python_sinks():
     """Flush Python sinks (after the drain flushed): GIL held here.  The
-    sinks' own code is not traced."""
-    call_untraced(_flush_all)
+    sinks' own code is not traced.  Once exit began, each flush is bounded
+    (exit.pyx)."""
+    if _exiting:
+        _flush_python_sinks_at_exit()
+    else:
+        call_untraced(_flush_all)
 
 
 def _flush_all():
     for h in _sink_handles:
         (<SinkHandle> h).flush()
-
-
-cdef object _given_up_sink = None  # the name of the sink exit gave up on
-cdef uint64_t _undelivered_at_exit = 0  # records then left in the rings
-
-
-cdef void _count_given_up_sink(long waited_ms, uint64_t undelivered) noexcept:
-    """Exit gave up on the drain stuck in a Python sink's write() (GIL held,
-    the drain parked or never to return): what that write() was handed is
-    lost, and so is its batch for the sinks after it, which never got it;
-    `undelivered` records left in the rings reach no sink (lost too)."""
-    global _given_up_sink, _undelivered_at_exit
-    cdef it_sink *stuck = it_dpy.sink
-    cdef int i
-    cdef SinkHandle h = <SinkHandle> stuck.pyobj
-    _given_up_sink = h.name
-    _undelivered_at_exit = undelivered
-    h.s.lost += h.inflight if h.inflight else it_dpy.records
-    h.inflight = 0
-    for i in range(it_dpy.index + 1, it_d.nsinks):
-        if it_d.sinks[i].syslog != NULL:
-            it_d.sinks[i].syslog.lost += it_dpy.records
-        else:
-            it_d.sinks[i].lost += it_dpy.records
-    try:  # said at once: the program may have no summary
-        _sys.stderr.write("infi_tracing: gave up on sink %s at exit: its write() had not "
-                          "returned after %d s; the records it was handed, and %d not delivered yet, are "
-                          "counted lost\n" % (h.name, waited_ms // 1000, undelivered))
-    except Exception:  # stderr closed: the counters still say it
-        pass
-
-
-cdef object _given_up_sink_name():
-    """The name of the sink exit gave up on (see _count_given_up_sink), or None."""
-    return _given_up_sink
-
-
-def give_up_python_sinks():
-    """At the end: records Python sinks still hold for a retry are lost."""
-    for h in _sink_handles:
-        (<SinkHandle> h).give_up()
 
 
 def call_untraced(fn, *args):

@@ -2,8 +2,6 @@
 from infi_tracing.native.includes.it_sinks cimport it_sink
 
 cdef extern from "it_drain_python.h" nogil:
-    enum:
-        IT_EXIT_SINK_WAIT_MS
     ctypedef struct it_drain_py_t:
         it_sink *sink
         int index

@@ -38,6 +38,8 @@ cdef extern from "it_sinks.h" nogil:
         it_sink_mark *marks
         int last_errno
         uint64_t records, bytes, errors, lost, pending
+        int given_up_at_exit
+        uint64_t lost_before_exit_give_up
     size_t it_count_records(const it_record **recs, size_t n)
     # 1 on a thread running a Python sink's code (thread-local, see it_sinks.h)
     int it_in_sink
