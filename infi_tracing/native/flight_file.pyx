@@ -4,8 +4,8 @@
 # hands the fd over; recover (infi_tracing.analysis._recover) reads it.
 
 from infi_tracing.native.includes.it_flight_file cimport (
-    it_ff_cur, it_ff_open, it_ff_child_detach, it_ff_child_attach)
-from infi_tracing.native.includes.it_flight cimport it_flight_block_stride, it_flight_max_blocks
+    it_ff_cur, it_ff_child_detach, it_ff_child_attach)
+from infi_tracing.native.includes.it_flight cimport it_flight_file_open
 
 _ff_reopen = None   # infi_tracing._flight_file's: opens the child's file, returns an fd or None
 
@@ -19,7 +19,7 @@ def flight_file_open(int fd, uint64_t ring_bytes, uint64_t size, reopen):
     cdef int rc
     if it_ff_cur != NULL:
         raise RuntimeError("infi_tracing: the crash-survival file is already open")
-    rc = it_ff_open(fd, ring_bytes, it_flight_max_blocks(size), it_flight_block_stride())
+    rc = it_flight_file_open(fd, ring_bytes, size)
     if rc:
         raise OSError(rc, _os.strerror(rc))
     _ff_reopen = reopen

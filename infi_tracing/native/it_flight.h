@@ -143,6 +143,16 @@ static inline size_t it_flight_max_blocks(uint64_t size) {
     return n < 2 ? 2 : n;
 }
 
+/* Open `fd` as the process's crash-survival file (it_flight_file.h) with
+ * room for a recorder of `size` bytes; 0 or an errno value. */
+static inline int it_flight_file_open(int fd, uint64_t ring_bytes, uint64_t size) {
+    const uint64_t layout[5] = {offsetof(it_flight_block, seq), offsetof(it_flight_block, pub),
+                                offsetof(it_flight_block, ring_serial),
+                                offsetof(it_flight_block, data), IT_FLIGHT_BLOCK};
+    return it_ff_open(fd, ring_bytes, it_flight_max_blocks(size), it_flight_block_stride(),
+                      layout);
+}
+
 static inline it_flight *it_flight_new(uint64_t window_ns, uint64_t size) {
     it_flight *f = calloc(1, sizeof(it_flight));
     if (!f)

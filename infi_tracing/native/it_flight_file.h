@@ -68,7 +68,7 @@ typedef struct {
     uint64_t code_off, code_cap;
     _Atomic uint64_t code_len;
     uint64_t slots_off, nslots, slot_stride, slot_meta_off;
-    uint64_t ring_head_off, ring_tail_off, ring_conv_off;
+    uint64_t ring_head_off, ring_tail_off, ring_conv_off, ring_gid_off;
     uint64_t rings_off, ring_bytes;
     uint64_t blocks_off, nblocks, block_stride;
     uint64_t blk_seq_off, blk_pub_off, blk_serial_off, blk_data_off, blk_data_size;
@@ -93,6 +93,7 @@ typedef struct it_ff {
     it_ff_header *h;
     uint64_t ring_bytes, nslots, nblocks;
     size_t block_stride;
+    uint64_t blk_layout[5];   /* it_flight_block's seq, pub, ring_serial, data offsets; data size */
     pthread_mutex_t mu;       /* slot allocation (once per thread, never the hot path) */
     uint64_t next_serial;     /* under mu */
     void *owner;              /* the it_flight whose blocks these are */
@@ -159,11 +160,17 @@ static void it_ff_init_header(it_ff *ff) {
     h->ring_head_off = offsetof(it_ring, head);
     h->ring_tail_off = offsetof(it_ring, tail);
     h->ring_conv_off = offsetof(it_ring, conv_state);
+    h->ring_gid_off = offsetof(it_ring, drain_gid);
     h->rings_off = h->slots_off + it_ff_round(IT_FF_SLOTS * IT_FF_SLOT, 4096);
     h->ring_bytes = ff->ring_bytes;
     h->blocks_off = h->rings_off + IT_FF_SLOTS * ff->ring_bytes;
     h->nblocks = ff->nblocks;
     h->block_stride = ff->block_stride;
+    h->blk_seq_off = ff->blk_layout[0];
+    h->blk_pub_off = ff->blk_layout[1];
+    h->blk_serial_off = ff->blk_layout[2];
+    h->blk_data_off = ff->blk_layout[3];
+    h->blk_data_size = ff->blk_layout[4];
 }
 
 /* Append registry entry `id` as a CODE chunk (GIL held: registry adds and
@@ -253,10 +260,7 @@ static void it_ff_ring_free(it_ring *r) {
 /* The drain, after a pass: a fresh clock sample, so recover converts the
  * TSC ticks of records still in a ring with a recent rate.  Written to the
  * slot not in use, then published by one store: never torn. */
-static inline void it_ff_calibrate(void) {
-    it_ff *ff = it_ff_cur;
-    if (!ff || !ff->h->clock_tsc)
-        return;
+static inline void it_ff_calibrate_now(it_ff *ff) {
     uint64_t seq = atomic_load_explicit(&ff->h->calib_seq, memory_order_relaxed) + 1;
     it_clock_point p = it_clock_sample();
     ff->h->calib[seq & 1][0] = p.ticks;
@@ -264,9 +268,16 @@ static inline void it_ff_calibrate(void) {
     atomic_store_explicit(&ff->h->calib_seq, seq, memory_order_release);
 }
 
-/* Take over `fd` (already created 0600 by Python) as the process's file.
- * Returns 0 or an errno value (the fd is the caller's to close then). */
-static int it_ff_open(int fd, uint64_t ring_bytes, uint64_t nblocks, size_t block_stride) {
+static inline void it_ff_calibrate(void) {
+    if (it_ff_cur && it_ff_cur->h->clock_tsc)
+        it_ff_calibrate_now(it_ff_cur);
+}
+
+/* Take over `fd` (already created 0600 by Python) as the process's file;
+ * `blk_layout`: see it_ff.  Returns 0 or an errno value (the fd is the
+ * caller's to close then). */
+static int it_ff_open(int fd, uint64_t ring_bytes, uint64_t nblocks, size_t block_stride,
+                      const uint64_t blk_layout[5]) {
     it_ff *ff = calloc(1, sizeof *ff);
     if (!ff)
         return ENOMEM;
@@ -275,6 +286,7 @@ static int it_ff_open(int fd, uint64_t ring_bytes, uint64_t nblocks, size_t bloc
     ff->nslots = IT_FF_SLOTS;
     ff->nblocks = nblocks;
     ff->block_stride = block_stride;
+    memcpy(ff->blk_layout, blk_layout, sizeof ff->blk_layout);
     ff->size = it_ff_size(ring_bytes, nblocks, block_stride);
     pthread_mutex_init(&ff->mu, NULL);
     int rc = flock(fd, LOCK_SH | LOCK_NB) != 0 ? errno : 0;
@@ -286,6 +298,10 @@ static int it_ff_open(int fd, uint64_t ring_bytes, uint64_t nblocks, size_t bloc
     }
     ff->h = (it_ff_header *)ff->base;
     it_ff_init_header(ff);
+    /* a second sample 1 ms on: recover has a tick rate even if the process
+     * dies before the drain's first pass (it_ff_calibrate) */
+    usleep(1000);
+    it_ff_calibrate_now(ff);
     it_ff_cur = ff;
     it_ff_add_all_codes();  /* codes registered before the file */
     it_registry_added = it_ff_add_code;
@@ -374,6 +390,8 @@ static int it_ff_fork_attach(int fd, it_ring **rings, size_t n) {
     if (err)
         return err;
     ff->fd = fd;
+    usleep(1000);  /* a tick rate from the start (see it_ff_open) */
+    it_ff_calibrate_now(ff);
     it_ff_add_all_codes();
     return 0;
 }

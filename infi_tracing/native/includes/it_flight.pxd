@@ -11,5 +11,4 @@ cdef extern from "it_flight.h" nogil:
     it_flight *it_flight_new(uint64_t window_ns, uint64_t size)
     void it_flight_free(it_flight *f)
     void it_flight_use_file(it_flight *f)
-    size_t it_flight_block_stride()
-    size_t it_flight_max_blocks(uint64_t size)
+    int it_flight_file_open(int fd, uint64_t ring_bytes, uint64_t size)

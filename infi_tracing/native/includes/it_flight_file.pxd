@@ -11,7 +11,6 @@ cdef extern from "it_flight_file.h" nogil:
         size_t size
         int fd
     it_ff *it_ff_cur
-    int it_ff_open(int fd, uint64_t ring_bytes, uint64_t nblocks, size_t block_stride)
     int it_ff_wants(it_ring *r)
 
 cdef extern from "it_flight_file_fork.h" nogil:
