@@ -212,6 +212,8 @@ static inline void it_flight_after_fork(it_flight *f) {
 static inline void it_flight_free(it_flight *f) {
     if (!f)
         return;
+    if (f->file && f->file->owner == f)
+        f->file->owner = NULL;  /* what the blocks hold stays for recover (keep_file) */
     it_flight_reset(f);
     while (f->free_list) {
         it_flight_block *next = f->free_list->fnext;
@@ -219,8 +221,6 @@ static inline void it_flight_free(it_flight *f) {
             free(f->free_list);
         f->free_list = next;
     }
-    if (f->file && f->file->owner == f)
-        f->file->owner = NULL;
     free(f->threads);
     it_binary_free(f->codes);
     it_flight_slow_free(f->slow);
