@@ -53,6 +53,11 @@ EV_PAD, EV_LOG, EV_COUNT = 0, 7, 10
 MAX_CHUNK = 1 << 20                 # RECORDS chunks written here stay under this
 
 
+def header_fields(data):
+    """The header of a crash-survival file's first bytes `data`, as a dict by field name."""
+    return dict(zip(_FIELDS, _HEADER.unpack_from(data), strict=True))
+
+
 class RecoverError(ValueError):
     """A crash-survival file that cannot be read: the message names it."""
 
@@ -100,7 +105,7 @@ def _header(f):
     if f.size < _HEADER.size:
         _fail(f.path, "%d bytes, too short for a flight-recorder file header (%d)"
               % (f.size, _HEADER.size))
-    h = dict(zip(_FIELDS, _HEADER.unpack(f.read(0, _HEADER.size, "the header"))))
+    h = header_fields(f.read(0, _HEADER.size, "the header"))
     if h["magic"] != MAGIC:
         _fail(f.path, "not a flight-recorder file (magic %r, expected %r)"
               % (h["magic"], MAGIC))
