@@ -52,8 +52,9 @@ def one_round(seconds, size):
         committed = {}
         for slot in (0, 1):
             path = os.path.join(work, "progress-%d" % slot)
-            if os.path.exists(path):
-                done, tid = map(int, open(path, "rb").read().split())
+            fields = open(path, "rb").read().split() if os.path.exists(path) else []
+            if len(fields) == 2:
+                done, tid = map(int, fields)
                 committed[tid] = done
         t0 = time.perf_counter()
         summary = recover(os.path.join(work, "f-%d.flight" % child.pid),

@@ -77,7 +77,8 @@ def recover_to(tmp_path, path, *extra):
 def progress(tmp_path, slot, with_tid=False):
     """Calls thread `slot` reported done (and its thread id)."""
     path = tmp_path / ("progress-%d" % slot)
-    done, tid = map(int, path.read_bytes().split()) if path.exists() else (0, 0)
+    fields = path.read_bytes().split() if path.exists() else []
+    done, tid = map(int, fields) if len(fields) == 2 else (0, 0)  # created, not written yet
     return (tid, done) if with_tid else done
 
 
