@@ -312,20 +312,35 @@ static int it_ff_open(int fd, uint64_t ring_bytes, uint64_t nblocks, size_t bloc
 
 /* ---- fork --------------------------------------------------------------- */
 
-/* In a forked child, first thing: the mapping is still the parent's file,
- * which the parent keeps writing.  Replace it, at the same address, by
- * zeroed anonymous memory, keeping what the child's rings need: their
- * structs and (for the forking thread's) their buffers.  `rings`: every
- * ring the child knows of (n of them). */
-static void it_ff_replace(it_ff *ff, int fd, it_ring **rings, size_t n, int *err) {
+/* In a forked child: replace the mapping, at the same address, by anonymous
+ * memory (fd < 0) or by the child's own file, keeping what the child's rings
+ * need: their structs and, with `keep_records`, the records between tail
+ * and head of the live ones (a few at most: see it_ff_child_attach).
+ * Without, every ring starts empty, as it_drain_after_fork_child makes it
+ * anyway.  `rings`: every ring the child knows of (n of them).  Sets *err
+ * to 0 or an errno value (the old mapping stays then). */
+static void it_ff_replace(it_ff *ff, int fd, it_ring **rings, size_t n, int keep_records,
+                          int *err) {
     it_ring *saved = calloc(n ? n : 1, sizeof(it_ring));
-    char **bufs = calloc(n ? n : 1, sizeof(char *));
-    for (size_t i = 0; saved && bufs && i < n; i++) {
-        if (!it_ff_holds(ff, rings[i]))
+    char **pending = calloc(n ? n : 1, sizeof(char *));
+    if (!saved || !pending) {
+        free(saved);
+        free(pending);
+        *err = ENOMEM;
+        if (fd < 0)
+            abort();  /* the child would write the parent's file: never */
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        it_ring *r = rings[i];
+        if (!it_ff_holds(ff, r))
             continue;
-        memcpy(&saved[i], rings[i], sizeof(it_ring));
-        if (!atomic_load(&rings[i]->dead) && (bufs[i] = malloc(rings[i]->cap)))
-            memcpy(bufs[i], rings[i]->buf, rings[i]->cap);
+        memcpy(&saved[i], r, sizeof(it_ring));
+        uint64_t tail = atomic_load(&r->tail), head = atomic_load(&r->head);
+        if (keep_records && !atomic_load(&r->dead) && head > tail &&
+            (pending[i] = malloc(head - tail)))
+            for (uint64_t pos = tail; pos < head; pos++)  /* bytes, wrapping: rarely any */
+                pending[i][pos - tail] = r->buf[pos & r->mask];
     }
     char *p = NULL;
     int rc = 0;
@@ -343,25 +358,32 @@ static void it_ff_replace(it_ff *ff, int fd, it_ring **rings, size_t n, int *err
      * on failure the anonymous one stays, header and codes as they are */
     if (!rc)
         it_ff_init_header(ff);
-    for (size_t i = 0; saved && bufs && i < n; i++) {
-        if (!it_ff_holds(ff, rings[i]))
+    for (size_t i = 0; i < n; i++) {
+        it_ring *r = rings[i];
+        if (!it_ff_holds(ff, r))
             continue;
-        memcpy(rings[i], &saved[i], sizeof(it_ring));
-        if (bufs[i])
-            memcpy(rings[i]->buf, bufs[i], rings[i]->cap);
-        else  /* a dead thread's ring, or no memory for the copy: nothing to read */
-            atomic_store(&rings[i]->tail, atomic_load(&rings[i]->head));
-        uint64_t slot = (uint64_t)((char *)rings[i] - (ff->base + ff->h->slots_off)) / IT_FF_SLOT;
+        memcpy(r, &saved[i], sizeof(it_ring));
+        uint64_t tail = atomic_load(&r->tail), head = atomic_load(&r->head);
+        if (pending[i]) {
+            for (uint64_t pos = tail; pos < head; pos++)
+                r->buf[pos & r->mask] = pending[i][pos - tail];
+            free(pending[i]);
+        } else if (!rc) {  /* nothing of it kept: empty */
+            atomic_store(&r->tail, head);
+            atomic_store(&r->conv_state, head << 1);
+            r->cached_tail = head;
+            r->drain_gid = r->last_gid;
+        }
+        uint64_t slot = (uint64_t)((char *)r - (ff->base + ff->h->slots_off)) / IT_FF_SLOT;
         it_ff_slot_meta *m = it_ff_meta(ff, slot);
-        m->tid = rings[i]->tid;
+        m->tid = r->tid;
         m->serial = ++ff->next_serial;
-        m->buf_off = (uint64_t)(rings[i]->buf - ff->base);
-        m->cap = rings[i]->cap;
+        m->buf_off = (uint64_t)(r->buf - ff->base);
+        m->cap = r->cap;
         atomic_store(&m->state, 1);
-        free(bufs[i]);
     }
     free(saved);
-    free(bufs);
+    free(pending);
 }
 
 /* In the child, before it touches the mapping: off the parent's file. */
@@ -370,7 +392,7 @@ static void it_ff_fork_detach(it_ring **rings, size_t n) {
     if (!ff)
         return;
     int err;
-    it_ff_replace(ff, -1, rings, n, &err);
+    it_ff_replace(ff, -1, rings, n, 0, &err);  /* the parent's records are the parent's */
     pthread_mutex_init(&ff->mu, NULL);
     close(ff->fd);  /* the parent's lock stays the parent's */
     ff->fd = -1;
@@ -386,7 +408,7 @@ static int it_ff_fork_attach(int fd, it_ring **rings, size_t n) {
     if (flock(fd, LOCK_SH | LOCK_NB) != 0)
         return errno;
     int err;
-    it_ff_replace(ff, fd, rings, n, &err);
+    it_ff_replace(ff, fd, rings, n, 1, &err);
     if (err)
         return err;
     ff->fd = fd;
