@@ -297,8 +297,15 @@ def _dump(path):
 
 def flight_recorder_stats():
     """The recorder's counters (records kept, taken back as the window
-    wrapped, dropped, blocks, snapshots), or None when none is on."""
-    return None if _handle is None else _core.flight_stats(_handle)
+    wrapped, dropped, blocks, snapshots), or None when none is on; with a
+    crash-survival file, "file": its path, size, and the threads' rings and
+    code entries that did not fit in it."""
+    if _handle is None:
+        return None
+    stats = _core.flight_stats(_handle)
+    if _flight_file.path_in_use() is not None:
+        stats["file"] = dict(_core.flight_file_stats(), path=_flight_file.path_in_use())
+    return stats
 
 
 def _after_fork_in_child():

@@ -65,6 +65,21 @@ def test_the_file_is_private_and_removed_at_a_clean_exit(tmp_path):
     assert files(tmp_path) == []
 
 
+def test_the_recorder_stats_name_the_file(tmp_path):
+    """flight_recorder_stats() gives the file's path, size and what did not fit in it."""
+    (tmp_path / "p.py").write_text(
+        "import os, infi_tracing\n"
+        "infi_tracing.set_tracing(buffer_size=1 << 20, flight_recorder=infi_tracing.FlightRecorder(\n"
+        "    size=4 << 20, file=%r))\n"
+        "stats = infi_tracing.flight_recorder_stats()['file']\n"
+        "print(stats['path'] == %r.replace('{pid}', str(os.getpid())),\n"
+        "      os.path.getsize(stats['path']) == stats['bytes'], stats['rings_outside'])\n"
+        % (template(tmp_path), template(tmp_path)))
+    proc = run_interpreter(tmp_path, "p.py")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True", "0"]
+
+
 def test_keep_file_leaves_it_at_a_clean_exit(tmp_path):
     """keep_file=True: the file stays after a normal exit, and recover reads it."""
     (tmp_path / "p.py").write_text(PROGRAM % (template(tmp_path), True, template(tmp_path)))

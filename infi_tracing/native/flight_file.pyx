@@ -3,8 +3,9 @@
 # infi_tracing._flight_file opens the path (sinks/files.py's rule) and
 # hands the fd over; recover (infi_tracing.analysis._recover) reads it.
 
-from infi_tracing.native.includes.it_flight_file cimport (
-    it_ff_cur, it_ff_child_detach, it_ff_child_attach)
+from infi_tracing.native.includes.it_flight_file cimport it_ff_cur
+from infi_tracing.native.includes.it_flight_file_fork cimport (
+    it_ff_child_detach, it_ff_child_attach)
 from infi_tracing.native.includes.it_flight cimport it_flight_file_open
 
 _ff_reopen = None   # infi_tracing._flight_file's: opens the child's file, returns an fd or None

@@ -234,9 +234,9 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
                 if (rec->event != IT_EV_LOST)
                     gid = rec->greenlet_id;  /* see it_emit: last_gid */
             }
-            if (rec != &expanded[n]) {
-                /* in place, in the ring: recover must know which of the
-                 * records past `tail` carry nanoseconds (conv_state) */
+            if (rec != &expanded[n] && r->in_file) {
+                /* in place, in a ring of the crash-survival file: recover
+                 * must know which records past `tail` carry nanoseconds */
                 uint64_t at = pos - rec->size;
                 atomic_store_explicit(&r->conv_state, at << 1 | 1, memory_order_release);
                 rec->ts = it_clock_convert(&r->conv, k, rec->ts);

@@ -1,5 +1,5 @@
-# Declarations of it_flight_file.h and it_flight_file_fork.h: the
-# crash-survival file (rings and recorder blocks in a shared mapping).
+# Declarations of it_flight_file.h: the crash-survival file (rings and
+# recorder blocks in a shared mapping).
 from libc.stdint cimport uint64_t
 from infi_tracing.native.includes.it_ring cimport it_ring
 
@@ -12,7 +12,3 @@ cdef extern from "it_flight_file.h" nogil:
         int fd
     it_ff *it_ff_cur
     int it_ff_wants(it_ring *r)
-
-cdef extern from "it_flight_file_fork.h" nogil:
-    void it_ff_child_detach()
-    int it_ff_child_attach(int fd)
