@@ -12,7 +12,11 @@ function.  Configurations (each backend that ``_core.available_backends()`` list
                              binary file sink, ``overflow="block"`` (the fastest lossless way);
 * ``<backend>-filtered``   - tracing on, but the filter returns NO_TRACE for everything;
 * ``<backend>-flight``     - every call and return kept by the flight recorder alone
-                             (30s,64M), nothing streamed, ``overflow="block"``.
+                             (30s,64M), nothing streamed, ``overflow="block"``;
+* ``<backend>-flightfile`` - the same with the crash-survival file (rings and blocks in a
+                             shared mapping of a file in the temp dir; not in the default
+                             list: ``ab_tight_loop.py --cpu evalframe-flight
+                             evalframe-flightfile``).
 
 Every measurement runs in a fresh subprocess of this interpreter (cwd = a temp dir, so the
 source tree never shadows the installed package).  The child warms up with a short loop,
@@ -73,7 +77,7 @@ else:
     sink = os.path.join(workdir, "trace.txt")
     if mode == "binary":
         infi_tracing.configure_sinks(["binary://" + os.path.join(workdir, "trace.itr")])
-    elif mode == "flight":  # the flight recorder alone (64 MiB), nothing streamed
+    elif mode in ("flight", "flightfile"):  # the flight recorder alone (64 MiB), nothing streamed
         infi_tracing.set_sinks([])
     else:
         infi_tracing.tracing_output_to_file(sink, format="text")
@@ -83,7 +87,10 @@ else:
     else:
         infi_tracing.set_tracing(None, backend=backend, level=infi_tracing.TRACE_FUNC_NAME,
                                  overflow="drop" if mode == "name-drop" else "block",
-                                 flight_recorder="30s,64M" if mode == "flight" else None)
+                                 flight_recorder=infi_tracing.FlightRecorder(
+                                     30, 64 << 20, file=os.path.join(workdir, "f-{pid}.flight")
+                                     if mode == "flightfile" else None)
+                                 if mode in ("flight", "flightfile") else None)
     loop(warmup)
     t0 = time.perf_counter()
     loop(calls)

@@ -124,7 +124,7 @@ def _set_tracing(filter, level, backend, overflow, buffer_size, generators, reda
     if _core.backend_in_use() is not None:
         _core.stop("set_tracing")
     _core.set_redaction(*redaction)  # between sessions: no decision made under the old one stays
-    if _flight.use(recorder):
+    if _flight.use(recorder, ring):
         _apply_handles()
         _flight_triggers.install(recorder)
     if not _sinks and recorder is None:

@@ -16,7 +16,7 @@ file, whose sequence ids and file start are one process's.
 import json
 import os
 
-from infi_tracing import _config, _env, _retention
+from infi_tracing import _config, _env, _flight_file, _retention
 
 __all__ = ["BOOT_DIRECTORY", "child_environment", "export_to_children"]
 
@@ -42,7 +42,9 @@ def child_environment(args, environ=None):
     (already checked) over the inherited INFI_TRACING_* ones, and PYTHONPATH."""
     environ = os.environ if environ is None else environ
     flight = args.flight_recorder or environ.get(_env.FLIGHT_RECORDER_VARIABLE, "").strip()
-    specs = args.sink or _config.specs_from_environment(environ) or ([] if flight else ["stderr"])
+    recorder_file = args.flight_recorder_file or environ.get(_flight_file.FILE_VARIABLE, "").strip()
+    specs = args.sink or _config.specs_from_environment(environ) or (
+        [] if flight or recorder_file else ["stderr"])
     update = {}
     if specs:  # none: the flight recorder alone
         update[_config.ENVIRONMENT_VARIABLE] = json.dumps([_own_perfetto_file(s) for s in specs])
@@ -62,6 +64,8 @@ def child_environment(args, environ=None):
                         (flight and ",".join(["dump-on-slow=" + rule for rule in
                                               args.dump_on_slow or ()] + [flight]),
                          _env.FLIGHT_RECORDER_VARIABLE),
+                        (args.flight_recorder_file, _flight_file.FILE_VARIABLE),
+                        (args.keep_flight_recorder_file and "yes", _flight_file.KEEP_VARIABLE),
                         (args.min_duration, _retention.MIN_DURATION_VARIABLE),
                         (args.keep_slow, _retention.KEEP_SLOW_VARIABLE)):
         if value:

@@ -55,6 +55,11 @@ def _decode(args):
     return decode(args.files, args.output, args.format, args.quiet, **filters)
 
 
+def _recover(args):
+    from infi_tracing.analysis import recover_command
+    return recover_command(args.file, args.output, args.quiet)
+
+
 def _replay(args):
     from infi_tracing.analysis import parse_duration, replay
     try:
@@ -278,6 +283,18 @@ def _parser():
     replay.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     add_filter_arguments(replay)
     replay.set_defaults(run=_replay)
+    recover = commands.add_parser(
+        "recover", help="turn a crash-survival file into a binary trace",
+        description="Read the file a process traced with --flight-recorder-file left behind "
+                    "(after SIGKILL, the OOM killer or a segfault) and write a binary trace: "
+                    "the flight recorder's blocks, then every record still in a thread's ring "
+                    "(a torn last record left out), then a log record per thread saying where "
+                    "it stopped. The file is only read: a live writer's file is safe to recover "
+                    "(a copy of the moment). Exit status 2 on a damaged or truncated file.")
+    recover.add_argument("file", metavar="PATH", help="the --flight-recorder-file of the process")
+    recover.add_argument("-o", "--output", required=True, help="the binary trace to write")
+    recover.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    recover.set_defaults(run=_recover)
     stats = commands.add_parser(
         "stats", help="print tracing statistics written by the stats signal",
         description="Print the tracing statistics a process wrote on its stats signal "

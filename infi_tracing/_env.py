@@ -9,7 +9,7 @@ import json
 import os
 import signal
 
-from infi_tracing import _config, _flight, _levels, _retention
+from infi_tracing import _config, _flight, _flight_file, _levels, _retention
 from infi_tracing._globs import filter_from_globs
 from infi_tracing._options import (
     BACKENDS,
@@ -231,6 +231,12 @@ def tracing_options_from_environment(environ=None):
     if value is not None:
         options["flight_recorder"] = _flight.parse_flight_recorder(value,
                                                                    FLIGHT_RECORDER_VARIABLE)
+    value = _get(environ, _flight_file.FILE_VARIABLE)
+    if value is not None:  # the file alone: a recorder with the defaults
+        keep = _get(environ, _flight_file.KEEP_VARIABLE)
+        options["flight_recorder"] = _flight.with_changes(
+            options.get("flight_recorder") or _flight.FlightRecorder(), file=value,
+            keep_file=keep is not None and parse_yes_no(keep, _flight_file.KEEP_VARIABLE))
     for key, name in (("min_duration", _retention.MIN_DURATION_VARIABLE),
                       ("keep_slow", _retention.KEEP_SLOW_VARIABLE)):
         value = _get(environ, name)

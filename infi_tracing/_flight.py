@@ -15,11 +15,12 @@ import re
 import tempfile
 import time
 
+from infi_tracing import _flight_file
 from infi_tracing.native import _core
 from infi_tracing.sinks.files import open_trace_file
 
 __all__ = ["FlightRecorder", "SlowRule", "parse_slow_rule", "with_slow_rules",
-           "parse_flight_recorder", "check_flight_recorder",
+           "parse_flight_recorder", "check_flight_recorder", "with_changes",
            "dump_flight_recorder", "flight_recorder_stats", "DEFAULT_WINDOW", "DEFAULT_SIZE",
            "DEFAULT_PATH"]
 
@@ -50,13 +51,18 @@ class FlightRecorder:
     ``dump_on_slow``: rules such as ``"myapp.handle>500ms"`` (a glob on
     module.qualname, a duration; a list, or one string with rules separated
     by spaces or ';'): a snapshot when a matching call takes that long, at
-    most one per window.
+    most one per window.  ``file``: a path template (``{pid}`` is filled
+    in) for the crash-survival file: the rings and the recorder live in a
+    shared mapping of it, and ``python -m infi_tracing recover`` turns what
+    a killed process left there into a trace; it is removed at a clean exit
+    unless ``keep_file``.
     """
 
-    __slots__ = ("window", "size", "path", "at_exit", "on_exception", "dump_on_slow")
+    __slots__ = ("window", "size", "path", "at_exit", "on_exception", "dump_on_slow", "file",
+                 "keep_file")
 
     def __init__(self, window=DEFAULT_WINDOW, size=DEFAULT_SIZE, path=None, at_exit=False,
-                 on_exception=True, dump_on_slow=()):
+                 on_exception=True, dump_on_slow=(), file=None, keep_file=False):
         if isinstance(window, bool) or not isinstance(window, (int, float)) or \
                 not 0 < window <= 86400 * 365:
             raise ValueError("flight_recorder: window must be seconds (> 0), got %r" % (window,))
@@ -66,6 +72,11 @@ class FlightRecorder:
                              % (MIN_SIZE, MAX_SIZE, size))
         if path is not None and (not isinstance(path, str) or not path):
             raise ValueError("flight_recorder: path must be a non-empty str, got %r" % (path,))
+        if file is not None and (not isinstance(file, (str, bytes, os.PathLike)) or
+                                 not os.fsdecode(file)):
+            raise ValueError("flight_recorder: file must be a non-empty path, got %r" % (file,))
+        self.file = None if file is None else os.fsdecode(file)
+        self.keep_file = bool(keep_file)
         self.window = float(window)
         self.size = size
         self.path = path
@@ -82,7 +93,7 @@ class FlightRecorder:
 
     def _key(self):
         return (self.window, self.size, self.path, self.at_exit, self.on_exception,
-                tuple(rule.text for rule in self.dump_on_slow))
+                tuple(rule.text for rule in self.dump_on_slow), self.file, self.keep_file)
 
     def __eq__(self, other):
         return isinstance(other, FlightRecorder) and self._key() == other._key()
@@ -92,7 +103,7 @@ class FlightRecorder:
 
     def __repr__(self):
         return ("FlightRecorder(window=%r, size=%r, path=%r, at_exit=%r, on_exception=%r, "
-                "dump_on_slow=%r)" % self._key())
+                "dump_on_slow=%r, file=%r, keep_file=%r)" % self._key())
 
 
 class SlowRule:
@@ -179,8 +190,14 @@ def with_slow_rules(recorder, rules, source):
         raise ValueError("%s needs the flight recorder (--flight-recorder or %s)"
                          % (source, "INFI_TRACING_FLIGHT_RECORDER"))
     added = tuple(parse_slow_rule(rule, source) for rule in rules)
-    return FlightRecorder(recorder.window, recorder.size, recorder.path, recorder.at_exit,
-                          recorder.on_exception, recorder.dump_on_slow + added)
+    return with_changes(recorder, dump_on_slow=recorder.dump_on_slow + added)
+
+
+def with_changes(recorder, **changes):
+    """A copy of `recorder` with the given settings changed."""
+    fields = {name: getattr(recorder, name) for name in FlightRecorder.__slots__}
+    fields.update(changes)
+    return FlightRecorder(**fields)
 
 
 def check_flight_recorder(value, source="flight_recorder"):
@@ -213,19 +230,22 @@ def handles():
     return [_handle] if _handle is not None else []
 
 
-def use(recorder):
-    """Make `recorder` (a FlightRecorder or None) the one in use.  Returns
-    True when the sink list must change (the same settings keep the
-    recorder and what it holds)."""
+def use(recorder, ring_bytes=8 << 20):
+    """Make `recorder` (a FlightRecorder or None) the one in use (rings of
+    `ring_bytes`).  Returns True when the sink list must change (the same
+    settings keep the recorder and what it holds)."""
     global _recorder, _handle
     if recorder == _recorder:
         return False
+    if recorder is not None and recorder.file is not None:
+        _flight_file.open_file(recorder.file, ring_bytes, recorder.size, recorder.keep_file)
     if _handle is not None:
         _core.flight_stop_waiter(_handle)  # its slow-call waiter ends
     _recorder = recorder
     _handle = None if recorder is None else _core.flight_handle(
         int(recorder.window * 1e9), recorder.size, "flight-recorder",
-        [(rule.glob, int(rule.seconds * 1e9)) for rule in recorder.dump_on_slow])
+        [(rule.glob, int(rule.seconds * 1e9)) for rule in recorder.dump_on_slow],
+        recorder.file is not None)
     return True
 
 
@@ -277,8 +297,15 @@ def _dump(path):
 
 def flight_recorder_stats():
     """The recorder's counters (records kept, taken back as the window
-    wrapped, dropped, blocks, snapshots), or None when none is on."""
-    return None if _handle is None else _core.flight_stats(_handle)
+    wrapped, dropped, blocks, snapshots), or None when none is on; with a
+    crash-survival file, "file": its path, size, and the threads' rings and
+    code entries that did not fit in it."""
+    if _handle is None:
+        return None
+    stats = _core.flight_stats(_handle)
+    if _flight_file.path_in_use() is not None:
+        stats["file"] = dict(_core.flight_file_stats(), path=_flight_file.path_in_use())
+    return stats
 
 
 def _after_fork_in_child():

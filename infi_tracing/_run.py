@@ -95,6 +95,14 @@ def add_run_parser(commands):
                                  "(README: Always-on in production; "
                                  "INFI_TRACING_FLIGHT_RECORDER); with no --sink, records go "
                                  "only there")
+    run_parser.add_argument("--flight-recorder-file", metavar="PATH",
+                            help="keep the rings and the flight recorder in this file "
+                                 "({pid}: the process id; e.g. /dev/shm/app-{pid}.flight) so "
+                                 "that 'recover' reads them after a crash; removed at a clean "
+                                 "exit (INFI_TRACING_FLIGHT_RECORDER_FILE)")
+    run_parser.add_argument("--keep-flight-recorder-file", action="store_true", default=None,
+                            help="leave the --flight-recorder-file at a clean exit too "
+                                 "(INFI_TRACING_FLIGHT_RECORDER_FILE_KEEP=yes)")
     run_parser.add_argument("--dump-on-slow", action="append", metavar="RULE",
                             help="with the flight recorder: a snapshot when a call of a "
                                  "matching function takes that long, e.g. "
@@ -173,6 +181,13 @@ def _settings(args, parser):
         if args.flight_recorder is not None:
             options["flight_recorder"] = _flight.parse_flight_recorder(args.flight_recorder,
                                                                        "--flight-recorder")
+        if args.flight_recorder_file is not None or args.keep_flight_recorder_file:
+            recorder = options.get("flight_recorder") or _flight.FlightRecorder()
+            if not (args.flight_recorder_file or recorder.file):
+                raise ValueError("--keep-flight-recorder-file needs --flight-recorder-file")
+            options["flight_recorder"] = _flight.with_changes(
+                recorder, file=args.flight_recorder_file or recorder.file,
+                keep_file=bool(args.keep_flight_recorder_file or recorder.keep_file))
         if args.dump_on_slow:
             options["flight_recorder"] = _flight.with_slow_rules(
                 options.get("flight_recorder"), args.dump_on_slow, "--dump-on-slow")

@@ -48,6 +48,7 @@ include "sinks.pyx"
 include "exit.pyx"
 include "backends.pyx"
 include "flight.pyx"
+include "flight_file.pyx"
 
 NO_TRACE = IT_NO_TRACE
 NO_TRACE_NESTED = IT_NO_TRACE_NESTED
@@ -317,6 +318,7 @@ cdef int _restart_drain(void *unused) noexcept with gil:
 
 def _after_fork_in_child():
     global _threads_seen, _paused_for_fork, _main_thread_ident, _deferred_exc
+    _flight_file_detach_in_child()  # before anything writes to the parent's file
     _main_thread_ident = PyThread_get_thread_ident()
     _deferred_exc = None  # its pending call was the parent's
     cdef ThreadState ts = _thread_state_obj(False)
@@ -327,6 +329,7 @@ def _after_fork_in_child():
         if ts.st.ring != NULL:
             ts.st.ring.tid = ts.tid
     it_drain_after_fork_child(ts.st.ring if ts is not None else NULL)
+    _flight_file_reopen_in_child()  # before the drain starts
     _paused_for_fork = False
     if it_g.active:
         it_drain_start()

@@ -3,7 +3,7 @@
 # snapshot is it_flight_snap.h (blocks detached under the drain's lock,
 # written without it and without the GIL, given back).
 
-from infi_tracing.native.includes.it_flight cimport it_flight, it_flight_new
+from infi_tracing.native.includes.it_flight cimport it_flight, it_flight_new, it_flight_use_file
 from infi_tracing.native.includes.it_flight_snap cimport (
     it_flight_snap, it_flight_detach, it_flight_write, it_flight_reattach)
 from infi_tracing.native.includes.it_flight_slow cimport (
@@ -17,16 +17,20 @@ from libc.string cimport memset
 _flight_dump_lock = _threading.Lock()
 
 
-def flight_handle(uint64_t window_ns, uint64_t size, str name, list slow_rules=None):
+def flight_handle(uint64_t window_ns, uint64_t size, str name, list slow_rules=None,
+                  bint in_file=False):
     """A flight-recorder sink keeping `window_ns` of the past in at most
     `size` bytes; `slow_rules`: [(glob on "module.qualname", min ns)] for
-    flight_wait_slow() (arguments validated by infi_tracing._flight)."""
+    flight_wait_slow() (arguments validated by infi_tracing._flight);
+    `in_file`: its blocks in the crash-survival file (flight_file_open())."""
     cdef SinkHandle h = SinkHandle()
     h.s.kind = IT_SINK_FLIGHT
     h.s.fd = -1
     h.s.flight = it_flight_new(window_ns, size)
     if h.s.flight == NULL:
         raise MemoryError()
+    if in_file:
+        it_flight_use_file(h.s.flight)
     if slow_rules:
         h.s.flight.slow = it_flight_slow_new()
         if h.s.flight.slow == NULL:

@@ -205,6 +205,7 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
     const it_record *batch[IT_BATCH_MAX];
     int64_t durs[IT_BATCH_MAX];        /* each record's duration (it_drain_pair.h) */
     it_record expanded[IT_BATCH_MAX];  /* compact records, made whole for the sinks */
+    uint64_t ends[IT_BATCH_MAX];       /* ring position after each (crash-survival file) */
     uint32_t gid = r->drain_gid;
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -233,7 +234,16 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
                 if (rec->event != IT_EV_LOST)
                     gid = rec->greenlet_id;  /* see it_emit: last_gid */
             }
-            rec->ts = it_clock_convert(&r->conv, k, rec->ts);
+            if (rec != &expanded[n] && r->in_file) {
+                /* in place, in a ring of the crash-survival file: recover
+                 * must know which records past `tail` carry nanoseconds */
+                uint64_t at = pos - rec->size;
+                atomic_store_explicit(&r->conv_state, at << 1 | 1, memory_order_release);
+                rec->ts = it_clock_convert(&r->conv, k, rec->ts);
+                atomic_store_explicit(&r->conv_state, pos << 1, memory_order_release);
+            } else {
+                rec->ts = it_clock_convert(&r->conv, k, rec->ts);
+            }
             if (rec->event == IT_EV_LOST) {
                 if (!rec->count)
                     continue;
@@ -246,6 +256,7 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
                 it_registry_bump(&it_dp.switches, 1);  /* the other notice */
             }
             durs[n] = it_d.pairing ? it_drain_pair_record(it_d.pid, r->tid, rec) : -1;
+            ends[n] = pos;
             batch[n++] = rec;
         }
         /* counted before delivery: exit may give up on a sink in the middle of it */
@@ -253,7 +264,9 @@ static size_t it_drain_ring(it_ring *r, int *heavy) {
         calls = 0;
         it_dpy.ring = r;  /* for exit, should it give up on a sink (it_drain_python.h) */
         it_dpy.batch_end = pos;
+        it_flight_ring_ends = ends;
         it_deliver(r, batch, durs, n);
+        it_flight_ring_ends = NULL;
         total += n;
         tail = pos;
         r->drain_gid = gid;  /* with tail: a paused drain resumes at both */
@@ -322,6 +335,7 @@ static size_t it_drain_pass(int final, long *pace_ns) {
     }
     it_flush_sinks(final);  /* also lets syslog sinks reconnect and resend while idle */
     it_drain_pair_publish();
+    it_ff_calibrate();
     pthread_mutex_unlock(&it_d.sinks_mu);
     if (pace_ns)
         *pace_ns = total && !heavy ? pace : 0;

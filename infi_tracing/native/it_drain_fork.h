@@ -69,6 +69,7 @@ static void it_drain_after_fork_child(it_ring *mine) {
     for (it_ring *r = it_d.rings; r; r = r->next) {
         uint64_t head = atomic_load(&r->head);
         atomic_store(&r->tail, head);
+        atomic_store(&r->conv_state, head << 1);
         r->cached_tail = head;
         r->drain_gid = r->last_gid;  /* the child's next compact record is in it */
         atomic_store(&r->lost_pending, 0);

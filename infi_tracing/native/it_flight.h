@@ -30,6 +30,7 @@
 #include "it_binary.h"
 #include "it_ring.h"
 #include "it_flight_slow.h"
+#include "it_flight_file.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -46,6 +47,10 @@ typedef struct it_flight_block {
     uint64_t records;                /* entries that are records (not notices) */
     size_t len;                      /* bytes used, IT_FLIGHT_HEAD included */
     it_packed_state st;              /* the running state of its entries */
+    /* --flight-recorder-file (it_flight_file.h), read by recover: */
+    _Atomic uint64_t seq;            /* opening order, 0: free or being reset */
+    _Atomic uint64_t pub;            /* (ring end >> 3) << 17 | len, one release store per entry */
+    uint64_t ring_serial;            /* the ring whose records it holds (it_ff_slot_meta) */
     char data[IT_FLIGHT_BLOCK];      /* the chunk: header, fixed part, entries */
 } it_flight_block;
 
@@ -70,7 +75,83 @@ typedef struct it_flight {
     it_binary *codes;                /* code ids the blocks name (CODE chunks at a snapshot) */
     it_flight_slow *slow;            /* --dump-on-slow rules, or NULL (it_flight_slow.h) */
     uint64_t kept, evicted, dropped, snapshots;  /* records; read by flight_stats() */
+    /* the crash-survival file's block pool (NULL: malloc): blocks beyond it
+     * (a snapshot has some out) come from malloc and are not in the file */
+    it_ff *file;
+    char *pool;
+    size_t pool_n, pool_next;
+    it_flight_block *pool_free;
+    uint64_t next_seq;
 } it_flight;
+
+/* The block stride in the file (whole cache lines). */
+static inline size_t it_flight_block_stride(void) {
+    return it_ff_round(sizeof(it_flight_block), 64);
+}
+
+static inline int it_flight_in_pool(const it_flight *f, const it_flight_block *b) {
+    return f->pool && (const char *)b >= f->pool &&
+           (const char *)b < f->pool + f->pool_n * it_flight_block_stride();
+}
+
+static it_flight_block *it_flight_block_alloc(it_flight *f) {
+    if (f->pool) {
+        it_flight_block *b = f->pool_free;
+        if (b) {
+            f->pool_free = b->fnext;
+            return b;
+        }
+        if (f->pool_next < f->pool_n)
+            return (it_flight_block *)(f->pool + f->pool_next++ * it_flight_block_stride());
+    }
+    it_flight_block *b = malloc(sizeof *b);
+    if (b)
+        memset(b, 0, offsetof(it_flight_block, data));
+    return b;
+}
+
+static void it_flight_block_free(it_flight *f, it_flight_block *b) {
+    if (it_flight_in_pool(f, b)) {
+        atomic_store_explicit(&b->seq, 0, memory_order_release);  /* recover skips it */
+        b->fnext = f->pool_free;
+        f->pool_free = b;
+    } else {
+        free(b);
+    }
+}
+
+/* Use the process's crash-survival file for the blocks (GIL held, before
+ * the recorder is a sink).  The file's pool is this recorder's from now on
+ * (a recorder it replaces no longer touches it: it_flight_reset). */
+static inline void it_flight_use_file(it_flight *f) {
+    it_ff *ff = it_ff_cur;
+    if (!ff)
+        return;
+    f->file = ff;
+    ff->owner = f;
+    f->pool = ff->base + ff->h->blocks_off;
+    f->pool_n = ff->nblocks;
+    f->pool_next = 0;
+    f->pool_free = NULL;
+    for (size_t i = 0; i < f->pool_n; i++)  /* what an earlier recorder left there is gone */
+        atomic_store(&((it_flight_block *)(f->pool + i * it_flight_block_stride()))->seq, 0);
+}
+
+/* Blocks a recorder of `size` bytes may have (also the file's pool). */
+static inline size_t it_flight_max_blocks(uint64_t size) {
+    size_t n = size / sizeof(it_flight_block);
+    return n < 2 ? 2 : n;
+}
+
+/* Open `fd` as the process's crash-survival file (it_flight_file.h) with
+ * room for a recorder of `size` bytes; 0 or an errno value. */
+static inline int it_flight_file_open(int fd, uint64_t ring_bytes, uint64_t size) {
+    const uint64_t layout[5] = {offsetof(it_flight_block, seq), offsetof(it_flight_block, pub),
+                                offsetof(it_flight_block, ring_serial),
+                                offsetof(it_flight_block, data), IT_FLIGHT_BLOCK};
+    return it_ff_open(fd, ring_bytes, it_flight_max_blocks(size), it_flight_block_stride(),
+                      layout);
+}
 
 static inline it_flight *it_flight_new(uint64_t window_ns, uint64_t size) {
     it_flight *f = calloc(1, sizeof(it_flight));
@@ -82,9 +163,7 @@ static inline it_flight *it_flight_new(uint64_t window_ns, uint64_t size) {
         return NULL;
     }
     f->window_ns = window_ns;
-    f->max_blocks = size / sizeof(it_flight_block);
-    if (f->max_blocks < 2)
-        f->max_blocks = 2;
+    f->max_blocks = it_flight_max_blocks(size);
     return f;
 }
 
@@ -93,7 +172,10 @@ static inline it_flight *it_flight_new(uint64_t window_ns, uint64_t size) {
 static void it_flight_reset(it_flight *f) {
     for (size_t i = 0; i < f->nthreads; i++) {
         it_flight_block *b = f->threads[i]->head;
-        while (b) {
+        /* with a file, blocks are dropped wholesale (below): after a fork
+         * their links are gone (it_ff_fork_detach), and a newer recorder
+         * may own the pool */
+        while (b && !f->file) {
             it_flight_block *next = b->next;
             b->fnext = f->free_list;
             f->free_list = b;
@@ -110,6 +192,14 @@ static void it_flight_reset(it_flight *f) {
     f->nblocks -= f->detached;
     f->detached = 0;
     it_binary_after_fork(f->codes);
+    if (f->file) {
+        f->free_list = NULL;  /* blocks outside the pool, if any, are leaked: rare */
+        f->nblocks = 0;
+        if (f->file->owner == f)
+            it_flight_use_file(f);
+        else
+            f->pool = NULL, f->pool_n = 0, f->file = NULL;
+    }
 }
 
 /* In a forked child: an empty recorder, the slow-call waiter to be started again. */
@@ -122,10 +212,13 @@ static inline void it_flight_after_fork(it_flight *f) {
 static inline void it_flight_free(it_flight *f) {
     if (!f)
         return;
+    if (f->file && f->file->owner == f)
+        f->file->owner = NULL;  /* what the blocks hold stays for recover (keep_file) */
     it_flight_reset(f);
     while (f->free_list) {
         it_flight_block *next = f->free_list->fnext;
-        free(f->free_list);
+        if (!it_flight_in_pool(f, f->free_list))
+            free(f->free_list);
         f->free_list = next;
     }
     free(f->threads);
@@ -220,7 +313,7 @@ static it_flight_block *it_flight_take_block(it_flight *f) {
         return b;
     }
     if (f->nblocks < f->max_blocks + f->detached) {
-        b = malloc(sizeof *b);
+        b = it_flight_block_alloc(f);
         if (b) {
             f->nblocks++;
             return b;
@@ -242,22 +335,43 @@ static it_flight_block *it_flight_open_block(it_flight *f, it_flight_thread *t, 
     it_flight_block *b = it_flight_take_block(f);
     if (!b)
         return NULL;  /* no block at all (allocation failed) */
+    /* seq 0 first: recover must not read a block being reset */
+    atomic_store_explicit(&b->seq, 0, memory_order_release);
+    atomic_store_explicit(&b->pub, IT_FLIGHT_HEAD, memory_order_relaxed);
     b->next = b->fnext = NULL;
     b->owner = t;
     b->first_ts = b->last_ts = 0;
     b->records = 0;
+    b->ring_serial = 0;
     memset(&b->st, 0, sizeof b->st);
     it_bin_chunk h = {IT_BIN_PACKED, 0};
     int64_t fixed[3] = {pid, t->tid, wall_offset};
     memcpy(b->data, &h, sizeof h);
     memcpy(b->data + sizeof h, fixed, sizeof fixed);
     b->len = IT_FLIGHT_HEAD;
+    if (f->pool)  /* the header and an empty block, then it counts */
+        atomic_store_explicit(&b->seq, ++f->next_seq, memory_order_release);
     if (t->newest)
         t->newest->next = b;
     else
         t->head = b;
     t->newest = t->open = b;
     return b;
+}
+
+/* Set by the drain around a batch from a ring: the ring position after
+ * each record (NULL for records made by the drain itself). */
+static const uint64_t *it_flight_ring_ends;
+
+/* With a file: the entry just put in `b` counts for recover, and so does
+ * the ring position after it (0: records that are in no ring).  One
+ * release store: the entry's bytes come first, and a record is always in
+ * a block (pub says so) or still in its ring past the block's ring end --
+ * never neither, and recover drops the ring copy of one in both. */
+static inline void it_flight_publish(it_flight_block *b, uint64_t ring_end) {
+    uint64_t old = atomic_load_explicit(&b->pub, memory_order_relaxed);
+    uint64_t end_bits = ring_end ? ring_end >> 3 : old >> IT_FF_LEN_BITS;
+    atomic_store_explicit(&b->pub, (end_bits << IT_FF_LEN_BITS) | b->len, memory_order_release);
 }
 
 /* The drain's batch (sinks_mu held): packed into the thread's blocks;
@@ -269,6 +383,8 @@ static void it_flight_batch(it_flight *f, _Atomic uint64_t *sink_records,
                             int64_t wall_offset) {
     it_flight_thread *t = it_flight_thread_of(f, r->tid);
     uint64_t kept = 0, lost = 0;
+    uint64_t serial = f->pool && r->in_file ? it_ff_ring_serial(r) : 0;
+    const uint64_t *ends = serial ? it_flight_ring_ends : NULL;
     for (size_t i = 0; i < n; i++) {
         const it_record *rec = recs[i];
         int is_record = !it_event_is_notice(rec->event);
@@ -286,6 +402,13 @@ static void it_flight_batch(it_flight *f, _Atomic uint64_t *sink_records,
             it_binary_first_sight(f->codes, rec->code_id);
         char *end = it_packed_put(b->data + b->len, &b->st, rec);
         b->len = (size_t)(end - b->data);
+        if (f->pool && it_flight_in_pool(f, b)) {
+            if (ends && b->ring_serial != serial) {
+                atomic_store_explicit(&b->pub, b->len, memory_order_relaxed);  /* no end yet */
+                b->ring_serial = serial;
+            }
+            it_flight_publish(b, ends ? ends[i] : 0);
+        }
         if (!b->first_ts)
             b->first_ts = rec->ts;
         if (rec->ts > b->last_ts)

@@ -130,7 +130,7 @@ static void it_flight_reattach(it_flight *f, it_flight_snap *s) {
                 next = b->next;
                 t->wrapped += b->records;
                 f->evicted += b->records;
-                free(b);
+                it_flight_block_free(f, b);
                 f->nblocks--;
             }
         } else {
@@ -146,7 +146,7 @@ static void it_flight_reattach(it_flight *f, it_flight_snap *s) {
         it_flight_block *b = it_flight_evict_oldest(f);
         if (!b)
             break;
-        free(b);
+        it_flight_block_free(f, b);
         f->nblocks--;
     }
     free(s->threads);

@@ -47,6 +47,11 @@ typedef struct it_code_entry {
 static it_code_entry *it_reg_chunks[IT_REG_MAX_CHUNKS];
 static _Atomic uint32_t it_reg_count = 1;  /* id 0 means "not registered" */
 
+/* Called (GIL held) after each new entry while a crash-survival file is
+ * open (it_flight_file.h): the entry goes to the file before any record
+ * naming it is published. */
+static void (*it_registry_added)(uint32_t id);
+
 static inline it_code_entry *it_registry_get(uint32_t id) {
     return &it_reg_chunks[id >> IT_REG_CHUNK_BITS][id & (IT_REG_CHUNK - 1)];
 }
@@ -65,6 +70,8 @@ static inline uint32_t it_registry_add(it_code_entry *e) {
     }
     *it_registry_get(id) = *e;
     atomic_store_explicit(&it_reg_count, id + 1, memory_order_release);
+    if (it_registry_added)
+        it_registry_added(id);
     return id;
 }
 

@@ -103,6 +103,11 @@ typedef struct it_ring {
     uint32_t last_gid;                /* greenlet of the last full record written */
     /* line 2: written by the drain only */
     IT_LINE _Atomic uint64_t tail;
+    /* --flight-recorder-file (it_flight_file.h): the drain converts a full
+     * record's time in place; (pos << 1) | 1 while it converts the record at
+     * pos, pos << 1 once every full record before pos is converted, so
+     * recover knows which records in the ring carry nanoseconds */
+    _Atomic uint64_t conv_state;
     /* counters read by tracing_stats() (relaxed) */
     _Atomic uint64_t drained;         /* function records delivered (not "lost" notices) */
     _Atomic uint64_t lost_in_stream;  /* drops covered by LOST records drained */
@@ -117,11 +122,19 @@ typedef struct it_ring {
     _Atomic uint64_t lost_total;      /* records dropped on overflow (producer adds) */
     _Atomic int dead;                 /* the thread has exited; drain frees */
     long tid;                         /* OS thread id (gettid) */
+    int in_file;                      /* struct and buffer live in the crash-survival file */
     struct it_ring *next;             /* drain's private list / adoption stack */
 } it_ring;
 
+/* Set while a crash-survival file is open (it_flight_file.h): rings are
+ * taken from it (NULL from it: ordinary memory), and given back to it. */
+static it_ring *(*it_ring_alloc_hook)(uint64_t cap, long tid);
+static void (*it_ring_free_hook)(it_ring *r);
+
 static inline it_ring *it_ring_new(uint64_t cap, long tid) {
-    it_ring *r = NULL;
+    it_ring *r = it_ring_alloc_hook ? it_ring_alloc_hook(cap, tid) : NULL;
+    if (r)
+        return r;
     if (posix_memalign((void **)&r, 64, sizeof(it_ring)) != 0)
         return NULL;
     memset(r, 0, sizeof(*r));
@@ -140,7 +153,9 @@ static inline it_ring *it_ring_new(uint64_t cap, long tid) {
 }
 
 static inline void it_ring_free(it_ring *r) {
-    if (r) {
+    if (r && r->in_file && it_ring_free_hook) {
+        it_ring_free_hook(r);  /* the slot is free again; the mapping stays */
+    } else if (r) {
         free(r->buf);
         free(r);
     }

@@ -15,6 +15,7 @@ from cpython.object cimport PyObject
 from cpython.pystate cimport PyThreadState_GetDict
 from infi_tracing.native.includes.it_common cimport (
     it_gettid, it_saved_exc, it_exc_save, it_exc_restore)
+from infi_tracing.native.includes.it_flight_file cimport it_ff_wants
 from infi_tracing.native.includes.it_ring cimport (
     it_ring, it_ring_new, it_counter, it_ring_mark_dead, it_ring_used)
 from infi_tracing.native.includes.it_state cimport it_g, it_gstate, it_tstate, it_tls
@@ -104,7 +105,8 @@ cdef class ThreadState:
     cdef int ensure_ring(self) except -1:
         """A ring of the configured size (a resize retires the old one)."""
         cdef it_ring *r
-        if self.st.ring != NULL and self.st.ring.cap == _ring_bytes:
+        if self.st.ring != NULL and self.st.ring.cap == _ring_bytes and \
+                not it_ff_wants(self.st.ring):  # a crash-survival file opened since
             return 0
         r = it_ring_new(_ring_bytes, self.tid)
         if r == NULL:

@@ -9,7 +9,8 @@ and text files at name level and with values; the text ones also with the header
 daemon puts in front of a line.  Then what no traced program writes on demand,
 built with tests/binary_files.py: switch and lost records, raw records inside a packed chunk, a
 concatenated file, a redefined code; and the hostile cases as short seeds (cut short, wrong
-version, empty, not a trace).  Every seed is a few KiB at most, so the fuzzer stays fast.
+version, empty, not a trace).  Last, the programs traced with a crash-survival file and turned
+into traces by `recover`.  Every seed is a few KiB at most, so the fuzzer stays fast.
 """
 
 import pathlib
@@ -104,6 +105,23 @@ def traced_seeds(out):
                 subprocess.run([sys.executable, "-c", source], cwd=tmp, check=True, timeout=120)
 
 
+def recovered_seeds(out):
+    """The programs traced with a crash-survival file, turned into traces by recover (the
+    ring records and stop markers of a recovered trace are RECORDS chunks and log records)."""
+    from infi_tracing.analysis import recover
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, body in PROGRAMS.items():
+            flight = pathlib.Path(tmp) / ("%s-{pid}.flight" % name)
+            recorder = "infi_tracing.FlightRecorder(size=1 << 20, file=%r, keep_file=True)" % (
+                str(flight))
+            source = traced_source(body, setup=ONLY_MAIN, sinks="infi_tracing.set_sinks([])",
+                                   tracing_args="filter=only_main, overflow='block', "
+                                                "buffer_size=1 << 16, flight_recorder=" + recorder)
+            subprocess.run([sys.executable, "-c", source], cwd=tmp, check=True, timeout=120)
+            for i, path in enumerate(sorted(pathlib.Path(tmp).glob("%s-*.flight" % name))):
+                recover(path, out / ("recovered-%s-%d.itr" % (name, i)))
+
+
 def built_seeds(out):
     """Binary files no program writes on demand, and the hostile cases."""
     codes = (code_chunk(1, "outer", argnames=("a", "b")) + code_chunk(2, "inner")
@@ -159,6 +177,7 @@ def main(argv):
     traced_seeds(out)
     syslog_seeds(out)
     built_seeds(out)
+    recovered_seeds(out)
     return 0
 
 

@@ -10,3 +10,5 @@ cdef extern from "it_flight.h" nogil:
         uint64_t kept, evicted, dropped, snapshots
     it_flight *it_flight_new(uint64_t window_ns, uint64_t size)
     void it_flight_free(it_flight *f)
+    void it_flight_use_file(it_flight *f)
+    int it_flight_file_open(int fd, uint64_t ring_bytes, uint64_t size)
