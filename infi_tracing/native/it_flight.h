@@ -45,6 +45,7 @@ typedef struct it_flight_block {
     struct it_flight_thread *owner;
     uint64_t first_ts, last_ts;      /* ns, of its entries (0: none yet) */
     uint64_t records;                /* entries that are records (not notices) */
+    uint64_t ring_dropped;           /* what its `lost` notices count: records the ring dropped */
     size_t len;                      /* bytes used, IT_FLIGHT_HEAD included */
     it_packed_state st;              /* the running state of its entries */
     /* --flight-recorder-file (it_flight_file.h), read by recover: */
@@ -269,7 +270,7 @@ static it_flight_block *it_flight_evict_oldest(it_flight *f) {
     o->head = b->next;
     if (!o->head)
         o->newest = NULL;
-    o->wrapped += b->records;
+    o->wrapped += b->records + b->ring_dropped;  /* the drops it reported go with it */
     f->evicted += b->records;
     return b;
 }
@@ -341,7 +342,7 @@ static it_flight_block *it_flight_open_block(it_flight *f, it_flight_thread *t, 
     b->next = b->fnext = NULL;
     b->owner = t;
     b->first_ts = b->last_ts = 0;
-    b->records = 0;
+    b->records = b->ring_dropped = 0;
     b->ring_serial = 0;
     memset(&b->st, 0, sizeof b->st);
     it_bin_chunk h = {IT_BIN_PACKED, 0};
@@ -374,6 +375,16 @@ static inline void it_flight_publish(it_flight_block *b, uint64_t ring_end) {
     atomic_store_explicit(&b->pub, (end_bits << IT_FF_LEN_BITS) | b->len, memory_order_release);
 }
 
+/* The records an entry accounts for: 1 for a record, the count of a
+ * `lost` notice (records the ring dropped before it: once the notice is
+ * taken back or cut off with its block, the snapshot's own `lost` record
+ * must count them, or they would vanish), 0 for other notices. */
+static inline uint64_t it_flight_stands_for(const it_record *rec) {
+    if (rec->event == IT_EV_LOST)
+        return rec->count;
+    return !it_event_is_notice(rec->event);
+}
+
 /* The drain's batch (sinks_mu held): packed into the thread's blocks;
  * records that find no block are counted lost for the sink.  `durs`: the
  * exits' durations (the pairing runs when there are slow-call rules). */
@@ -395,7 +406,7 @@ static void it_flight_batch(it_flight *f, _Atomic uint64_t *sink_records,
         if (!b || b->len + need > IT_FLIGHT_BLOCK) {
             lost += is_record;
             if (t)
-                t->dropped += is_record;
+                t->dropped += it_flight_stands_for(rec);
             continue;
         }
         if (it_event_has_code(rec->event))
@@ -414,6 +425,7 @@ static void it_flight_batch(it_flight *f, _Atomic uint64_t *sink_records,
         if (rec->ts > b->last_ts)
             b->last_ts = rec->ts;
         b->records += is_record;
+        b->ring_dropped += it_flight_stands_for(rec) - is_record;
         kept += is_record;
     }
     f->kept += kept;

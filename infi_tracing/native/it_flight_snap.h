@@ -128,7 +128,7 @@ static void it_flight_reattach(it_flight *f, it_flight_snap *s) {
         if (t->discard) {
             for (it_flight_block *b = st->head, *next; b; b = next) {
                 next = b->next;
-                t->wrapped += b->records;
+                t->wrapped += b->records + b->ring_dropped;
                 f->evicted += b->records;
                 it_flight_block_free(f, b);
                 f->nblocks--;
@@ -200,10 +200,12 @@ static inline const char *it_flight_varint(const char *p, const char *end, uint6
 }
 
 /* One entry of a block we packed: its record's time and kind, the running
- * state after it (`st`), and whether it is raw (changes no state).  Returns
+ * state after it (`st`), whether it is raw (changes no state), and the
+ * records it accounts for (`stands_for`, it_flight_stands_for).  Returns
  * the next entry, or NULL at the end. */
 static const char *it_flight_entry(const char *p, const char *end, it_packed_state *st,
-                                   uint64_t *ts, int *is_record, int *raw) {
+                                   uint64_t *ts, int *is_record, int *raw,
+                                   uint64_t *stands_for) {
     if (p >= end || !*p)
         return NULL;
     uint8_t tag = (uint8_t)*p++;
@@ -212,6 +214,7 @@ static const char *it_flight_entry(const char *p, const char *end, it_packed_sta
         memcpy(&rec, p, sizeof rec);
         *ts = rec.ts;
         *is_record = !it_event_is_notice(rec.event);
+        *stands_for = it_flight_stands_for(&rec);
         *raw = 1;
         return p + rec.size;
     }
@@ -228,6 +231,7 @@ static const char *it_flight_entry(const char *p, const char *end, it_packed_sta
     st->depth += (int32_t)((zz >> 1) ^ (~(zz & 1) + 1));
     *ts = st->ts;
     *is_record = 1;
+    *stands_for = 1;
     *raw = 0;
     return p;
 }
@@ -242,15 +246,17 @@ static size_t it_flight_first_chunk(const char *data, size_t len, uint64_t recor
                                     uint64_t *written) {
     const char *p = data + IT_FLIGHT_HEAD, *end = data + len;
     it_packed_state st = {0, 0, 0};
-    uint64_t ts = 0, skipped = 0;
+    uint64_t ts = 0, skipped = 0, skipped_for = 0, stands_for = 0;
     int is_record = 0, raw = 0;
     const char *entry = p, *next;
     /* skip what is before the cut */
-    while ((next = it_flight_entry(entry, end, &st, &ts, &is_record, &raw)) && ts < cut) {
+    while ((next = it_flight_entry(entry, end, &st, &ts, &is_record, &raw, &stands_for)) &&
+           ts < cut) {
         skipped += is_record;
+        skipped_for += stands_for;  /* and the ring's drops its notices report */
         entry = next;
     }
-    left_out += skipped;
+    left_out += skipped_for;
     *written += records - skipped;  /* the block's `records` counts every entry kept */
     memcpy(out, data, IT_FLIGHT_HEAD);
     char *q = out + IT_FLIGHT_HEAD;
@@ -273,7 +279,7 @@ static size_t it_flight_first_chunk(const char *data, size_t len, uint64_t recor
             memcpy(q, entry, (size_t)(next - entry));
             q += next - entry;
             entry = next;
-            next = it_flight_entry(entry, end, &st, &ts, &is_record, &raw);
+            next = it_flight_entry(entry, end, &st, &ts, &is_record, &raw, &stands_for);
             continue;
         }
         it_packed_state zero = {0, 0, 0};
@@ -322,7 +328,7 @@ static int it_flight_write(it_flight_snap *s, int fd) {
         it_flight_block *b = t->head;
         uint64_t left_out = t->left_out;
         for (; b && (!b->first_ts || b->last_ts < s->cut); b = b->next)
-            left_out += b->records;  /* wholly before the window */
+            left_out += b->records + b->ring_dropped;  /* wholly before the window */
         if (b && (b->first_ts < s->cut || left_out)) {
             size_t n = it_flight_first_chunk(b->data, b->len, b->records, s->cut, left_out,
                                              it_flight_room(o), &s->records);
