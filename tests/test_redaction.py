@@ -94,7 +94,7 @@ def _trace_to_every_sink(tmp_path, rsyslogd, level, redact=None):
     """Run SECRETS_PROGRAM traced to every kind of sink at once; {sink: bytes it wrote}."""
     files = {"text": "trace.txt", "jsonl": "trace.jsonl", "binary": "trace.itr",
              "perfetto": "trace.json", "perfetto+proto": "trace.pftrace", "plugin": "trace.dump",
-             "flight snapshot": "snapshot.itr"}
+             "flight snapshot": "snapshot.itr", "crash-survival file": "flight.file"}
     urls = ["file://%s" % (tmp_path / files["text"]),
             "file://%s?format=jsonl" % (tmp_path / files["jsonl"]),
             "binary://%s" % (tmp_path / files["binary"]),
@@ -106,10 +106,16 @@ def _trace_to_every_sink(tmp_path, rsyslogd, level, redact=None):
     run_traced_program(tmp_path, SECRETS_PROGRAM + "dump_flight_recorder(%r)\n" % str(snapshot),
                        setup=DUMP_PLUGIN,
                        sinks="infi_tracing.configure_sinks(%r)" % urls,
-                       tracing_args="level=%s, overflow='block', flight_recorder='30s,16M'%s"
-                                    % (level, "" if redact is None else ", redact=%r" % redact))
+                       tracing_args="level=%s, overflow='block', flight_recorder=FlightRecorder("
+                                    "window=30, size=16 << 20, file=%r, keep_file=True)%s"
+                                    % (level, str(tmp_path / files["crash-survival file"]),
+                                       "" if redact is None else ", redact=%r" % redact))
     outputs = {kind: (tmp_path / name).read_bytes() for kind, name in files.items()}
-    for kind in ("binary", "flight snapshot"):
+    recovered = run_cli(tmp_path, "recover", files["crash-survival file"], "-o", "recovered.itr")
+    assert recovered.returncode == 0, recovered.stderr
+    files["recovered"] = "recovered.itr"
+    outputs["recovered"] = (tmp_path / "recovered.itr").read_bytes()
+    for kind in ("binary", "flight snapshot", "recovered"):
         decoded = decode_binary(tmp_path / files[kind], tmp_path)
         outputs[kind + " decoded"] = json.dumps(decoded).encode()
     messages = rsyslogd.messages(expected=len(outputs["jsonl"].splitlines()))
@@ -121,7 +127,7 @@ def _trace_to_every_sink(tmp_path, rsyslogd, level, redact=None):
 def test_secret_reaches_no_sink(tmp_path, rsyslogd, level):
     """Not one byte of any sink's output (text, jsonl, binary and decoded, Perfetto
     JSON and protobuf, a Python plugin sink, syslog through rsyslogd, a flight-recorder
-    snapshot and decoded) holds the secret."""
+    snapshot, its crash-survival file and the trace recovered from it) holds the secret."""
     outputs = _trace_to_every_sink(tmp_path, rsyslogd, level)
     for kind, data in outputs.items():
         assert b"get_token" in data, kind
