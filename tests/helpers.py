@@ -23,6 +23,12 @@ BACKENDS = _core.available_backends()
 EXAMPLE_SERVER = Path(__file__).resolve().parent.parent / "examples" / "gevent_server" / "app.py"
 
 
+def shown_qualname(qualname):
+    """The name a trace shows for a function of this qualified name: 3.10's code
+    objects have no qualified name, only the last part of it."""
+    return qualname if sys.version_info >= (3, 11) else qualname.rsplit(".", 1)[-1]
+
+
 # --- snippets of traced programs --------------------------------------------------------
 
 # Two plain greenlets switching in the middle of different call chains.
