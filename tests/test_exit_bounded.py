@@ -39,8 +39,10 @@ def _read_a_little(fd, want=4096):
     return got
 
 
-def test_fifo_sink_whose_reader_stopped_reading_is_given_up_at_exit(tmp_path):
-    """A FIFO reader that read a little then stopped (still open): exit ends, naming the sink and its lost records."""
+def _exit_with_a_stalled_fifo(tmp_path):
+    """WORKER under run with a text sink on a FIFO (whose reader takes a little, then
+    stops, keeping it open) and a binary file sink after it; (fifo, binary, stderr) once
+    the program has exited (status 0 asserted)."""
     fifo, binary = tmp_path / "trace.fifo", tmp_path / "trace.itr"
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
@@ -53,6 +55,12 @@ def test_fifo_sink_whose_reader_stopped_reading_is_given_up_at_exit(tmp_path):
     finally:
         os.close(reader)
     assert returncode == 0, err
+    return fifo, binary, err
+
+
+def test_fifo_sink_whose_reader_stopped_reading_is_given_up_at_exit(tmp_path):
+    """A FIFO reader that read a little then stopped (still open): exit ends, naming the sink and its lost records."""
+    fifo, binary, err = _exit_with_a_stalled_fifo(tmp_path)
     made = 2 + 2 * CALLS  # <module> and work(), each a call and a return
     written, lost, line = summary_sinks(err)["file:%s" % fifo]
     assert written + lost == made and lost > 0 and "given up at exit" in line, err
@@ -63,18 +71,7 @@ def test_fifo_sink_whose_reader_stopped_reading_is_given_up_at_exit(tmp_path):
 
 def test_binary_sink_beside_a_stuck_fifo_sink_gets_every_record(tmp_path):
     """The FIFO sink given up at exit costs the binary file sink after it no record."""
-    fifo, binary = tmp_path / "trace.fifo", tmp_path / "trace.itr"
-    os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        proc = start_program(tmp_path, WORKER, run_args=[
-            "--include", "__main__", "--buffer-size", "16M",
-            "--sink", "file://%s" % fifo, "--sink", "binary://%s" % binary])
-        _read_a_little(reader)
-        returncode, _, err = finish(proc, timeout=EXIT_TIMEOUT)
-    finally:
-        os.close(reader)
-    assert returncode == 0, err
+    fifo, binary, err = _exit_with_a_stalled_fifo(tmp_path)
     made = 2 + 2 * CALLS
     assert summary_sinks(err)["binary:%s" % binary][:2] == (made, 0), err
     records = decode_binary(binary, tmp_path)
