@@ -236,6 +236,17 @@ SINK = Collect()
         [(3, 1), (5, 0)]
 
 
+def _thin_calls_and_returns(tmp_path, body):
+    """Run `body` (only __main__ traced) to a jsonl sink with min_duration=1s; its
+    (event, qualname) pairs."""
+    trace = tmp_path / "thin.jsonl"
+    run_traced_program(tmp_path, body, setup=ONLY_MAIN,
+                       sinks="infi_tracing.configure_sinks(['file://%s?format=jsonl"
+                             "&min_duration=1s'])" % trace,
+                       tracing_args="filter=only_main")
+    return [(r["event"], r["qualname"]) for r in read_jsonl(trace)]
+
+
 def test_calls_open_when_tracing_stops_are_written(tmp_path):
     """A call still open when tracing stops is written, not held forever."""
     body = """
@@ -246,12 +257,7 @@ def test_calls_open_when_tracing_stops_are_written(tmp_path):
         infi_tracing.unset_tracing()
     main()
     """
-    trace = tmp_path / "thin.jsonl"
-    run_traced_program(tmp_path, body, setup=ONLY_MAIN,
-                       sinks="infi_tracing.configure_sinks(['file://%s?format=jsonl"
-                             "&min_duration=1s'])" % trace,
-                       tracing_args="filter=only_main")
-    assert [(r["event"], r["qualname"]) for r in read_jsonl(trace)] == [("call", "main")]
+    assert _thin_calls_and_returns(tmp_path, body) == [("call", "main")]
 
 
 def test_run_min_duration_option(tmp_path):
@@ -379,9 +385,4 @@ def test_replaced_sink_writes_what_it_held(tmp_path):
         infi_tracing.configure_sinks(["stderr"])
     main()
     """
-    trace = tmp_path / "thin.jsonl"
-    run_traced_program(tmp_path, body, setup=ONLY_MAIN,
-                       sinks="infi_tracing.configure_sinks(['file://%s?format=jsonl"
-                             "&min_duration=1s'])" % trace,
-                       tracing_args="filter=only_main")
-    assert [(r["event"], r["qualname"]) for r in read_jsonl(trace)] == [("call", "main")]
+    assert _thin_calls_and_returns(tmp_path, body) == [("call", "main")]
