@@ -285,11 +285,7 @@ static void it_drain_report_pending_lost(it_ring *r) {
     if (!n)
         return;
     it_record rec;
-    memset(&rec, 0, sizeof rec);
-    rec.size = sizeof rec;
-    rec.event = IT_EV_LOST;
-    rec.ts = it_now_ns();
-    rec.count = n;
+    it_record_lost(&rec, n, it_now_ns());
     const it_record *p = &rec;
     int64_t dur = -1;
     it_drain_pair_forget_thread(it_d.pid, r->tid);  /* as a "lost" record does */

@@ -263,11 +263,7 @@ static size_t it_flight_first_chunk(const char *data, size_t len, uint64_t recor
     uint64_t first_ts = next ? ts : cut;
     if (left_out) {
         it_record lost;
-        memset(&lost, 0, sizeof lost);
-        lost.size = sizeof lost;
-        lost.event = IT_EV_LOST;
-        lost.count = left_out;
-        lost.ts = first_ts;
+        it_record_lost(&lost, left_out, first_ts);
         *q++ = (char)(IT_EV_LOST | 0x10);
         memcpy(q, &lost, sizeof lost);
         q += sizeof lost;

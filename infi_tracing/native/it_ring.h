@@ -61,6 +61,17 @@ static inline uint64_t it_compact_word(int ev, int32_t depth, uint32_t code_id) 
 
 static inline int it_record_is_compact(const it_record *rec) { return rec->size & 1; }
 
+/* A `lost` notice: `count` records of this thread were dropped before `ts`
+ * (the one way every writer of one -- ring, drain, recorder, retention --
+ * fills it in). */
+static inline void it_record_lost(it_record *rec, uint64_t count, uint64_t ts) {
+    memset(rec, 0, sizeof *rec);
+    rec->size = sizeof *rec;
+    rec->event = IT_EV_LOST;
+    rec->count = count;
+    rec->ts = ts;
+}
+
 /* The whole record a compact one stands for; `gid` is the greenlet of the
  * last full record before it in the ring. */
 static inline void it_compact_expand(const it_compact *c, uint32_t gid, it_record *out) {
@@ -236,11 +247,8 @@ static __attribute__((noinline)) int it_ring_emit_lost(it_ring *r) {
     it_record *rec = (it_record *)it_ring_reserve(r, sizeof(it_record));
     if (!rec)
         return 0;
-    memset(rec, 0, sizeof *rec);
-    rec->size = sizeof *rec;
-    rec->event = IT_EV_LOST;
-    rec->ts = it_clock_raw();
-    rec->count = atomic_exchange_explicit(&r->lost_pending, 0, memory_order_relaxed);
+    it_record_lost(rec, atomic_exchange_explicit(&r->lost_pending, 0, memory_order_relaxed),
+                   it_clock_raw());
     it_ring_commit(r, sizeof *rec);
     return 1;
 }

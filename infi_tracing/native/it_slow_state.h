@@ -232,11 +232,7 @@ static inline const it_record *it_slow_out_rec(const it_slow *f, size_t i) {
  * here were given up (counted by the caller). */
 static inline void it_slow_out_lost(it_slow *f, uint64_t n, uint64_t ts) {
     it_record rec;
-    memset(&rec, 0, sizeof rec);
-    rec.size = sizeof rec;
-    rec.event = IT_EV_LOST;
-    rec.ts = ts;
-    rec.count = n;
+    it_record_lost(&rec, n, ts);
     it_slow_out(f, &rec, -1);
 }
 
